@@ -1,0 +1,50 @@
+"""Analysis settings in one typed object, with defaults a user can override from the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+
+from .constants import MODEL_NAMES
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    models: tuple[str, ...] = MODEL_NAMES
+    fps: float = 2.0  # video frames analysed per second of video
+    min_face_px: int = 24  # smaller faces are ignored (box side, original pixels)
+    det_min_score: float = 0.6  # detector confidence threshold (benchmarks/detectors.py: recall vs false alarms)
+    max_views_photo: int = 120  # detector views per photo (more finds smaller faces in big photos)
+    max_views_video: int = 8  # detector views per video frame (speed matters more here)
+    max_faces: int = 100  # faces kept per photo or frame
+    max_image_pixels: int = 100_000_000  # guard against decompression bombs
+    max_video_seconds: float = 4 * 3600.0
+    batch_size: int = 64  # faces per model call
+    frames_per_batch: int = 16  # video frames whose faces are classified together
+    weights_dir: str | None = None  # None: the weights/ folder of this repository
+
+    @classmethod
+    def from_env(cls, **overrides) -> AnalyzerConfig:
+        """Defaults, then FER_<FIELD> environment variables (e.g. FER_FPS=1), then ``overrides``."""
+        values = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"FER_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.name == "models":
+                values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
+            elif f.name == "weights_dir":
+                values[f.name] = raw
+            else:
+                values[f.name] = type(getattr(cls, f.name))(raw)
+        cfg = replace(cls(), **values)
+        return replace(cfg, **overrides).validated()
+
+    def validated(self) -> AnalyzerConfig:
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise ValueError(f"models must be chosen from {MODEL_NAMES}; received {self.models}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive; received {self.fps}")
+        if self.min_face_px < 1:
+            raise ValueError(f"min_face_px must be at least 1; received {self.min_face_px}")
+        return self

@@ -1,0 +1,112 @@
+"""Ship a trained model: copy its compact weights into weights/ and write its model card.
+
+The card is measured, not typed: PublicTest accuracy with and without the
+faces that nearly duplicate a Training face, per-class recall, confusion
+matrix, expected calibration error before and after temperature scaling, and
+whether horizontal-flip test-time augmentation helps (kept only if it raises
+accuracy).  It also checks what float16 storage costs against the run's
+float32 checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .constants import EMOTIONS
+from .evaluation import expected_calibration_error, fit_temperature, metrics
+from .nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
+from .registry import WEIGHTS_DIR, sha256
+from .training import load_compact, load_validation_data
+
+
+def _probs(model, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + 256]), np.float32) for i in range(0, len(x), 256)])
+
+
+def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None = None, notes: str = "",
+               weights_dir: str | Path | None = None) -> dict:
+    from .analyzer import apply_temperature
+    from .nets import build_classifier
+
+    out_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xv, yv = load_validation_data(data_dir)
+    near_dup = np.load(Path(data_dir) / "fer2013_publictest.npz")["near_dup_in_train"].astype(bool)
+    x = preprocess(xv)
+
+    net = build_classifier(backbone=model)
+    load_compact(net, weights)
+    plain = _probs(net, x)
+    flipped = (plain + _probs(net, x[:, :, ::-1])) / 2
+    acc_plain = float(np.mean(plain.argmax(1) == yv))
+    acc_flip = float(np.mean(flipped.argmax(1) == yv))
+    tta = acc_flip > acc_plain
+    raw = flipped if tta else plain
+    temperature = fit_temperature(yv, raw)
+    probs = apply_temperature(raw, temperature)
+
+    run = Path(run_dir) if run_dir else Path(weights).parent
+    state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
+    train_cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
+    fp16_check = _float16_cost(model, run, x, yv)
+
+    dest = out_dir / f"{model}.npz"
+    if Path(weights).resolve() != dest.resolve():
+        shutil.copyfile(weights, dest)
+    card = {
+        "name": model,
+        "version": time.strftime("%Y.%m.%d") + f"-e{state.get('best_epoch', '?')}",
+        "architecture": f"keras.applications.{'ResNet50' if model == 'resnet50' else 'VGG16'}(weights=None, "
+                        "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)",
+        "input": "48x48 grayscale face crop repeated to 3 channels, scaled to [-1, 1]",
+        "preprocessing": PREPROCESSING,
+        "params": EXPECTED_PARAMS[model],
+        "labels": list(EMOTIONS),
+        "training_data": "FER-2013 Training (28,709 faces less 12 blank ones)"
+                         + (f"; targets mix FER+ votes at weight {train_cfg.get('ferplus_mix')}"
+                            if train_cfg.get("ferplus_mix") else "; FER-2013 hard labels"),
+        "training": {k: train_cfg.get(k) for k in ("epochs", "batch_size", "learning_rate", "class_weight_power",
+                                                   "ferplus_mix", "label_smoothing", "mixed_bfloat16", "seed",
+                                                   "init_weights")},
+        "epochs_trained": state.get("last_epoch"),
+        "best_epoch": state.get("best_epoch"),
+        "backend": state.get("backend", "tensorflow"),
+        "date": time.strftime("%Y-%m-%d"),
+        "weights_file": dest.name,
+        "weights_format": "float16 .npz (one array per Keras weight, in model.get_weights() order)",
+        "sha256": sha256(dest),
+        "tta_flip": bool(tta),
+        "accuracy_without_tta": round(100 * acc_plain, 2),
+        "accuracy_with_tta": round(100 * acc_flip, 2),
+        "temperature": temperature,
+        "ece_before_temperature": round(expected_calibration_error(yv, raw), 4),
+        "publictest": metrics(yv, probs),
+        "publictest_without_near_dups": metrics(yv[~near_dup], probs[~near_dup]),
+        "float16_check": fp16_check,
+        "notes": notes,
+    }
+    (out_dir / f"{model}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray) -> dict | None:
+    """Accuracy of the run's latest float32 checkpoint, and of the same weights rounded to float16."""
+    ckpt = run / "backup" / "latest.weights.h5"
+    if not ckpt.exists():
+        return None
+    from .nets import build_classifier
+
+    net = build_classifier(backbone=model)
+    try:
+        net.load_weights(str(ckpt), skip_mismatch=True)
+    except Exception as exc:  # a checkpoint written by another Keras version, say
+        return {"error": str(exc)}
+    acc32 = float(np.mean(_probs(net, x).argmax(1) == y))
+    net.set_weights([w.astype(np.float16).astype(np.float32) for w in net.get_weights()])
+    acc16 = float(np.mean(_probs(net, x).argmax(1) == y))
+    return {"checkpoint": "latest epoch", "accuracy_float32": round(100 * acc32, 2),
+            "accuracy_float16": round(100 * acc16, 2), "difference_points": round(100 * (acc16 - acc32), 2)}

@@ -1,0 +1,46 @@
+"""Link faces across consecutive sampled video frames into tracks (one per participant, ideally).
+
+Greedy IoU matching: each new box joins the live track whose last box overlaps
+it most (IoU above ``min_iou``); a track not seen for ``max_gap`` sampled frames
+ends.  Simple, and enough for feedback videos where people sit fairly still.
+"""
+from __future__ import annotations
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+class Tracker:
+    def __init__(self, *, min_iou: float = 0.3, max_gap: int = 2):
+        self.min_iou, self.max_gap = min_iou, max_gap
+        self._live: dict[int, tuple[tuple, int]] = {}  # track id -> (last box, last step seen)
+        self._next_id = 0
+        self._step = -1
+
+    def update(self, boxes: list[tuple]) -> list[int]:
+        """Assign a track id to each box of the next sampled frame (same order as ``boxes``)."""
+        self._step += 1
+        self._live = {t: v for t, v in self._live.items() if self._step - v[1] <= self.max_gap + 1}
+        pairs = sorted(((iou(b, last), i, t) for i, b in enumerate(boxes) for t, (last, _) in self._live.items()),
+                       reverse=True)
+        ids: list[int | None] = [None] * len(boxes)
+        used: set[int] = set()
+        for score, i, t in pairs:
+            if score < self.min_iou:
+                break
+            if ids[i] is None and t not in used:
+                ids[i] = t
+                used.add(t)
+        for i, b in enumerate(boxes):
+            if ids[i] is None:
+                ids[i] = self._next_id
+                self._next_id += 1
+            self._live[ids[i]] = (b, self._step)
+        return ids  # type: ignore[return-value]

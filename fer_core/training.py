@@ -1,0 +1,275 @@
+"""Train a classifier on FER-2013 Training, validating on PublicTest.
+
+Resumable: every epoch writes a full checkpoint (weights, optimizer, epoch)
+through Keras' BackupAndRestore, and ``resume=True`` continues from it.  The
+best epoch (by PublicTest accuracy) is also kept as compact float16 weights,
+``best.npz``, which is what ships and what a later session can start from
+with ``init_weights``.  Augmentation is plain NumPy/OpenCV so the same code
+runs on any Keras 3 backend (TensorFlow here, JAX on a GPU machine).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from .constants import FACE_SIZE, NUM_CLASSES
+
+# FER+ vote columns -> FER-2013 class index (contempt, unknown, not-a-face dropped).
+FERPLUS_TO_FER = {0: 6, 1: 3, 2: 5, 3: 4, 4: 0, 5: 1, 6: 2}
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    data_dir: str = "../shared/data"
+    out_dir: str = "runs"
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float | None = None  # None: the backbone's default below
+    class_weight_power: float = 0.5  # 0: none, 1: fully balanced; 0.5 is sqrt-balanced
+    ferplus_mix: float = 0.0  # weight of FER+ vote distribution in the target (0 = hard FER-2013 labels)
+    label_smoothing: float = 0.0
+    mixed_bfloat16: bool = False
+    patience: int = 8
+    limit_train: int = 0  # >0: use only this many training faces (tests, smoke runs)
+    limit_val: int = 0
+    seed: int = 1234
+    init_weights: str | None = None  # compact .npz to start from (e.g. the shipped weights)
+    extra: dict = field(default_factory=dict)
+
+
+DEFAULT_LR = {"resnet50": 1e-3, "vgg16": 1e-4}  # plain VGG has no batch norm: it needs a gentler start
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- data
+def load_training_data(data_dir: str | Path, *, ferplus_mix: float = 0.0):
+    """Return (x uint8 (N,48,48), targets float32 (N,7), hard labels (N,))."""
+    data_dir = Path(data_dir)
+    d = np.load(data_dir / "fer2013_train.npz")
+    x, y = d["x"], d["y"].astype(np.int64)
+    keep = x.reshape(len(x), -1).std(axis=1) > 1.0  # FER-2013 has a dozen blank images
+    x, y = x[keep], y[keep]
+    rows = d["row"][keep]
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[y]
+    if ferplus_mix > 0:
+        soft = ferplus_soft_labels(data_dir, rows)
+        has = soft.sum(axis=1) > 0
+        targets[has] = (1 - ferplus_mix) * targets[has] + ferplus_mix * soft[has]
+        log(f"FER+ votes mixed in for {int(has.sum())} of {len(x)} training faces (weight {ferplus_mix})")
+    return x, targets, y
+
+
+def ferplus_soft_labels(data_dir: Path, rows: np.ndarray) -> np.ndarray:
+    """FER+ vote distributions over the 7 FER-2013 classes, joined on the csv row (zeros where missing)."""
+    fp = np.load(data_dir / "ferplus_train.npz")
+    votes = fp["votes"].astype(np.float32)
+    dist = np.zeros((len(votes), NUM_CLASSES), np.float32)
+    for src, dst in FERPLUS_TO_FER.items():
+        dist[:, dst] = votes[:, src]
+    total = dist.sum(axis=1, keepdims=True)
+    dist = np.divide(dist, total, out=np.zeros_like(dist), where=total > 0)
+    by_row = {int(r): i for i, r in enumerate(fp["row"]) if r >= 0}
+    out = np.zeros((len(rows), NUM_CLASSES), np.float32)
+    for i, r in enumerate(rows):
+        j = by_row.get(int(r))
+        if j is not None:
+            out[i] = dist[j]
+    return out
+
+
+def load_validation_data(data_dir: str | Path):
+    d = np.load(Path(data_dir) / "fer2013_publictest.npz")
+    return d["x"], d["y"].astype(np.int64)
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Per-class weights (counts / mean count) ** -power, normalised to mean 1 over samples."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    w = (counts.mean() / np.maximum(counts, 1)) ** power
+    w /= (w[labels]).mean()
+    return w.astype(np.float32)
+
+
+def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random flip, rotation, shift, zoom, brightness, contrast and a small occluding patch."""
+    out = np.empty_like(batch)
+    n = len(batch)
+    c = FACE_SIZE / 2
+    angles = rng.uniform(-15, 15, n)
+    scales = rng.uniform(0.9, 1.12, n)
+    shifts = rng.uniform(-0.1, 0.1, (n, 2)) * FACE_SIZE
+    flips = rng.random(n) < 0.5
+    for i in range(n):
+        m = cv2.getRotationMatrix2D((c, c), angles[i], scales[i])
+        m[:, 2] += shifts[i]
+        img = cv2.warpAffine(batch[i], m, (FACE_SIZE, FACE_SIZE), borderMode=cv2.BORDER_REFLECT_101)
+        out[i] = img[:, ::-1] if flips[i] else img
+    f = out.astype(np.float32)
+    contrast = rng.uniform(0.7, 1.3, (n, 1, 1))
+    brightness = rng.uniform(-0.15, 0.15, (n, 1, 1)) * 255
+    mean = f.mean(axis=(1, 2), keepdims=True)
+    f = (f - mean) * contrast + mean + brightness
+    # Occlusion (hands, glasses, masks) is one of the study's named hard cases.
+    for i in np.flatnonzero(rng.random(n) < 0.25):
+        h, w = rng.integers(8, 20, 2)
+        y0, x0 = rng.integers(0, FACE_SIZE - h), rng.integers(0, FACE_SIZE - w)
+        f[i, y0:y0 + h, x0:x0 + w] = rng.uniform(0, 255)
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+class FerSequence(keras.utils.PyDataset):
+    """Augmented, shuffled batches (x, target, sample weight); the order depends only on (seed, epoch)."""
+
+    def __init__(self, x, targets, sample_w, *, batch_size: int, seed: int):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.targets, self.sample_w = x, targets, sample_w
+        self.batch_size, self.seed = batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i):
+        from .nets import preprocess
+
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        return preprocess(augment(self.x[idx], rng)), self.targets[idx], self.sample_w[idx]
+
+
+# ----------------------------------------------------------------------------- weights io
+def save_compact(model, path: str | Path) -> None:
+    """Save the weights as float16 arrays in one .npz (about half the float32 size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"w{i:03d}": np.asarray(w).astype(np.float16) for i, w in enumerate(model.get_weights())}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: a killed run never leaves half a file
+
+
+def load_compact(model, path: str | Path) -> None:
+    with np.load(path) as data:
+        arrays = [data[k].astype(np.float32) for k in sorted(data.files)]
+    model.set_weights(arrays)
+
+
+# ----------------------------------------------------------------------------- training
+def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
+    """Run training; returns a summary dict (best val accuracy, epochs run, paths)."""
+    from .nets import build_classifier, preprocess
+
+    run_dir = Path(cfg.out_dir) / cfg.model
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
+    if not resume and (run_dir / "backup").exists():
+        raise FileExistsError(f"{run_dir} holds an earlier run: pass --resume to continue it, or pick another --out")
+    (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    if cfg.mixed_bfloat16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(cfg.seed)
+
+    x, targets, labels = load_training_data(cfg.data_dir, ferplus_mix=cfg.ferplus_mix)
+    xv, yv = load_validation_data(cfg.data_dir)
+    if cfg.limit_train:
+        pick = np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.limit_train]
+        x, targets, labels = x[pick], targets[pick], labels[pick]
+    if cfg.limit_val:
+        xv, yv = xv[: cfg.limit_val], yv[: cfg.limit_val]
+    weights = class_weights(labels, cfg.class_weight_power)[labels]
+    log(f"{cfg.model}: {len(x)} training faces, {len(xv)} validation faces, backend {keras.backend.backend()}")
+
+    model = build_classifier(backbone=cfg.model)
+    if cfg.init_weights and not state:
+        load_compact(model, cfg.init_weights)
+        log(f"started from {cfg.init_weights}")
+    lr = cfg.learning_rate or DEFAULT_LR[cfg.model]
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed)
+    val = (preprocess(xv), np.eye(NUM_CLASSES, dtype=np.float32)[yv])
+
+    best_path = run_dir / "best.npz"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
+        BestCompact(best_path, state_path, best=state.get("best_val_accuracy", -1.0), cfg=cfg),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3, min_lr=1e-6),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        Progress(seq, n_train=len(x), epochs=cfg.epochs, batch_size=cfg.batch_size),
+    ]
+    model.fit(seq, validation_data=val, epochs=cfg.epochs, callbacks=callbacks, verbose=0,
+              batch_size=cfg.batch_size)
+    final = json.loads(state_path.read_text()) if state_path.exists() else {}
+    final.update(best_weights=str(best_path))
+    return final
+
+
+class BestCompact(keras.callbacks.Callback):
+    """Keep the best epoch's weights as float16 .npz plus a small state file (best score, epoch, backend)."""
+
+    def __init__(self, path: Path, state_path: Path, *, best: float, cfg: TrainConfig):
+        super().__init__()
+        self.path, self.state_path, self.best, self.cfg = path, state_path, best, cfg
+
+    def on_epoch_end(self, epoch, logs=None):
+        acc = float(logs.get("val_accuracy", -1))
+        state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        state.update(last_epoch=epoch + 1, last_val_accuracy=acc, backend=keras.backend.backend(),
+                     mixed_bfloat16=self.cfg.mixed_bfloat16)
+        if acc > self.best:
+            self.best = acc
+            save_compact(self.model, self.path)
+            state.update(best_val_accuracy=acc, best_epoch=epoch + 1,
+                         best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        self.state_path.write_text(json.dumps(state, indent=2))
+
+
+class Progress(keras.callbacks.Callback):
+    """One stderr line per epoch (and every 50 batches): loss, accuracy, images/s, time left."""
+
+    def __init__(self, seq, *, n_train: int, epochs: int, batch_size: int):
+        super().__init__()
+        self.seq, self.n_train, self.epochs, self.batch_size = seq, n_train, epochs, batch_size
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0, self.epoch = time.time(), epoch
+        self.seq.set_epoch(epoch)  # the shuffle order depends on the epoch only, also after a resume
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % 50 == 49:
+            done = (batch + 1) * self.batch_size
+            rate = done / (time.time() - self.t0)
+            log(f"  epoch {self.epoch + 1} batch {batch + 1}/{len(self.seq)} loss {logs.get('loss', 0):.4f} "
+                f"acc {logs.get('accuracy', 0):.4f} {rate:.1f} img/s, "
+                f"epoch ends in {max(self.n_train - done, 0) / rate / 60:.1f} min")
+
+    def on_epoch_end(self, epoch, logs=None):
+        dt = time.time() - self.t0
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        log(f"epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
+            f"val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f} lr {lr:.2e} "
+            f"{self.n_train / dt:.1f} img/s, {dt / 60:.1f} min/epoch, "
+            f"at most {(self.epochs - epoch - 1) * dt / 60:.0f} min left")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything the product needs from this repository's own files.
+#   bash scripts/install.sh          # runtime (dashboard, CLI)
+#   bash scripts/install.sh --dev    # runtime + test tools
+# Uses whichever python3/pip is active: create and activate a virtual environment first
+# if you do not want the packages in your system Python.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+extra=()
+[[ "${1:-}" == "--dev" ]] && extra=(-r requirements-dev.txt)
+"$PY" -m pip install --disable-pip-version-check -q -r requirements.txt "${extra[@]}"
+# These declare a dependency on the full `tensorflow` wheel; they work with tensorflow-cpu.
+"$PY" -m pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
+# Editable install: makes `fer_core` importable from dashboard/ (streamlit does not add the repo root to sys.path).
+"$PY" -m pip install --disable-pip-version-check -q --no-deps -e .

@@ -1,0 +1,75 @@
+"""Shared fixtures: real faces from ../shared/data pasted into photos and videos built on the fly."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("FER_DATA_DIR", REPO.parent / "shared" / "data"))
+needs_data = pytest.mark.skipif(not (DATA_DIR / "ferplus_valid.npz").exists(),
+                                reason=f"FER-2013 data not found in {DATA_DIR} (set FER_DATA_DIR)")
+needs_weights = pytest.mark.skipif(not (REPO / "weights" / "resnet50.npz").exists()
+                                   or not (REPO / "weights" / "vgg16.npz").exists(),
+                                   reason="trained weights are not in weights/ yet")
+
+
+@pytest.fixture(scope="session")
+def faces() -> np.ndarray:
+    """Real 48x48 grayscale faces (FER+ lossless pixels of PublicTest), chosen to be clearly visible."""
+    if not (DATA_DIR / "ferplus_valid.npz").exists():
+        pytest.skip(f"FER-2013 data not found in {DATA_DIR}")
+    x = np.load(DATA_DIR / "ferplus_valid.npz")["x"]
+    return x[x.reshape(len(x), -1).std(axis=1) > 40][:64]
+
+
+def background(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth, photo-like colour background (no faces)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(40, 220, (max(2, height // 64), max(2, width // 64), 3)).astype(np.uint8)
+    return cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
+
+
+def paste(image: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> None:
+    """Paste a grayscale face, scaled to ``size``, into a BGR image at (x, y)."""
+    big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    image[y:y + size, x:x + size] = big[..., None]
+
+
+@pytest.fixture(scope="session")
+def group_photo(tmp_path_factory, faces) -> tuple[Path, list[tuple[int, int, int]]]:
+    """A 12-megapixel (4000x3000) JPEG with five faces of 160 to 600 px; returns (path, [(x, y, size)])."""
+    img = background(3000, 4000, seed=1)
+    spots = [(300, 400, 420), (1500, 700, 260), (2600, 1800, 600), (800, 2000, 180), (3300, 350, 300)]
+    for k, (x, y, s) in enumerate(spots):
+        paste(img, faces[k], x, y, s)
+    path = tmp_path_factory.mktemp("media") / "group photo.jpg"
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path, spots
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "mp4v") -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert writer.isOpened(), f"OpenCV cannot write {path}"
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_face_video(tmp_path_factory, faces) -> Path:
+    """3 s at 30 fps, 640x360: one face drifting right on the left, another still on the right."""
+    frames = []
+    for i in range(90):
+        img = background(360, 640, seed=2)
+        paste(img, faces[0], 40 + i // 3, 80, 160)
+        paste(img, faces[1], 400, 100, 150)
+        frames.append(img)
+    return write_video(tmp_path_factory.mktemp("video") / "two faces.mp4", frames, 30)

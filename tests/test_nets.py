@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from fer_core.constants import EMOTIONS
+from fer_core.nets import EXPECTED_PARAMS, build_classifier, preprocess
+
+
+@pytest.mark.parametrize("backbone", ["resnet50", "vgg16"])
+def test_builders_match_the_study(backbone):
+    model = build_classifier(backbone=backbone)
+    assert model.count_params() == EXPECTED_PARAMS[backbone]
+    assert [layer.name for layer in model.layers[-3:]] == ["gap", "head_dropout", "emotion"]
+    probs = np.asarray(model.predict_on_batch(preprocess(np.zeros((2, 48, 48), np.uint8))))
+    assert probs.shape == (2, len(EMOTIONS))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_unknown_backbone_is_refused():
+    with pytest.raises(ValueError, match="xception"):
+        build_classifier(backbone="xception")
+
+
+def test_preprocess_scales_to_three_equal_channels():
+    crops = np.array([[[0, 255] * 24] * 48], np.uint8)
+    x = preprocess(crops)
+    assert x.shape == (1, 48, 48, 3) and x.dtype == np.float32
+    assert x.min() == -1.0 and x.max() == 1.0
+    assert np.array_equal(x[..., 0], x[..., 2])
+    with pytest.raises(ValueError, match="48, 48"):
+        preprocess(np.zeros((1, 64, 64), np.uint8))
