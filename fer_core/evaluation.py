@@ -44,7 +44,7 @@ def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
     """Temperature minimising the negative log-likelihood (grid search: robust, no optimiser needed)."""
     from .analyzer import apply_temperature
 
-    grid = np.round(np.arange(0.5, 3.01, 0.05), 2)
+    grid = np.round(np.arange(0.25, 5.001, 0.05), 2)
     nll = [float(-np.mean(np.log(np.clip(apply_temperature(probs, t)[np.arange(len(y)), y], 1e-12, 1))))
            for t in grid]
     return float(grid[int(np.argmin(nll))])

@@ -1,0 +1,74 @@
+"""Dashboard entry point: `streamlit run dashboard/Home.py`.
+
+A first page over the core engine: what the product does, the models in use with
+their model-card accuracy, and a quick check of one photo. Sessions, trends,
+model comparison and export pages build on the storage layer (issues 4 and 5).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import cv2
+import pandas as pd
+import streamlit as st
+
+from fer_core import Analyzer, AnalyzerConfig, MediaError, WeightsError
+from fer_core.constants import MODEL_NAMES
+from fer_core.registry import spec
+
+
+@st.cache_resource
+def get_analyzer() -> Analyzer:
+    return Analyzer(AnalyzerConfig.from_env())
+
+
+def models_table() -> pd.DataFrame:
+    rows = []
+    for name in MODEL_NAMES:
+        s = spec(name)
+        card = s.card()
+        rows.append({"model": name, "parameters": f"{s.params:,}", "version": s.version,
+                     "PublicTest accuracy %": card.get("publictest", {}).get("accuracy"),
+                     "weights present": s.weights_file.is_file()})
+    return pd.DataFrame(rows)
+
+
+def draw(image, faces) -> "cv2.Mat":
+    out = image.copy()
+    for f in faces:
+        x, y, w, h = f["box"]
+        thick = max(2, out.shape[1] // 400)
+        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 200, 0), thick)
+        label = " / ".join(f"{m[:3]}: {p['label']}" for m, p in f["predictions"].items())
+        cv2.putText(out, label, (x, max(0, y - 2 * thick)), cv2.FONT_HERSHEY_SIMPLEX, thick / 3, (0, 200, 0), thick)
+    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+
+
+st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
+st.title("Feedback emotions")
+st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "
+         "classified by two deep models (ResNet50 and VGG16) and their ensemble.")
+
+st.subheader("Models in use")
+st.dataframe(models_table(), hide_index=True)
+
+st.subheader("Try a photo")
+upload = st.file_uploader("Photo", type=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"])
+if upload is not None:
+    analyzer = get_analyzer()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        try:
+            with st.spinner("Finding faces and classifying them..."):
+                result = analyzer.analyze_image(path)
+        except (MediaError, WeightsError) as exc:
+            st.error(str(exc))
+        else:
+            st.text(f"{upload.name}: {len(result.faces)} face(s) found")
+            if result.faces:
+                from fer_core.media import read_image
+
+                st.image(draw(read_image(path), result.faces))
+                st.dataframe(result.to_frame(), hide_index=True)

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from fer_core import EMOTIONS, Analyzer, AnalyzerConfig
+from fer_core.analyzer import apply_temperature
+from fer_core.constants import PREDICTION_COLUMNS
+
+from conftest import needs_weights
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer(AnalyzerConfig())
+
+
+@needs_weights
+def test_batched_and_single_inference_agree(analyzer, faces):
+    batch = analyzer.classify(faces[:10])
+    assert set(batch) == {"resnet50", "vgg16", "ensemble"}
+    for i in (0, 4, 9):
+        single = analyzer.classify(faces[i:i + 1])
+        for name in batch:
+            np.testing.assert_allclose(single[name][0], batch[name][i], atol=1e-4)
+    np.testing.assert_allclose(batch["ensemble"], (batch["resnet50"] + batch["vgg16"]) / 2, atol=1e-6)
+    for p in batch.values():
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-4)
+
+
+@needs_weights
+def test_photo_analysis_gives_every_face_every_model(analyzer, group_photo):
+    path, spots = group_photo
+    result = analyzer.analyze_image(path)
+    assert result.kind == "photo" and (result.width, result.height) == (4000, 3000)
+    assert len(spots) <= len(result.faces) <= len(spots) + 1
+    face = result.faces[0]
+    assert face["frame"] == 0 and face["t_s"] == 0.0 and face["track"] is None
+    for name in ("resnet50", "vgg16", "ensemble"):
+        p = face["predictions"][name]
+        assert list(p["probs"]) == list(EMOTIONS)
+        assert p["label"] == max(p["probs"], key=p["probs"].get)
+        assert p["confidence"] == p["probs"][p["label"]]
+    df = result.to_frame()
+    assert list(df.columns) == list(PREDICTION_COLUMNS)
+    assert len(df) == 3 * len(result.faces)
+
+
+@needs_weights
+def test_video_timestamps_and_tracks(analyzer, two_face_video):
+    progress = []
+    result = analyzer.analyze_video(two_face_video, on_progress=lambda f, m: progress.append(f))
+    assert result.kind == "video" and result.fps == pytest.approx(30)
+    assert result.frames_analyzed == 6  # 3 s at 2 frames per second
+    times = sorted({f["t_s"] for f in result.faces})
+    assert times == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert {f["frame"] for f in result.faces} == {0, 15, 30, 45, 60, 75}
+    # two people, each followed by one track over the whole clip
+    left = {f["track"] for f in result.faces if f["box"][0] < 320}
+    right = {f["track"] for f in result.faces if f["box"][0] >= 320}
+    assert len(left) == 1 and len(right) == 1 and left != right
+    assert len(result.faces) == 12
+    assert progress and progress[-1] == 1.0
+
+
+def test_temperature_keeps_the_ranking():
+    p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0]], np.float32) + 1e-3
+    p /= p.sum()
+    soft = apply_temperature(p, 2.0)
+    assert soft.argmax() == p.argmax() and soft.max() < p.max()
+    np.testing.assert_allclose(soft.sum(), 1.0, atol=1e-6)
+
+
+def test_config_from_environment(monkeypatch):
+    monkeypatch.setenv("FER_FPS", "5")
+    monkeypatch.setenv("FER_MODELS", "vgg16")
+    cfg = AnalyzerConfig.from_env(min_face_px=40)
+    assert (cfg.fps, cfg.models, cfg.min_face_px) == (5.0, ("vgg16",), 40)
+    with pytest.raises(ValueError, match="models"):
+        AnalyzerConfig.from_env(models=("alexnet",))

@@ -1,0 +1,49 @@
+"""Training runs end to end on a tiny subset, resumes where it stopped, and ships a compact file."""
+import json
+
+import numpy as np
+import pytest
+
+from fer_core.training import TrainConfig, augment, class_weights, load_training_data, train
+
+from conftest import DATA_DIR, needs_data
+
+
+def test_class_weights_favour_rare_classes():
+    labels = np.array([0] * 90 + [1] * 10)
+    w = class_weights(np.concatenate([labels, np.arange(2, 7)]), 0.5)
+    assert w[1] > w[0] and w[np.concatenate([labels, np.arange(2, 7)])].mean() == pytest.approx(1.0)
+
+
+def test_augment_keeps_shape_and_changes_pixels():
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 255, (8, 48, 48)).astype(np.uint8)
+    out = augment(batch, np.random.default_rng(1))
+    assert out.shape == batch.shape and out.dtype == np.uint8 and not np.array_equal(out, batch)
+    assert np.array_equal(out, augment(batch, np.random.default_rng(1)))  # reproducible
+
+
+@needs_data
+def test_ferplus_votes_mix_into_targets():
+    x, targets, labels = load_training_data(DATA_DIR, ferplus_mix=0.5)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    assert (targets.max(axis=1) < 1).mean() > 0.5  # most faces now carry soft targets
+    assert (targets.argmax(axis=1) == labels).mean() > 0.8
+
+
+@needs_data
+def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
+    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, batch_size=32,
+                      limit_train=192, limit_val=64, mixed_bfloat16=True)
+    first = train(cfg)
+    assert first["last_epoch"] == 1 and first["backend"] == "tensorflow"
+    best = np.load(tmp_path / "vgg16" / "best.npz")
+    assert all(best[k].dtype == np.float16 for k in best.files)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg)
+    cfg.epochs = 2
+    second = train(cfg, resume=True)
+    assert second["last_epoch"] == 2
+    history = (tmp_path / "vgg16" / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]  # epoch 1 was not run again
+    assert json.loads((tmp_path / "vgg16" / "config.json").read_text())["epochs"] == 2
