@@ -91,7 +91,7 @@ def test_evaluate_crops_and_photos(tmp_path, faces):
     res = json.loads(out.stdout)
     assert res["n"] == 3 and res["detected"] == 2
     assert np.array(res["models"]["vgg16"]["confusion"]).sum() == 2  # the photo with no face is not in a cell
-    assert res["models"]["vgg16"]["accuracy"] <= 100 * 2 / 3
+    assert res["models"]["vgg16"]["accuracy"] <= 66.67  # at most 2 of 3 right
 
 
 def test_models_lists_both():
