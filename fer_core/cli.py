@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("files", nargs="+", metavar="FILE")
     a.add_argument("--models", default=None, help="comma-separated, e.g. resnet50,vgg16 (default: both)")
     a.add_argument("--fps", type=float, default=None, help="video frames analysed per second (default 2)")
-    a.add_argument("--min-face", type=int, default=None, help="smallest face side in pixels (default 24)")
+    a.add_argument("--min-face", type=int, default=None, help="smallest face side in pixels (default 40)")
     a.set_defaults(func=cmd_analyze)
 
     e = sub.add_parser("evaluate", help="accuracy of the models on a labelled .npz (x, y)")

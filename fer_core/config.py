@@ -11,7 +11,7 @@ from .constants import MODEL_NAMES
 class AnalyzerConfig:
     models: tuple[str, ...] = MODEL_NAMES
     fps: float = 2.0  # video frames analysed per second of video
-    min_face_px: int = 24  # smaller faces are ignored (box side, original pixels)
+    min_face_px: int = 40  # smaller faces are ignored (box side, original pixels; FER-2013 faces are 48)
     det_min_score: float = 0.6  # detector confidence threshold (benchmarks/detectors.py: recall vs false alarms)
     max_views_photo: int = 120  # detector views per photo (more finds smaller faces in big photos)
     max_views_video: int = 8  # detector views per video frame (speed matters more here)

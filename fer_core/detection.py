@@ -71,7 +71,7 @@ class FaceDetector:
 
     name = "blazeface-full-range"
 
-    def __init__(self, *, min_score: float = 0.6, min_face_px: int = 24, max_views: int = 120,
+    def __init__(self, *, min_score: float = 0.6, min_face_px: int = 40, max_views: int = 120,
                  max_faces: int = 100):
         self.min_score, self.min_face_px = min_score, min_face_px
         self.max_views, self.max_faces = max_views, max_faces
@@ -98,7 +98,7 @@ class FaceDetector:
             views += level
             if side <= finest:  # this level already finds faces of min_face_px
                 break
-            side //= 2
+            side = max(side // 2, int(finest))  # the last level is just fine enough, no finer
         return views
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
