@@ -135,6 +135,55 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_ingest(args) -> int:
+    from datetime import datetime
+
+    from .analyzer import Analyzer
+    from .config import AnalyzerConfig
+    from .db import make_engine, upgrade
+    from .ingest import ingest
+    from .registry import WeightsError
+
+    try:
+        recorded_at = datetime.fromisoformat(args.recorded_at) if args.recorded_at else None
+    except ValueError:
+        print(f"error: --recorded-at must be an ISO date or date-time, e.g. 2026-11-28T14:30; "
+              f"received {args.recorded_at!r}", file=sys.stderr)
+        return 2
+    overrides = {"fps": args.fps} if args.fps else {}
+    engine = make_engine()
+    upgrade(engine)
+    try:
+        summary = ingest(args.files, engine=engine, analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
+                         session_name=args.session, recorded_at=recorded_at, participant=args.participant,
+                         tags=_models_arg(args.tags) if args.tags else [], notes=args.notes, consent=args.consent,
+                         keep_media=not args.no_keep_media, on_progress=_progress)
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    return 0 if summary.ok else 1
+
+
+def cmd_delete_session(args) -> int:
+    from sqlalchemy import select
+
+    from .db import data_home, make_engine, session_factory, upgrade
+    from .orm import FeedbackSession
+    from .repository import delete_session
+
+    engine = make_engine()
+    upgrade(engine)
+    with session_factory(engine)() as db:
+        fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == args.session))
+        if fs is None:
+            print(f"error: no session named {args.session!r}", file=sys.stderr)
+            return 1
+        delete_session(db, session_id=fs.id, media_root=data_home() / "media")
+    print(json.dumps({"deleted": args.session}, ensure_ascii=False))
+    return 0
+
+
 def cmd_train(args) -> int:
     if args.threads:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
@@ -183,6 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", default="../shared/data")
     c.add_argument("--notes", default="")
     c.set_defaults(func=cmd_card)
+
+    i = sub.add_parser("ingest", help="analyse files into a session and store the results in the database")
+    i.add_argument("files", nargs="+", metavar="FILE")
+    i.add_argument("--session", required=True, help="session name (created if new, reused otherwise)")
+    i.add_argument("--recorded-at", default=None, help="ISO date/time the session was recorded")
+    i.add_argument("--participant", default=None)
+    i.add_argument("--tags", default=None, help="comma-separated, e.g. product-x,store-12")
+    i.add_argument("--notes", default=None)
+    i.add_argument("--consent", action="store_true", help="participants consented to analysis")
+    i.add_argument("--fps", type=float, default=None)
+    i.add_argument("--no-keep-media", action="store_true", help="store results only, not the files")
+    i.set_defaults(func=cmd_ingest)
+
+    ds = sub.add_parser("delete-session", help="delete a session, its results and its stored media")
+    ds.add_argument("session", help="session name")
+    ds.set_defaults(func=cmd_delete_session)
 
     t = sub.add_parser("train", help="train one model on FER-2013 (resumable)")
     t.add_argument("--model", required=True, choices=("resnet50", "vgg16"))

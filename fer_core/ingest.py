@@ -1,0 +1,157 @@
+"""Ingest: analyse files into a session and store every result, one transaction per file.
+
+Why one transaction per file: a file's media row, detections and predictions
+appear together or not at all, so an ingest killed mid-file leaves nothing
+half-written, and running it again redoes exactly the files that are missing.
+A file already stored in the session (same sha256) is skipped; a file that
+failed before is tried again.  One bad file never stops the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, func, select
+
+from .analyzer import Analyzer
+from .db import data_home, session_factory
+from .media import MediaError
+from .orm import FaceDetection, MediaFile
+from .registry import WeightsError
+from .repository import find_media, finish_run, get_or_create_session, save_faces, start_run
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    status: str  # done | failed | skipped
+    faces: int = 0
+    error: str | None = None
+    media_id: int | None = None
+
+
+@dataclass
+class IngestSummary:
+    session_id: int
+    files: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.status != "failed" for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"session_id": self.session_id,
+                "files": [{k: v for k, v in asdict(f).items() if k != "media_id"} for f in self.files]}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
+           recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
+           notes: str | None = None, consent: bool = False, keep_media: bool = True,
+           media_root: Path | None = None, display_names: list[str] | None = None,
+           on_progress: ProgressFn | None = None) -> IngestSummary:
+    """Analyse ``files`` into the session ``session_name`` (created if new) and store the results.
+
+    ``display_names`` gives the names users know the files by (an upload's original
+    name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
+    reports overall progress.
+    """
+    media_root = media_root or data_home() / "media"
+    names = display_names or [Path(f).name for f in files]
+    make = session_factory(engine)
+    analyzer.load_models()  # missing weights: fail before touching the database
+    with make() as db:
+        fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, participant=participant,
+                                   tags=list(tags), notes=notes, consent=consent)
+        cfg = analyzer.config
+        versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+        run = start_run(db, session_id=fs.id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
+                        settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
+                                  "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video})
+        db.commit()
+        summary = IngestSummary(session_id=fs.id)
+        versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
+
+        n = len(files)
+        for i, (path, name) in enumerate(zip(map(Path, files), names)):
+            def step(fraction: float, message: str, i=i, name=name) -> None:
+                if on_progress:
+                    on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
+
+            outcome = _ingest_one(db, path, name, session_id=fs.id, run_id=run.id, analyzer=analyzer,
+                                  versions=versions, keep_media=keep_media, media_root=media_root, step=step)
+            summary.files.append(outcome)
+            step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
+        finish_run(db, run)
+    return summary
+
+
+def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
+                versions: dict[str, str], keep_media: bool, media_root: Path, step: ProgressFn) -> FileOutcome:
+    try:
+        size = path.stat().st_size
+        sha = file_sha256(path)
+    except OSError as exc:
+        return _record_failure(db, name, session_id, run_id, None, 0, f"{name}: cannot read the file ({exc})")
+    existing = find_media(db, session_id=session_id, sha256=sha)
+    if existing is not None and existing.status == "done":
+        return FileOutcome(name, "skipped", faces=_faces_of(db, existing.id), error=None, media_id=existing.id)
+    if existing is not None:  # failed earlier: try again from scratch
+        db.execute(delete(MediaFile).where(MediaFile.id == existing.id))
+        db.commit()
+    try:
+        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m))
+    except MediaError as exc:
+        return _record_failure(db, name, session_id, run_id, sha, size, str(exc))
+    except WeightsError:
+        raise
+    except Exception as exc:  # never let one file stop the others
+        return _record_failure(db, name, session_id, run_id, sha, size,
+                               f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})")
+
+    stored = None
+    if keep_media:
+        stored = media_root / str(session_id) / f"{sha}{path.suffix.lower()}"
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stored)
+    try:
+        media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind=result.kind, sha256=sha,
+                          bytes=size, width=result.width, height=result.height, fps=result.fps,
+                          duration_s=result.duration_s, frames_analyzed=result.frames_analyzed,
+                          stored_path=str(stored) if stored else None, status="done")
+        db.add(media)
+        db.flush()
+        count = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
+        db.commit()  # the file's rows become visible all at once
+    except Exception:
+        db.rollback()
+        if stored:
+            stored.unlink(missing_ok=True)
+        raise
+    return FileOutcome(name, "done", faces=count, media_id=media.id)
+
+
+def _record_failure(db, name, session_id, run_id, sha, size, error) -> FileOutcome:
+    media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind="unknown",
+                      sha256=sha, bytes=size, status="failed",
+                      error=error)
+    db.add(media)
+    db.commit()
+    return FileOutcome(name, "failed", error=error, media_id=media.id)
+
+
+def _faces_of(db, media_id: int) -> int:
+    return int(db.scalar(select(func.count()).select_from(FaceDetection).where(FaceDetection.media_id == media_id)))

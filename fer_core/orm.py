@@ -1,0 +1,141 @@
+"""Database tables (SQLAlchemy 2.x typed ORM). Tables only: queries live in repository.py and queries.py.
+
+session 1-* media_file 1-* face_detection 1-* prediction
+session 1-* analysis_run 1-* face_detection
+session 1-* session_tag
+
+``face_detection.session_id`` repeats the media file's session on purpose: the
+dashboard's aggregates then filter one indexed column instead of joining
+through media_file for every one of a million predictions.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .constants import EMOTIONS
+
+# Named constraints, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FeedbackSession(Base):
+    __tablename__ = "feedback_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    participant: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    tags: Mapped[list[SessionTag]] = relationship(back_populates="session", cascade="all, delete-orphan",
+                                                  passive_deletes=True)
+    media: Mapped[list[MediaFile]] = relationship(back_populates="session", cascade="all, delete-orphan",
+                                                  passive_deletes=True)
+
+
+class SessionTag(Base):
+    __tablename__ = "session_tag"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+    session: Mapped[FeedbackSession] = relationship(back_populates="tags")
+
+
+class AnalysisRun(Base):
+    __tablename__ = "analysis_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    models: Mapped[dict] = mapped_column(JSON)  # {model name: version}
+    detector: Mapped[str] = mapped_column(String(100))
+    fps: Mapped[float] = mapped_column(Float)
+    settings: Mapped[dict] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class MediaFile(Base):
+    __tablename__ = "media_file"
+    __table_args__ = (UniqueConstraint("session_id", "sha256", name="uq_media_file_session_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id", ondelete="SET NULL"), index=True)
+    original_name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(10))  # photo | video
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None only for a file that could not be read
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    fps: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    frames_analyzed: Mapped[int | None] = mapped_column(Integer)
+    stored_path: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(10), index=True)  # done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    session: Mapped[FeedbackSession] = relationship(back_populates="media")
+
+
+class FaceDetection(Base):
+    __tablename__ = "face_detection"
+    __table_args__ = (Index("ix_face_detection_media_t", "media_id", "t_s"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("analysis_run.id", ondelete="SET NULL"), index=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    t_s: Mapped[float] = mapped_column(Float)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    det_score: Mapped[float] = mapped_column(Float)
+    track: Mapped[int | None] = mapped_column(Integer)
+
+
+class Prediction(Base):
+    __tablename__ = "prediction"
+    __table_args__ = (Index("ix_prediction_detection_model", "detection_id", "model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("face_detection.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(20), index=True)  # resnet50 | vgg16 | ensemble
+    model_version: Mapped[str] = mapped_column(String(50))
+    label: Mapped[str] = mapped_column(String(10))
+    confidence: Mapped[float] = mapped_column(Float)
+    # one column per emotion (p_angry ... p_neutral), so SQL can average them directly
+    p_angry: Mapped[float] = mapped_column(Float)
+    p_disgust: Mapped[float] = mapped_column(Float)
+    p_fear: Mapped[float] = mapped_column(Float)
+    p_happy: Mapped[float] = mapped_column(Float)
+    p_sad: Mapped[float] = mapped_column(Float)
+    p_surprise: Mapped[float] = mapped_column(Float)
+    p_neutral: Mapped[float] = mapped_column(Float)
+
+
+PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
+assert all(hasattr(Prediction, c) for c in PROB_COLUMNS)

@@ -1,0 +1,198 @@
+"""Aggregates for the dashboard, computed in SQL (SQLite and PostgreSQL), returned as DataFrames.
+
+Every function takes an Engine (or Connection) and returns a tidy pandas
+DataFrame whose emotion names come from ``constants.EMOTIONS``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.orm import aliased
+
+from .constants import EMOTIONS
+from .orm import FaceDetection, FeedbackSession, MediaFile, Prediction, SessionTag
+
+P = Prediction
+D = FaceDetection
+S = FeedbackSession
+PROBS = [getattr(P, f"p_{e}") for e in EMOTIONS]
+
+
+def _frame(conn, stmt) -> pd.DataFrame:
+    with _connect(conn) as c:
+        result = c.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+class _connect:
+    """Use a Connection as is, or open one from an Engine."""
+
+    def __init__(self, bind):
+        self.bind, self.conn = bind, None
+
+    def __enter__(self):
+        if hasattr(self.bind, "connect") and not hasattr(self.bind, "execute"):
+            self.conn = self.bind.connect()
+            return self.conn
+        return self.bind
+
+    def __exit__(self, *exc):
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _tidy_probs(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
+    """Wide mean-probability columns (one per emotion) -> long rows (emotion, share)."""
+    out = df.melt(id_vars=id_cols, value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
+    out["emotion"] = pd.Categorical(out["emotion"], categories=list(EMOTIONS), ordered=True)
+    return out.sort_values(id_cols + ["emotion"]).reset_index(drop=True)
+
+
+def totals(bind) -> dict:
+    """Counts for the home page: sessions, media files, faces, first and last recording."""
+    stmt = select(
+        select(func.count()).select_from(S).scalar_subquery().label("sessions"),
+        select(func.count()).select_from(MediaFile).where(MediaFile.status == "done").scalar_subquery().label("media"),
+        select(func.count()).select_from(D).scalar_subquery().label("faces"),
+        select(func.min(func.coalesce(S.recorded_at, S.created_at))).scalar_subquery().label("first"),
+        select(func.max(func.coalesce(S.recorded_at, S.created_at))).scalar_subquery().label("last"),
+    )
+    return _frame(bind, stmt).iloc[0].to_dict()
+
+
+def emotion_distribution(bind, *, session_id: int | None = None) -> pd.DataFrame:
+    """Per session and model: faces, share of faces whose top label is each emotion, and mean probability.
+
+    Columns: session_id, model, emotion, faces (with that top label), label_share, mean_prob.
+    """
+    label_stmt = (select(D.session_id, P.model, P.label.label("emotion"), func.count().label("faces"))
+                  .join(D, D.id == P.detection_id).group_by(D.session_id, P.model, P.label))
+    prob_stmt = (select(D.session_id, P.model, func.count().label("total"),
+                        *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
+                 .join(D, D.id == P.detection_id).group_by(D.session_id, P.model))
+    if session_id is not None:
+        label_stmt = label_stmt.where(D.session_id == session_id)
+        prob_stmt = prob_stmt.where(D.session_id == session_id)
+    labels = _frame(bind, label_stmt)
+    probs = _frame(bind, prob_stmt)
+    if probs.empty:
+        return pd.DataFrame(columns=["session_id", "model", "emotion", "faces", "label_share", "mean_prob"])
+    tidy = _tidy_probs(probs.drop(columns="total"), ["session_id", "model"]).rename(columns={"share": "mean_prob"})
+    tidy["emotion"] = tidy["emotion"].astype(str)
+    out = tidy.merge(labels, on=["session_id", "model", "emotion"], how="left").fillna({"faces": 0})
+    out = out.merge(probs[["session_id", "model", "total"]], on=["session_id", "model"])
+    out["faces"] = out["faces"].astype(int)
+    out["label_share"] = out["faces"] / out["total"]
+    return out.drop(columns="total")[["session_id", "model", "emotion", "faces", "label_share", "mean_prob"]]
+
+
+def _period(dialect: str, col, freq: str):
+    if freq not in ("day", "week", "month"):
+        raise ValueError(f"freq must be day, week or month; received {freq!r}")
+    if dialect == "sqlite":
+        fmt = {"day": func.date(col), "month": func.strftime("%Y-%m-01", col),
+               # Monday of the week: step back to the previous Monday (SQLite's weekday 0 is Sunday)
+               "week": func.date(col, "-6 days", "weekday 1")}
+        return fmt[freq]
+    return func.date(func.date_trunc(freq, col))
+
+
+def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None = None,
+                           start: datetime | None = None, end: datetime | None = None,
+                           model: str | None = None) -> pd.DataFrame:
+    """Mean emotion probabilities per calendar period (session recording time) and model.
+
+    Filters: sessions with any of ``tags``; recorded between ``start`` and ``end``; one ``model``.
+    Columns: period, model, faces, sessions, emotion, share.
+    """
+    dialect = _dialect(bind)
+    when = func.coalesce(S.recorded_at, S.created_at)
+    period = _period(dialect, when, freq).label("period")
+    stmt = (select(period, P.model, func.count().label("faces"), func.count(func.distinct(S.id)).label("sessions"),
+                   *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
+            .select_from(P).join(D, D.id == P.detection_id).join(S, S.id == D.session_id)
+            .group_by(period, P.model))
+    if tags:
+        stmt = stmt.where(S.id.in_(select(SessionTag.session_id).where(SessionTag.tag.in_(tags))))
+    if start is not None:
+        stmt = stmt.where(when >= start)
+    if end is not None:
+        stmt = stmt.where(when <= end)
+    if model is not None:
+        stmt = stmt.where(P.model == model)
+    df = _frame(bind, stmt)
+    if df.empty:
+        return pd.DataFrame(columns=["period", "model", "faces", "sessions", "emotion", "share"])
+    df["period"] = pd.to_datetime(df["period"])
+    return _tidy_probs(df, ["period", "model", "faces", "sessions"])
+
+
+def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ensemble",
+                   by_track: bool = False) -> pd.DataFrame:
+    """Mean emotion probabilities of a video in bins of ``bin_s`` seconds (optionally per face track).
+
+    Columns: t_s (bin start), [track], faces, emotion, share.
+    """
+    if bin_s <= 0:
+        raise ValueError(f"bin_s must be positive; received {bin_s}")
+    ratio = D.t_s / bin_s
+    bin_index = cast(func.floor(ratio), Integer) if _dialect(bind) != "sqlite" else cast(ratio, Integer)
+    bin_col = (bin_index * bin_s).label("t_s")
+    keys = [bin_col] + ([D.track] if by_track else [])
+    stmt = (select(*keys, func.count().label("faces"), *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
+            .select_from(P).join(D, D.id == P.detection_id)
+            .where(D.media_id == media_id, P.model == model).group_by(*keys))
+    df = _frame(bind, stmt)
+    ids = ["t_s"] + (["track"] if by_track else []) + ["faces"]
+    if df.empty:
+        return pd.DataFrame(columns=ids + ["emotion", "share"])
+    return _tidy_probs(df, ids)
+
+
+def model_agreement(bind, *, session_id: int | None = None, model_a: str = "resnet50",
+                    model_b: str = "vgg16") -> dict:
+    """How often two models give the same top label, overall and per class, plus the cross-table.
+
+    Returns {"faces", "agreement", "per_class": DataFrame(emotion, faces_a, agree, agreement),
+    "crosstab": DataFrame (rows: model_a label, columns: model_b label, counts)}.
+    """
+    a, b = aliased(P), aliased(P)
+    stmt = (select(a.label.label("label_a"), b.label.label("label_b"), func.count().label("faces"))
+            .select_from(a).join(b, and_(b.detection_id == a.detection_id, b.model == model_b))
+            .where(a.model == model_a).group_by(a.label, b.label))
+    if session_id is not None:
+        stmt = stmt.join(D, D.id == a.detection_id).where(D.session_id == session_id)
+    pairs = _frame(bind, stmt)
+    cross = pd.DataFrame(0, index=list(EMOTIONS), columns=list(EMOTIONS), dtype=int)
+    for row in pairs.itertuples(index=False):  # at most 49 rows: the cross-table itself
+        cross.loc[row.label_a, row.label_b] = int(row.faces)
+    cross.index.name, cross.columns.name = model_a, model_b
+    total = int(cross.values.sum())
+    agree = pd.Series(cross.values.diagonal(), index=list(EMOTIONS))
+    per_class = pd.DataFrame({"emotion": list(EMOTIONS), "faces_a": cross.sum(axis=1).values, "agree": agree.values})
+    per_class["agreement"] = per_class["agree"] / per_class["faces_a"].where(per_class["faces_a"] > 0)
+    return {"faces": total, "agreement": (float(agree.sum()) / total) if total else None,
+            "per_class": per_class, "crosstab": cross}
+
+
+def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
+    """Sessions, newest first: id, name, recorded_at, participant, media files, faces, failed files."""
+    media_done = func.sum(case((MediaFile.status == "done", 1), else_=0))
+    media_failed = func.sum(case((MediaFile.status == "failed", 1), else_=0))
+    faces = select(func.count()).select_from(D).where(D.session_id == S.id).scalar_subquery()
+    stmt = (select(S.id, S.name, S.recorded_at, S.participant, S.created_at,
+                   func.coalesce(media_done, 0).label("media"), func.coalesce(media_failed, 0).label("failed"),
+                   faces.label("faces"))
+            .outerjoin(MediaFile, MediaFile.session_id == S.id).group_by(S.id)
+            .order_by(func.coalesce(S.recorded_at, S.created_at).desc()))
+    if limit:
+        stmt = stmt.limit(limit)
+    return _frame(bind, stmt)
+
+
+def _dialect(bind) -> str:
+    engine = getattr(bind, "engine", bind)
+    return engine.dialect.name
+

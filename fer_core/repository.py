@@ -1,0 +1,95 @@
+"""Writing and reading sessions, media and results. Functions take the SQLAlchemy session they work in."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from .constants import EMOTIONS
+from .orm import AnalysisRun, FaceDetection, FeedbackSession, MediaFile, Prediction, SessionTag, utcnow
+
+
+def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
+                          participant: str | None = None, tags: list[str] | tuple[str, ...] = (),
+                          notes: str | None = None, consent: bool = False) -> FeedbackSession:
+    """The session called ``name``, created if new; given details fill in blanks, tags are added."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a session needs a name")
+    fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == name))
+    if fs is None:
+        fs = FeedbackSession(name=name, recorded_at=recorded_at, participant=participant, notes=notes,
+                             consent=consent)
+        db.add(fs)
+        db.flush()
+    else:
+        fs.recorded_at = fs.recorded_at or recorded_at
+        fs.participant = fs.participant or participant
+        fs.notes = fs.notes or notes
+        fs.consent = fs.consent or consent
+    have = {t.tag for t in fs.tags}
+    for tag in dict.fromkeys(t.strip() for t in tags if t and t.strip()):
+        if tag not in have:
+            fs.tags.append(SessionTag(tag=tag))
+    db.flush()
+    return fs
+
+
+def find_media(db: Session, *, session_id: int, sha256: str) -> MediaFile | None:
+    return db.scalar(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.sha256 == sha256))
+
+
+def start_run(db: Session, *, session_id: int, models: dict[str, str], detector: str, fps: float,
+              settings: dict) -> AnalysisRun:
+    run = AnalysisRun(session_id=session_id, models=models, detector=detector, fps=fps, settings=settings)
+    db.add(run)
+    db.flush()
+    return run
+
+
+def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list[dict],
+               versions: dict[str, str]) -> int:
+    """Insert the detections and predictions of one analysed file (the caller commits). Returns faces saved."""
+    if not faces:
+        return 0
+    rows = [{"media_id": media.id, "session_id": media.session_id, "run_id": run_id, "frame": f["frame"],
+             "t_s": f["t_s"], "x": f["box"][0], "y": f["box"][1], "w": f["box"][2], "h": f["box"][3],
+             "det_score": f["det_score"], "track": f["track"]} for f in faces]
+    ids = db.scalars(insert(FaceDetection).returning(FaceDetection.id, sort_by_parameter_order=True), rows).all()
+    preds = []
+    for det_id, f in zip(ids, faces):
+        for model, p in f["predictions"].items():
+            preds.append({"detection_id": det_id, "model": model, "model_version": versions.get(model, ""),
+                          "label": p["label"], "confidence": p["confidence"],
+                          **{f"p_{e}": p["probs"][e] for e in EMOTIONS}})
+    db.execute(insert(Prediction), preds)
+    return len(ids)
+
+
+def delete_session(db: Session, *, session_id: int, media_root: Path | None = None) -> bool:
+    """Delete a session, all its rows and its stored media files (these are people's faces)."""
+    fs = db.get(FeedbackSession, session_id)
+    if fs is None:
+        return False
+    paths = [Path(m.stored_path) for m in fs.media if m.stored_path]
+    # Delete children explicitly as well as by ON DELETE CASCADE: correct even where FKs are off.
+    det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
+    db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
+    db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
+    db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
+    db.execute(delete(AnalysisRun).where(AnalysisRun.session_id == session_id))
+    db.delete(fs)
+    db.commit()
+    for p in paths:
+        p.unlink(missing_ok=True)
+    if media_root is not None:
+        shutil.rmtree(media_root / str(session_id), ignore_errors=True)
+    return True
+
+
+def finish_run(db: Session, run: AnalysisRun) -> None:
+    run.finished_at = utcnow()
+    db.commit()

@@ -1,0 +1,310 @@
+"""Storage on SQLite and PostgreSQL: migrations, ingest, duplicates, interruption, deletion, queries."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, func, inspect, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from fer_core import Analyzer, AnalyzerConfig
+from fer_core import queries as Q
+from fer_core.constants import EMOTIONS
+from fer_core.db import alembic_config, downgrade, make_engine, session_factory, upgrade
+from fer_core.ingest import ingest
+from fer_core.orm import FaceDetection, FeedbackSession, MediaFile, Prediction
+from fer_core.repository import delete_session, get_or_create_session, save_faces
+
+from conftest import REPO, background, needs_weights, paste, write_video
+
+PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
+
+
+def _backends():
+    yield "sqlite"
+    yield pytest.param("postgresql", marks=pytest.mark.skipif(
+        not PG_URL and not os.environ.get("CI"),
+        reason="no PostgreSQL: export FER_TEST_POSTGRES_URL=$(bash scripts/start_postgres.sh)"))
+
+
+@pytest.fixture(params=list(_backends()))
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fer.db'}"
+        return
+    assert PG_URL, "CI must run the PostgreSQL tests: .ci/run sets FER_TEST_POSTGRES_URL"
+    name = f"fer_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    return Analyzer(AnalyzerConfig())
+
+
+@pytest.fixture(scope="session")
+def upload(tmp_path_factory, faces, two_face_video):
+    """A typical upload: two photos, a video, and a broken file among them."""
+    d = tmp_path_factory.mktemp("upload")
+    one = background(720, 960, seed=11)
+    paste(one, faces[3], 200, 150, 240)
+    two = background(720, 960, seed=12)
+    paste(two, faces[4], 100, 100, 200)
+    paste(two, faces[5], 600, 300, 220)
+    cv2.imwrite(str(d / "one face.jpg"), one)
+    cv2.imwrite(str(d / "two faces é.png"), two)
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    return [d / "one face.jpg", d / "broken.jpg", d / "two faces é.png", two_face_video]
+
+
+# ----------------------------------------------------------------------------- schema
+def test_migrations_upgrade_check_downgrade_upgrade(db_url):
+    from alembic import command
+
+    eng = make_engine(db_url)
+    upgrade(eng)
+    command.check(alembic_config(eng))  # raises if the ORM and the migrations disagree
+    tables = set(inspect(eng).get_table_names())
+    assert {"feedback_session", "session_tag", "media_file", "analysis_run", "face_detection",
+            "prediction"} <= tables
+    downgrade(eng, "base")
+    assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
+    upgrade(eng)
+    assert "prediction" in inspect(eng).get_table_names()
+    eng.dispose()
+
+
+def test_foreign_keys_are_enforced(engine):
+    with session_factory(engine)() as db:
+        with pytest.raises(IntegrityError):
+            db.execute(insert(FaceDetection).values(media_id=999, session_id=999, frame=0, t_s=0, x=0, y=0, w=1,
+                                                    h=1, det_score=1.0))
+            db.flush()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with eng.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+# ----------------------------------------------------------------------------- ingest
+@needs_weights
+def test_ingest_photos_video_and_a_broken_file(engine, analyzer, upload, tmp_path):
+    progress = []
+    summary = ingest(upload, engine=engine, analyzer=analyzer, session_name="Panel A",
+                     recorded_at=datetime(2026, 11, 2, 10), participant="P7", tags=["store-12", "product-x"],
+                     media_root=tmp_path / "media", on_progress=lambda f, m: progress.append(f))
+    got = {f.file: f for f in summary.files}
+    assert [f.file for f in summary.files] == [p.name for p in upload]
+    assert got["broken.jpg"].status == "failed" and "broken.jpg" in got["broken.jpg"].error
+    assert got["one face.jpg"].status == "done" and got["one face.jpg"].faces == 1
+    assert got["two faces é.png"].faces == 2
+    assert got["two faces.mp4"].faces == 12  # 2 faces x 6 sampled frames
+    assert not summary.ok and progress[-1] == pytest.approx(1.0)
+    with session_factory(engine)() as db:
+        fs = db.get(FeedbackSession, summary.session_id)
+        assert fs.name == "Panel A" and {t.tag for t in fs.tags} == {"store-12", "product-x"}
+        n_faces = db.scalar(select(func.count()).select_from(FaceDetection))
+        n_preds = db.scalar(select(func.count()).select_from(Prediction))
+        assert n_faces == 15 and n_preds == 3 * n_faces  # resnet50, vgg16, ensemble per face
+        video = db.scalar(select(MediaFile).where(MediaFile.kind == "video"))
+        assert video.fps == pytest.approx(30) and video.frames_analyzed == 6 and Path(video.stored_path).exists()
+    # same files again: everything already stored is skipped, the broken file is tried again
+    again = ingest(upload, engine=engine, analyzer=analyzer, session_name="Panel A", media_root=tmp_path / "media")
+    assert [f.status for f in again.files] == ["skipped", "failed", "skipped", "skipped"]
+    assert again.session_id == summary.session_id
+    with session_factory(engine)() as db:
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 15
+        assert db.scalar(select(func.count()).select_from(MediaFile)) == 4
+
+
+@needs_weights
+def test_ingest_cli_contract(db_url, upload, tmp_path):
+    env = {**os.environ, "DATABASE_URL": db_url, "FER_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", "--tags", "a,b",
+                          "--recorded-at", "2026-11-20T09:30", *map(str, upload[:3])],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert out.returncode == 1, out.stderr  # the broken file failed
+    summary = json.loads(out.stdout)
+    assert set(summary) == {"session_id", "files"}
+    assert [(f["status"], f["faces"]) for f in summary["files"]] == [("done", 1), ("failed", 0), ("done", 2)]
+    assert all(set(f) == {"file", "status", "faces", "error"} for f in summary["files"])
+    assert summary["files"][0]["error"] is None and summary["files"][1]["error"]
+    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", str(upload[0])],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert out.returncode == 0 and json.loads(out.stdout)["files"][0]["status"] == "skipped"
+
+
+@needs_weights
+def test_ingest_killed_mid_file_leaves_nothing_half_written(db_url, tmp_path, faces):
+    frames = []
+    for i in range(600):  # 20 s at 30 fps: long enough to be killed while analysing
+        img = background(360, 640, seed=3)
+        paste(img, faces[7], 200 + i % 40, 80, 180)
+        frames.append(img)
+    video = write_video(tmp_path / "long.mp4", frames, 30)
+    env = {**os.environ, "DATABASE_URL": db_url, "FER_HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "fer_core", "ingest", "--session", "Killed", str(video)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    deadline = time.time() + 300
+    for line in proc.stderr:  # wait until the video is being analysed
+        if "long.mp4:" in line and "%" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    eng = make_engine(db_url)
+    with session_factory(eng)() as db:
+        assert db.scalar(select(func.count()).select_from(MediaFile)) == 0
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 0
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["files"][0]["status"] == "done"
+    with session_factory(eng)() as db:
+        assert db.scalar(select(func.count()).select_from(MediaFile)) == 1
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 40
+    eng.dispose()
+
+
+# ----------------------------------------------------------------------------- delete
+def _fake_faces(n: int, *, label: int, t0: float = 0.0, track: int | None = 0, other: int | None = None):
+    """Hand-made faces whose probabilities are known: resnet50 says ``label``, vgg16 ``other`` (default same)."""
+    out = []
+    for i in range(n):
+        preds = {}
+        for model, lab in (("resnet50", label), ("vgg16", label if other is None else other)):
+            probs = {e: 0.05 for e in EMOTIONS}
+            probs[EMOTIONS[lab]] = 0.7
+            preds[model] = {"label": EMOTIONS[lab], "confidence": 0.7, "probs": probs}
+        ens = {e: (preds["resnet50"]["probs"][e] + preds["vgg16"]["probs"][e]) / 2 for e in EMOTIONS}
+        top = max(ens, key=ens.get)
+        preds["ensemble"] = {"label": top, "confidence": ens[top], "probs": ens}
+        out.append({"frame": i, "t_s": t0 + 0.5 * i, "box": [10, 10, 50, 50], "det_score": 0.9, "track": track,
+                    "predictions": preds})
+    return out
+
+
+def _add_media(db, session_name, faces, *, recorded_at=None, tags=(), stored_path=None, sha=None):
+    fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, tags=list(tags))
+    media = MediaFile(session_id=fs.id, original_name="clip.mp4", kind="video", sha256=sha or uuid.uuid4().hex,
+                      bytes=1, status="done", stored_path=stored_path)
+    db.add(media)
+    db.flush()
+    save_faces(db, media=media, run_id=None, faces=faces, versions={"resnet50": "t", "vgg16": "t", "ensemble": "t"})
+    db.commit()
+    return fs.id, media.id
+
+
+def test_delete_session_removes_rows_and_files(engine, tmp_path):
+    stored = tmp_path / "media" / "x.jpg"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"a face")
+    with session_factory(engine)() as db:
+        sid, _ = _add_media(db, "Delete me", _fake_faces(3, label=3), stored_path=str(stored), tags=["t"])
+        keep, _ = _add_media(db, "Keep me", _fake_faces(2, label=4))
+        assert delete_session(db, session_id=sid, media_root=tmp_path / "media")
+        assert not stored.exists()
+        assert db.get(FeedbackSession, sid) is None
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 2
+        assert db.scalar(select(func.count()).select_from(Prediction)) == 6
+        assert not delete_session(db, session_id=sid)
+
+
+# ----------------------------------------------------------------------------- queries
+@pytest.fixture
+def filled(engine):
+    with session_factory(engine)() as db:
+        a, media_a = _add_media(db, "Mon panel", _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3.0, track=1),
+                                recorded_at=datetime(2026, 11, 2, 10), tags=["store-12"])
+        b, _ = _add_media(db, "Thu call", _fake_faces(4, label=0, other=2),
+                          recorded_at=datetime(2026, 11, 5, 15), tags=["support"])
+        c, _ = _add_media(db, "Next month", _fake_faces(5, label=6), recorded_at=datetime(2026, 12, 1, 9),
+                          tags=["store-12"])
+    return {"a": a, "b": b, "c": c, "media_a": media_a}
+
+
+def test_emotion_distribution(engine, filled):
+    df = Q.emotion_distribution(engine, session_id=filled["a"])
+    assert set(df["model"]) == {"resnet50", "vgg16", "ensemble"} and len(df) == 21
+    r = df[df.model == "resnet50"].set_index("emotion")
+    assert r.loc["happy", "faces"] == 6 and r.loc["sad", "faces"] == 2 and r.loc["angry", "faces"] == 0
+    assert r["label_share"].sum() == pytest.approx(1.0)
+    assert r.loc["happy", "mean_prob"] == pytest.approx((6 * 0.7 + 2 * 0.05) / 8)
+    everything = Q.emotion_distribution(engine)
+    assert set(everything["session_id"]) == {filled["a"], filled["b"], filled["c"]}
+
+
+def test_distribution_over_time_with_filters(engine, filled):
+    weekly = Q.distribution_over_time(engine, freq="week", model="resnet50")
+    # 2 and 5 November 2026 share the week starting Monday 2 November; 1 December is in the week of 30 November
+    assert sorted(weekly["period"].dt.strftime("%Y-%m-%d").unique()) == ["2026-11-02", "2026-11-30"]
+    monthly = Q.distribution_over_time(engine, freq="month", model="resnet50")
+    nov = monthly[monthly.period == "2026-11-01"]
+    assert int(nov["faces"].iloc[0]) == 12 and int(nov["sessions"].iloc[0]) == 2
+    daily = Q.distribution_over_time(engine, freq="day", tags=["store-12"], model="vgg16")
+    assert sorted(daily["period"].dt.strftime("%Y-%m-%d").unique()) == ["2026-11-02", "2026-12-01"]
+    ranged = Q.distribution_over_time(engine, freq="day", start=datetime(2026, 11, 3), end=datetime(2026, 11, 30))
+    assert list(ranged["period"].dt.strftime("%Y-%m-%d").unique()) == ["2026-11-05"]
+    for _, g in weekly.groupby("period"):
+        assert g["share"].sum() == pytest.approx(1.0)
+
+
+def test_video_timeline_bins_and_tracks(engine, filled):
+    tl = Q.video_timeline(engine, media_id=filled["media_a"], bin_s=1.0, model="resnet50")
+    # faces at 0, .5, 1, 1.5, 2, 2.5 (happy) and 3, 3.5 (sad)
+    assert sorted(tl["t_s"].unique()) == [0.0, 1.0, 2.0, 3.0]
+    happy = tl[tl.emotion == "happy"].set_index("t_s")["share"]
+    assert happy[0.0] == pytest.approx(0.7) and happy[3.0] == pytest.approx(0.05)
+    per_track = Q.video_timeline(engine, media_id=filled["media_a"], bin_s=2.0, model="resnet50", by_track=True)
+    assert set(per_track["track"]) == {0, 1}
+    assert per_track.groupby(["t_s", "track"])["faces"].first().sum() == 8
+
+
+def test_model_agreement(engine, filled):
+    agreement = Q.model_agreement(engine)
+    assert agreement["faces"] == 17
+    assert agreement["agreement"] == pytest.approx(13 / 17)  # the support call's 4 faces disagree
+    assert agreement["crosstab"].loc["angry", "fear"] == 4
+    per_class = agreement["per_class"].set_index("emotion")
+    assert per_class.loc["angry", "agreement"] == 0 and per_class.loc["happy", "agreement"] == 1
+    assert Q.model_agreement(engine, session_id=filled["a"])["agreement"] == 1.0
+
+
+def test_totals_and_sessions_overview(engine, filled):
+    t = Q.totals(engine)
+    assert (t["sessions"], t["media"], t["faces"]) == (3, 3, 17)
+    overview = Q.sessions_overview(engine)
+    assert list(overview["name"]) == ["Next month", "Thu call", "Mon panel"]
+    assert list(overview["faces"]) == [5, 4, 8]
+
+
+def test_queries_on_an_empty_database(engine):
+    assert Q.emotion_distribution(engine).empty
+    assert Q.distribution_over_time(engine).empty
+    assert Q.model_agreement(engine)["agreement"] is None
+    assert Q.totals(engine)["sessions"] == 0
