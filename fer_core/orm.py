@@ -137,5 +137,25 @@ class Prediction(Base):
     p_neutral: Mapped[float] = mapped_column(Float)
 
 
+class MediaEmotionSummary(Base):
+    """Per media file and model: faces, top-label counts and probability sums per emotion.
+
+    Written in the same transaction as the file's predictions (repository.save_faces),
+    so it is always consistent with them; the cross-session charts read this small
+    table instead of scanning every prediction.
+    """
+
+    __tablename__ = "media_emotion_summary"
+
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    faces: Mapped[int] = mapped_column(Integer)
+
+
+for _e in EMOTIONS:  # n_<emotion>: faces with that top label; sum_<emotion>: summed probability
+    setattr(MediaEmotionSummary, f"n_{_e}", mapped_column(f"n_{_e}", Integer, nullable=False))
+    setattr(MediaEmotionSummary, f"sum_{_e}", mapped_column(f"sum_{_e}", Float, nullable=False))
+
 PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
 assert all(hasattr(Prediction, c) for c in PROB_COLUMNS)

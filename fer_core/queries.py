@@ -12,11 +12,12 @@ from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import aliased
 
 from .constants import EMOTIONS
-from .orm import FaceDetection, FeedbackSession, MediaFile, Prediction, SessionTag
+from .orm import FaceDetection, FeedbackSession, MediaEmotionSummary, MediaFile, Prediction, SessionTag
 
 P = Prediction
 D = FaceDetection
 S = FeedbackSession
+M = MediaEmotionSummary
 PROBS = [getattr(P, f"p_{e}") for e in EMOTIONS]
 
 
@@ -65,27 +66,32 @@ def totals(bind) -> dict:
 def emotion_distribution(bind, *, session_id: int | None = None) -> pd.DataFrame:
     """Per session and model: faces, share of faces whose top label is each emotion, and mean probability.
 
+    Reads media_emotion_summary (kept in step with the predictions at ingest).
     Columns: session_id, model, emotion, faces (with that top label), label_share, mean_prob.
     """
-    label_stmt = (select(D.session_id, P.model, P.label.label("emotion"), func.count().label("faces"))
-                  .join(D, D.id == P.detection_id).group_by(D.session_id, P.model, P.label))
-    prob_stmt = (select(D.session_id, P.model, func.count().label("total"),
-                        *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
-                 .join(D, D.id == P.detection_id).group_by(D.session_id, P.model))
+    stmt = (select(M.session_id, M.model, func.sum(M.faces).label("total"),
+                   *[func.sum(getattr(M, f"n_{e}")).label(f"n_{e}") for e in EMOTIONS],
+                   *[func.sum(getattr(M, f"sum_{e}")).label(e) for e in EMOTIONS])
+            .group_by(M.session_id, M.model))
     if session_id is not None:
-        label_stmt = label_stmt.where(D.session_id == session_id)
-        prob_stmt = prob_stmt.where(D.session_id == session_id)
-    labels = _frame(bind, label_stmt)
-    probs = _frame(bind, prob_stmt)
-    if probs.empty:
-        return pd.DataFrame(columns=["session_id", "model", "emotion", "faces", "label_share", "mean_prob"])
-    tidy = _tidy_probs(probs.drop(columns="total"), ["session_id", "model"]).rename(columns={"share": "mean_prob"})
-    tidy["emotion"] = tidy["emotion"].astype(str)
-    out = tidy.merge(labels, on=["session_id", "model", "emotion"], how="left").fillna({"faces": 0})
-    out = out.merge(probs[["session_id", "model", "total"]], on=["session_id", "model"])
+        stmt = stmt.where(M.session_id == session_id)
+    df = _frame(bind, stmt)
+    cols = ["session_id", "model", "emotion", "faces", "label_share", "mean_prob"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    counts = df.melt(id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS],
+                     var_name="emotion", value_name="faces")
+    counts["emotion"] = counts["emotion"].str[2:]
+    sums = df.melt(id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion",
+                   value_name="prob_sum")
+    out = sums.merge(counts, on=["session_id", "model", "emotion"])
     out["faces"] = out["faces"].astype(int)
     out["label_share"] = out["faces"] / out["total"]
-    return out.drop(columns="total")[["session_id", "model", "emotion", "faces", "label_share", "mean_prob"]]
+    out["mean_prob"] = out["prob_sum"] / out["total"]
+    out["emotion"] = pd.Categorical(out["emotion"], categories=list(EMOTIONS), ordered=True)
+    out = out.sort_values(["session_id", "model", "emotion"]).reset_index(drop=True)
+    out["emotion"] = out["emotion"].astype(str)
+    return out[cols]
 
 
 def _period(dialect: str, col, freq: str):
@@ -110,10 +116,11 @@ def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None =
     dialect = _dialect(bind)
     when = func.coalesce(S.recorded_at, S.created_at)
     period = _period(dialect, when, freq).label("period")
-    stmt = (select(period, P.model, func.count().label("faces"), func.count(func.distinct(S.id)).label("sessions"),
-                   *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
-            .select_from(P).join(D, D.id == P.detection_id).join(S, S.id == D.session_id)
-            .group_by(period, P.model))
+    total = func.sum(M.faces)
+    stmt = (select(period, M.model, total.label("faces"), func.count(func.distinct(S.id)).label("sessions"),
+                   *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
+            .select_from(M).join(S, S.id == M.session_id)
+            .group_by(period, M.model))
     if tags:
         stmt = stmt.where(S.id.in_(select(SessionTag.session_id).where(SessionTag.tag.in_(tags))))
     if start is not None:
@@ -121,7 +128,7 @@ def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None =
     if end is not None:
         stmt = stmt.where(when <= end)
     if model is not None:
-        stmt = stmt.where(P.model == model)
+        stmt = stmt.where(M.model == model)
     df = _frame(bind, stmt)
     if df.empty:
         return pd.DataFrame(columns=["period", "model", "faces", "sessions", "emotion", "share"])

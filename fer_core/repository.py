@@ -5,11 +5,12 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .constants import EMOTIONS
-from .orm import AnalysisRun, FaceDetection, FeedbackSession, MediaFile, Prediction, SessionTag, utcnow
+from .orm import (AnalysisRun, FaceDetection, FeedbackSession, MediaEmotionSummary, MediaFile, Prediction,
+                  SessionTag, utcnow)
 
 
 def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
@@ -66,7 +67,22 @@ def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list
                           "label": p["label"], "confidence": p["confidence"],
                           **{f"p_{e}": p["probs"][e] for e in EMOTIONS}})
     db.execute(insert(Prediction), preds)
+    summarise_media(db, media_id=media.id)
     return len(ids)
+
+
+def summarise_media(db: Session | Connection, *, media_id: int) -> None:
+    """(Re)write the media file's rows of media_emotion_summary from its predictions, in SQL."""
+    P, D = Prediction, FaceDetection
+    cols = ["media_id", "model", "session_id", "faces"]
+    exprs = [D.media_id, P.model, D.session_id, func.count()]
+    for e in EMOTIONS:
+        cols += [f"n_{e}", f"sum_{e}"]
+        exprs += [func.sum(case((P.label == e, 1), else_=0)), func.sum(getattr(P, f"p_{e}"))]
+    agg = (select(*exprs).select_from(P).join(D, D.id == P.detection_id).where(D.media_id == media_id)
+           .group_by(D.media_id, P.model, D.session_id))
+    db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == media_id))
+    db.execute(insert(MediaEmotionSummary).from_select(cols, agg))
 
 
 def delete_session(db: Session, *, session_id: int, media_root: Path | None = None) -> bool:
@@ -79,6 +95,7 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
+    db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
     db.execute(delete(AnalysisRun).where(AnalysisRun.session_id == session_id))
     db.delete(fs)

@@ -98,6 +98,28 @@ def test_migrations_upgrade_check_downgrade_upgrade(db_url):
     eng.dispose()
 
 
+def test_summary_migration_backfills_existing_predictions(db_url):
+    eng = make_engine(db_url)
+    upgrade(eng, "0001")  # a database from before the summary table existed
+    with eng.begin() as c:
+        sid = c.execute(insert(FeedbackSession).values(name="old", consent=False, created_at=datetime(2026, 1, 1))
+                        ).inserted_primary_key[0]
+        mid = c.execute(insert(MediaFile).values(session_id=sid, original_name="a.jpg", kind="photo", sha256="x",
+                                                 bytes=1, status="done", created_at=datetime(2026, 1, 1))
+                        ).inserted_primary_key[0]
+        for i, label in enumerate(["happy", "happy", "sad"]):
+            did = c.execute(insert(FaceDetection).values(media_id=mid, session_id=sid, frame=0, t_s=0, x=i, y=0,
+                                                         w=9, h=9, det_score=1)).inserted_primary_key[0]
+            probs = {f"p_{e}": (0.7 if e == label else 0.05) for e in EMOTIONS}
+            c.execute(insert(Prediction).values(detection_id=did, model="vgg16", model_version="v", label=label,
+                                                confidence=0.7, **probs))
+    upgrade(eng)
+    r = Q.emotion_distribution(eng).set_index("emotion")
+    assert r.loc["happy", "faces"] == 2 and r.loc["sad", "faces"] == 1
+    assert r.loc["happy", "mean_prob"] == pytest.approx((0.7 + 0.7 + 0.05) / 3)
+    eng.dispose()
+
+
 def test_foreign_keys_are_enforced(engine):
     with session_factory(engine)() as db:
         with pytest.raises(IntegrityError):
