@@ -1,8 +1,8 @@
 """Dashboard entry point: `streamlit run dashboard/Home.py`.
 
-A first page over the core engine: what the product does, the models in use with
-their model-card accuracy, and a quick check of one photo. Sessions, trends,
-model comparison and export pages build on the storage layer (issues 4 and 5).
+What the product does, totals and the latest sessions from the database
+(DATABASE_URL, or the default SQLite file), the models in use with their
+model-card accuracy, and a quick check of one photo.
 """
 from __future__ import annotations
 
@@ -13,14 +13,12 @@ import cv2
 import pandas as pd
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig, MediaError, WeightsError
+from resources import get_analyzer, get_engine
+
+from fer_core import MediaError, WeightsError
+from fer_core import queries as Q
 from fer_core.constants import MODEL_NAMES
 from fer_core.registry import spec
-
-
-@st.cache_resource
-def get_analyzer() -> Analyzer:
-    return Analyzer(AnalyzerConfig.from_env())
 
 
 def models_table() -> pd.DataFrame:
@@ -49,6 +47,21 @@ st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", 
 st.title("Feedback emotions")
 st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "
          "classified by two deep models (ResNet50 and VGG16) and their ensemble.")
+
+engine = get_engine()
+totals = Q.totals(engine)
+if not totals["sessions"]:
+    st.info("No sessions yet. Ingest a session's photos and videos with "
+            "`python -m fer_core ingest --session NAME FILE...`, or try a single photo below.")
+else:
+    cols = st.columns(4)
+    cols[0].metric("Sessions", int(totals["sessions"]))
+    cols[1].metric("Media files", int(totals["media"]))
+    cols[2].metric("Faces", int(totals["faces"]))
+    cols[3].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
+    st.subheader("Latest sessions")
+    latest = Q.sessions_overview(engine, limit=10)
+    st.dataframe(latest[["name", "recorded_at", "participant", "media", "faces", "failed"]], hide_index=True)
 
 st.subheader("Models in use")
 st.dataframe(models_table(), hide_index=True)

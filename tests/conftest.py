@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "dashboard"))  # as `streamlit run dashboard/Home.py` does for the pages
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", REPO.parent / "shared" / "data"))
 needs_data = pytest.mark.skipif(not (DATA_DIR / "ferplus_valid.npz").exists(),
                                 reason=f"FER-2013 data not found in {DATA_DIR} (set FER_DATA_DIR)")

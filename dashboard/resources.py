@@ -1,0 +1,20 @@
+"""The only glue between Streamlit and fer_core: process-wide cached engine and analyzer."""
+from __future__ import annotations
+
+import streamlit as st
+
+from fer_core import Analyzer, AnalyzerConfig
+from fer_core.db import make_engine, upgrade
+
+
+@st.cache_resource
+def get_engine():
+    """One engine per process, on DATABASE_URL (or the default SQLite file), schema upgraded to head."""
+    engine = make_engine()
+    upgrade(engine)
+    return engine
+
+
+@st.cache_resource
+def get_analyzer() -> Analyzer:
+    return Analyzer(AnalyzerConfig.from_env())
