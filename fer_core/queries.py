@@ -203,3 +203,66 @@ def _dialect(bind) -> str:
     engine = getattr(bind, "engine", bind)
     return engine.dialect.name
 
+
+def session_media(bind, *, session_id: int) -> pd.DataFrame:
+    """The session's media files: id, original_name, kind, status, error, size, fps, duration, faces, stored_path."""
+    faces = select(func.count()).select_from(D).where(D.media_id == MediaFile.id).scalar_subquery()
+    stmt = (select(MediaFile.id, MediaFile.original_name, MediaFile.kind, MediaFile.status, MediaFile.error,
+                   MediaFile.width, MediaFile.height, MediaFile.fps, MediaFile.duration_s, MediaFile.frames_analyzed,
+                   faces.label("faces"), MediaFile.stored_path, MediaFile.created_at)
+            .where(MediaFile.session_id == session_id).order_by(MediaFile.id))
+    return _frame(bind, stmt)
+
+
+def face_predictions(bind, *, media_id: int | None = None, session_id: int | None = None) -> pd.DataFrame:
+    """One row per face: where it is, and each model's label and confidence (columns label_<model>,
+    confidence_<model>) plus the ensemble's satisfaction index (positive minus negative probability)."""
+    cols = [D.id.label("detection_id"), D.media_id, D.frame, D.t_s, D.x, D.y, D.w, D.h, D.track]
+    for model in ("resnet50", "vgg16", "ensemble"):
+        cols += [func.max(case((P.model == model, P.label))).label(f"label_{model}"),
+                 func.max(case((P.model == model, P.confidence))).label(f"confidence_{model}")]
+    pos = P.p_happy + P.p_surprise
+    neg = P.p_angry + P.p_disgust + P.p_fear + P.p_sad
+    cols.append(func.max(case((P.model == "ensemble", pos - neg))).label("satisfaction"))
+    stmt = select(*cols).select_from(D).join(P, P.detection_id == D.id).group_by(*cols[:9]).order_by(D.media_id, D.t_s)
+    if media_id is not None:
+        stmt = stmt.where(D.media_id == media_id)
+    if session_id is not None:
+        stmt = stmt.where(D.session_id == session_id)
+    return _frame(bind, stmt)
+
+
+def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
+    """Faces where ResNet50 and VGG16 disagree, most confident disagreements first, with where to find them."""
+    a, b = aliased(P), aliased(P)
+    stmt = (select(D.id.label("detection_id"), D.media_id, MediaFile.original_name, MediaFile.kind,
+                   MediaFile.stored_path, D.frame, D.t_s, D.x, D.y, D.w, D.h,
+                   a.label.label("label_resnet50"), a.confidence.label("confidence_resnet50"),
+                   b.label.label("label_vgg16"), b.confidence.label("confidence_vgg16"))
+            .select_from(D).join(MediaFile, MediaFile.id == D.media_id)
+            .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
+            .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
+            .where(a.label != b.label).order_by((a.confidence + b.confidence).desc()).limit(limit))
+    if session_id is not None:
+        stmt = stmt.where(D.session_id == session_id)
+    return _frame(bind, stmt)
+
+
+def confidence_histogram(bind, *, bins: int = 20, session_id: int | None = None) -> pd.DataFrame:
+    """Faces per confidence bin and model (bin = lower edge), counted in SQL."""
+    idx = cast(P.confidence * bins, Integer)
+    edge = (case((idx >= bins, bins - 1), else_=idx) * (1.0 / bins)).label("confidence")
+    stmt = select(P.model, edge, func.count().label("faces")).group_by(P.model, edge)
+    if session_id is not None:
+        stmt = stmt.join(D, D.id == P.detection_id).where(D.session_id == session_id)
+    return _frame(bind, stmt)
+
+
+def cohen_kappa(crosstab: pd.DataFrame) -> float | None:
+    """Agreement between two raters beyond chance, from their cross-table of labels."""
+    n = crosstab.values.sum()
+    if not n:
+        return None
+    observed = crosstab.values.diagonal().sum() / n
+    expected = float((crosstab.sum(axis=1).values * crosstab.sum(axis=0).values).sum()) / n ** 2
+    return float((observed - expected) / (1 - expected)) if expected < 1 else 1.0

@@ -317,6 +317,24 @@ def test_model_agreement(engine, filled):
     assert Q.model_agreement(engine, session_id=filled["a"])["agreement"] == 1.0
 
 
+def test_face_level_queries(engine, filled):
+    faces = Q.face_predictions(engine, media_id=filled["media_a"])
+    assert len(faces) == 8 and list(faces["t_s"]) == sorted(faces["t_s"])
+    assert (faces["label_resnet50"] == "happy").sum() == 6
+    assert faces["satisfaction"].iloc[0] == pytest.approx(0.7 + 0.05 - 4 * 0.05)
+    dis = Q.disagreements(engine)
+    assert len(dis) == 4 and set(dis["label_resnet50"]) == {"angry"} and set(dis["label_vgg16"]) == {"fear"}
+    assert Q.disagreements(engine, session_id=filled["a"]).empty
+    hist = Q.confidence_histogram(engine)
+    assert hist.groupby("model")["faces"].sum().to_dict() == {"ensemble": 17, "resnet50": 17, "vgg16": 17}
+    assert set(hist[hist.model == "resnet50"]["confidence"].round(2)) == {0.7}
+    media = Q.session_media(engine, session_id=filled["a"])
+    assert list(media["faces"]) == [8]
+    cross = Q.model_agreement(engine)["crosstab"]
+    assert Q.cohen_kappa(cross) == pytest.approx(
+        (13 / 17 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17 ** 2) / (1 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17 ** 2))
+
+
 def test_totals_and_sessions_overview(engine, filled):
     t = Q.totals(engine)
     assert (t["sessions"], t["media"], t["faces"]) == (3, 3, 17)
