@@ -173,3 +173,29 @@ def sample_video(path: str | Path, *, fps: float = 2.0, max_seconds: float = 4 *
             raise MediaError(f"{path.name}: no video frame could be decoded (the file may be truncated or damaged)")
     finally:
         cap.release()
+
+
+def read_video_frame(path: str | Path, index: int) -> np.ndarray:
+    """One frame of a video, by index (for thumbnails of stored results)."""
+    cap, info = open_video(path)
+    try:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, image = cap.read()
+        if not ok or image is None:
+            raise MediaError(f"{Path(path).name}: frame {index} cannot be decoded")
+        return image
+    finally:
+        cap.release()
+
+
+def face_thumbnail(path: str | Path, *, kind: str, frame: int, box: tuple[int, int, int, int],
+                   size: int = 128) -> np.ndarray:
+    """An RGB square thumbnail of one detected face (a little context around the box)."""
+    image = read_video_frame(path, frame) if kind == "video" else read_image(path)
+    x, y, w, h = box
+    side = int(max(w, h) * 1.4)
+    cx, cy = x + w // 2, y + h // 2
+    x0, y0 = max(0, cx - side // 2), max(0, cy - side // 2)
+    patch = image[y0:y0 + side, x0:x0 + side]
+    patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)

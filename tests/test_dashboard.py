@@ -1,9 +1,12 @@
+"""Every dashboard page through Streamlit's AppTest, on a fresh database per test."""
 from datetime import datetime
 
 import pytest
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from fer_core.db import make_engine, session_factory, upgrade
+from fer_core.orm import FeedbackSession, MediaFile
 
 from conftest import REPO, needs_weights
 from test_storage import _add_media, _fake_faces
@@ -15,47 +18,127 @@ HOME = str(REPO / "dashboard" / "Home.py")
 def fresh_database(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'dash.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    monkeypatch.delenv("FER_DASHBOARD_PASSWORD_SHA256", raising=False)
     from resources import get_engine
 
     get_engine.clear()  # the cached engine belongs to the previous test's database
     return url
 
 
-def test_home_on_an_empty_database_leads_the_way():
-    at = AppTest.from_file(HOME, default_timeout=60).run()
-    assert not at.exception
-    assert at.title[0].value == "Feedback emotions"
-    assert "No sessions yet" in at.info[0].value
-    table = at.dataframe[-1].value
-    assert list(table["model"]) == ["resnet50", "vgg16"]
-
-
-def test_home_shows_sessions_ingested_elsewhere(fresh_database):
+@pytest.fixture
+def filled(fresh_database):
     engine = make_engine(fresh_database)
     upgrade(engine)
     with session_factory(engine)() as db:
-        _add_media(db, "<b>Store panel</b>", _fake_faces(4, label=3), recorded_at=datetime(2026, 11, 2))
-    at = AppTest.from_file(HOME, default_timeout=60).run()
+        a, media = _add_media(db, "<b>Store panel</b>", _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3),
+                              recorded_at=datetime(2026, 11, 2), tags=["store-12"])
+        b, _ = _add_media(db, "Support call", _fake_faces(4, label=0, other=2), recorded_at=datetime(2026, 11, 9),
+                          tags=["support"])
+    return {"engine": engine, "a": a, "b": b}
+
+
+def page(name: str | None = None, timeout: int = 120) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=timeout).run()
+    if name:
+        at.switch_page(f"views/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts_of(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_home_on_an_empty_database_leads_the_way():
+    at = page()
+    assert at.title[0].value == "Feedback emotions"
+    assert "No sessions yet" in at.info[0].value
+    assert list(at.dataframe[-1].value["model"]) == ["resnet50", "vgg16"]
+
+
+def test_home_shows_sessions_ingested_elsewhere(filled):
+    at = page()
+    assert [m.value for m in at.metric][:3] == ["2", "2", "12"]
+    assert list(at.dataframe[0].value["name"]) == ["Support call", "<b>Store panel</b>"]  # user text as text
+
+
+def test_empty_pages_say_what_to_do():
+    for name in ("session", "trends", "manage"):
+        at = page(name)
+        assert at.info and "No sessions yet" in at.info[0].value
+
+
+def test_session_page(filled):
+    at = page("session")
+    assert at.selectbox[0].value == filled["b"]  # newest first
+    at.selectbox[0].select(filled["a"]).run()
     assert not at.exception
-    assert [m.value for m in at.metric][:3] == ["1", "1", "4"]
-    sessions = at.dataframe[0].value
-    assert list(sessions["name"]) == ["<b>Store panel</b>"]  # user text shown as text
+    assert len(charts_of(at)) >= 3  # distribution, timeline, satisfaction
+    assert at.dataframe[0].value["original_name"].tolist() == ["clip.mp4"]
+    assert any("report" in b.label for b in at.get("download_button"))
+    at.radio[0].set_value("share of faces by top label").run()
+    assert not at.exception
+
+
+def test_trends_page(filled):
+    at = page("trends")
+    assert len(charts_of(at)) == 3  # emotion shares, satisfaction, sessions side by side
+    at.multiselect[0].select("support").run()
+    assert not at.exception
+
+
+def test_compare_page(filled):
+    at = page("compare")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces seen by both models"] == "12" and metrics["Same top label"] == "66.7%"
+    assert len(charts_of(at)) >= 2
+
+
+def test_manage_renames_and_deletes(filled):
+    at = page("manage")
+    at.selectbox[0].select(filled["a"]).run()
+    at.text_input[0].set_value("Renamed panel")
+    [b for b in at.button if b.label == "Save"][0].click().run()
+    assert not at.exception
+    with session_factory(filled["engine"])() as db:
+        assert db.get(FeedbackSession, filled["a"]).name == "Renamed panel"
+    at = page("manage")
+    at.selectbox[0].select(filled["a"]).run()
+    delete = [b for b in at.button if b.label == "Delete session"][0]
+    assert delete.disabled
+    at.text_input[-1].set_value("Renamed panel").run()
+    [b for b in at.button if b.label == "Delete session"][0].click().run()
+    assert not at.exception
+    with session_factory(filled["engine"])() as db:
+        assert db.get(FeedbackSession, filled["a"]) is None
+        assert db.scalar(select(func.count()).select_from(MediaFile)) == 1
 
 
 @needs_weights
-def test_home_analyzes_an_uploaded_photo(group_photo):
+def test_upload_page_analyses_photos_and_reports_a_broken_file(group_photo, fresh_database):
     path, spots = group_photo
-    at = AppTest.from_file(HOME, default_timeout=300).run()
+    at = page("upload", timeout=600)
+    at.text_input[0].set_value("Panel from upload")
     at.file_uploader[0].upload(path.name, path.read_bytes(), mime_type="image/jpeg")
-    at.run()
-    assert not at.exception
-    assert any("face(s) found" in t.value for t in at.text)
-    assert len(at.dataframe[-1].value) >= 3 * len(spots)
-
-
-def test_home_reports_a_broken_upload():
-    at = AppTest.from_file(HOME, default_timeout=300).run()
     at.file_uploader[0].upload("broken.png", b"not really a png", mime_type="image/png")
-    at.run()
+    [b for b in at.button if b.label == "Analyse"][0].click().run()
     assert not at.exception
-    assert at.error and "broken.png" in at.error[0].value
+    outcome = at.dataframe[0].value
+    assert outcome["file"].tolist() == [path.name, "broken.png"]
+    assert outcome["status"].tolist() == ["done", "failed"]
+    assert outcome["faces"].iloc[0] >= len(spots)
+    assert at.warning and "1 file" in at.warning[0].value
+    assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
+
+
+def test_login_when_a_password_is_set(monkeypatch):
+    import hashlib
+
+    monkeypatch.setenv("FER_DASHBOARD_PASSWORD_SHA256", hashlib.sha256(b"s3cret").hexdigest())
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    assert not at.exception and len(at.text_input) == 1 and not at.metric
+    at.text_input[0].set_value("wrong").run()
+    assert at.error and "Wrong password" in at.error[0].value
+    at.text_input[0].set_value("s3cret").run()
+    assert not at.exception and "Feedback emotions" in at.title[0].value and not at.error

@@ -1,0 +1,70 @@
+"""Compare models: agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagreement gallery."""
+import charts
+import pandas as pd
+import streamlit as st
+from resources import get_engine
+from widgets import chart
+
+from fer_core import MediaError
+from fer_core import queries as Q
+from fer_core.constants import EMOTIONS, MODEL_NAMES
+from fer_core.media import face_thumbnail
+from fer_core.registry import spec
+
+st.title("Compare models")
+engine = get_engine()
+sessions = Q.sessions_overview(engine)
+names = {None: "All sessions", **dict(zip(sessions["id"], sessions["name"]))}
+session_id = st.selectbox("Sessions", list(names), format_func=names.get)
+
+agreement = Q.model_agreement(engine, session_id=session_id)
+if agreement["faces"]:
+    kappa = Q.cohen_kappa(agreement["crosstab"])
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Faces seen by both models", agreement["faces"])
+    c2.metric("Same top label", f"{agreement['agreement']:.1%}")
+    c3.metric("Cohen's kappa", f"{kappa:.2f}", help="Agreement beyond chance: 0 = chance, 1 = always the same.")
+    cross = agreement["crosstab"]
+    chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
+    per_class = agreement["per_class"]
+    st.dataframe(per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}),
+                 hide_index=True)
+    conf = Q.confidence_histogram(engine, session_id=session_id)
+    fig = charts.px.bar(conf.assign(model=conf.model.map(charts.MODEL_LABELS)), x="confidence", y="faces",
+                        color="model", barmode="group", title="Confidence of the top label",
+                        template="plotly_white", labels={"confidence": "confidence (bin start)"})
+    chart(fig, conf, "confidence")
+else:
+    st.info("No faces analysed yet: the live comparison appears after the first upload.")
+
+st.subheader("Validation on FER-2013 PublicTest (model cards)")
+rows, recall = [], []
+for name in MODEL_NAMES:
+    card = spec(name).card()
+    pt = card.get("publictest", {})
+    rows.append({"model": name, "version": card.get("version", "untrained"), "accuracy %": pt.get("accuracy"),
+                 "accuracy % without near-duplicates": card.get("publictest_without_near_dups", {}).get("accuracy"),
+                 "calibration error (ECE)": pt.get("ece"), "temperature": card.get("temperature")})
+    for e in EMOTIONS:
+        recall.append({"model": name, "emotion": e, "recall": (pt.get("per_class_recall") or {}).get(e)})
+st.dataframe(pd.DataFrame(rows), hide_index=True)
+recall = pd.DataFrame(recall).dropna()
+if not recall.empty:
+    chart(charts.recall_figure(recall), recall, "per-class-recall")
+
+st.subheader("Gallery of disagreements")
+dis = Q.disagreements(engine, session_id=session_id, limit=18)
+if dis.empty:
+    st.write("No disagreement to show.")
+cols = st.columns(6)
+for i, r in enumerate(dis.itertuples()):
+    caption = f"ResNet50: {r.label_resnet50} / VGG16: {r.label_vgg16}"
+    try:
+        img = face_thumbnail(r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h)) if r.stored_path \
+            else None
+    except (MediaError, OSError):
+        img = None
+    if img is None:
+        cols[i % 6].text(caption)
+    else:
+        cols[i % 6].image(img, caption=caption)

@@ -1,0 +1,39 @@
+"""Home: what the product does, totals, the latest sessions, the models in use."""
+import pandas as pd
+import streamlit as st
+from resources import get_engine
+
+from fer_core import queries as Q
+from fer_core.constants import MODEL_NAMES
+from fer_core.registry import spec
+
+st.title("Feedback emotions")
+st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "
+         "classified by two deep models (ResNet50 and VGG16) and their ensemble. Charts show how customers "
+         "felt, per session and over time, and whether the two models agree.")
+
+engine = get_engine()
+totals = Q.totals(engine)
+if not totals["sessions"]:
+    st.info("No sessions yet. Start by uploading a session's photos and videos.")
+    st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
+else:
+    cols = st.columns(4)
+    cols[0].metric("Sessions", int(totals["sessions"]))
+    cols[1].metric("Media files", int(totals["media"]))
+    cols[2].metric("Faces", int(totals["faces"]))
+    cols[3].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
+    st.subheader("Latest sessions")
+    latest = Q.sessions_overview(engine, limit=10)
+    st.dataframe(latest[["name", "recorded_at", "participant", "media", "faces", "failed"]], hide_index=True)
+
+st.subheader("Models in use")
+rows = []
+for name in MODEL_NAMES:
+    s = spec(name)
+    card = s.card()
+    rows.append({"model": name, "parameters": f"{s.params:,}", "version": s.version,
+                 "PublicTest accuracy %": card.get("publictest", {}).get("accuracy"),
+                 "weights present": s.weights_file.is_file()})
+st.dataframe(pd.DataFrame(rows), hide_index=True)
+st.caption("Accuracy on FER-2013 PublicTest (3,589 faces), from each model's card in weights/.")

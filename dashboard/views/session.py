@@ -1,0 +1,101 @@
+"""Session: media, emotion distribution per model, video timelines, satisfaction, strongest moments, disagreements."""
+import html
+
+import charts
+import pandas as pd
+import streamlit as st
+from resources import get_engine
+from widgets import chart, session_picker
+
+from fer_core import MediaError
+from fer_core import queries as Q
+from fer_core.media import face_thumbnail
+
+st.title("Session")
+engine = get_engine()
+session_id = session_picker()
+if session_id is None:
+    st.stop()
+
+media = Q.session_media(engine, session_id=session_id)
+st.subheader("Media")
+st.dataframe(media[["original_name", "kind", "status", "faces", "duration_s", "error"]], hide_index=True)
+
+dist = Q.emotion_distribution(engine, session_id=session_id)
+if dist.empty:
+    st.info("No face was found in this session's media yet.")
+    st.stop()
+
+st.subheader("Emotion distribution per model")
+measure = st.radio("Measure", ["mean probability", "share of faces by top label"], horizontal=True)
+value = "mean_prob" if measure == "mean probability" else "label_share"
+dist_fig = charts.distribution_figure(dist, value=value)
+chart(dist_fig, dist, "emotion-distribution")
+
+faces = Q.face_predictions(engine, session_id=session_id)
+
+
+def thumbs(rows: pd.DataFrame, caption) -> None:
+    """Thumbnails of faces (needs the stored media); captions are plain text."""
+    cols = st.columns(6)
+    for i, r in enumerate(rows.itertuples()):
+        m = media.set_index("id").loc[r.media_id]
+        if not m["stored_path"]:
+            cols[i % 6].text(caption(r))
+            continue
+        try:
+            img = face_thumbnail(m["stored_path"], kind=m["kind"], frame=r.frame, box=(r.x, r.y, r.w, r.h))
+        except (MediaError, OSError):
+            cols[i % 6].text(caption(r))
+            continue
+        cols[i % 6].image(img, caption=caption(r))
+
+
+videos = media[(media.kind == "video") & (media.status == "done") & (media.faces > 0)]
+model_names = {"Ensemble": "ensemble", "ResNet50": "resnet50", "VGG16": "vgg16"}
+for v in videos.itertuples():
+    st.subheader("Video", anchor=False)
+    st.text(v.original_name)
+    model = model_names[st.radio("Model", list(model_names), horizontal=True, key=f"model-{v.id}")]
+    bin_s = st.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2, key=f"bin-{v.id}")
+    tl = Q.video_timeline(engine, media_id=v.id, bin_s=bin_s, model=model)
+    chart(charts.timeline_figure(tl, title=f"Emotions over the video ({model})"), tl, f"timeline-{v.id}-{model}")
+    sat = charts.satisfaction(tl, by=["t_s"])
+    st.caption(charts.SATISFACTION_HELP)
+    chart(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), sat, f"satisfaction-{v.id}")
+    per_track = Q.video_timeline(engine, media_id=v.id, bin_s=bin_s, model=model, by_track=True)
+    if per_track["track"].nunique() > 1:
+        chart(charts.track_timeline_figure(per_track), per_track, f"tracks-{v.id}-{model}")
+    vf = faces[faces.media_id == v.id]
+    st.markdown("**Strongest moments** (ensemble satisfaction index per face)")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.caption("Most negative")
+        thumbs(vf.nsmallest(3, "satisfaction"), lambda r: f"{r.t_s:.1f} s: {r.label_ensemble} ({r.satisfaction:+.2f})")
+    with c2:
+        st.caption("Most positive")
+        thumbs(vf.nlargest(3, "satisfaction"), lambda r: f"{r.t_s:.1f} s: {r.label_ensemble} ({r.satisfaction:+.2f})")
+
+st.subheader("Where the models disagree")
+dis = Q.disagreements(engine, session_id=session_id, limit=12)
+if dis.empty:
+    st.write("ResNet50 and VGG16 agree on every face of this session.")
+else:
+    thumbs(dis, lambda r: f"ResNet50: {r.label_resnet50}, VGG16: {r.label_vgg16}")
+    st.dataframe(dis[["original_name", "t_s", "label_resnet50", "confidence_resnet50", "label_vgg16",
+                      "confidence_vgg16"]], hide_index=True)
+
+# A self-contained report: numbers and interactive charts in one HTML file (text escaped).
+name = Q.sessions_overview(engine).set_index("id").loc[session_id, "name"]
+report = [f"<html><head><meta charset='utf-8'><title>{html.escape(name)}</title></head><body>",
+          f"<h1>Session report: {html.escape(name)}</h1>",
+          media[["original_name", "kind", "status", "faces", "duration_s"]].to_html(index=False),
+          dist_fig.to_html(include_plotlyjs=True, full_html=False),
+          dist.to_html(index=False)]
+for v in videos.itertuples():
+    tl = Q.video_timeline(engine, media_id=v.id, bin_s=2, model="ensemble")
+    report.append(charts.timeline_figure(tl, title=f"{html.escape(v.original_name)} (ensemble)")
+                  .to_html(include_plotlyjs=False, full_html=False))
+report.append(f"<p>{html.escape(charts.SATISFACTION_HELP)}</p></body></html>")
+st.download_button("Download the session report (HTML)", data="\n".join(report).encode(),
+                   file_name=f"session-{session_id}-report.html", mime="text/html", icon=":material/description:")

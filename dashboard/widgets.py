@@ -1,0 +1,49 @@
+"""Small Streamlit building blocks shared by the pages: charts with downloads, the session picker, thumbnails."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+import charts
+from resources import get_engine
+
+from fer_core import queries as Q
+
+SELECTED_SESSION = "selected_session_id"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "chart"
+
+
+def chart(fig, data: pd.DataFrame, name: str) -> None:
+    """Show a figure, with PNG, SVG, interactive HTML and CSV downloads (built only when clicked)."""
+    st.plotly_chart(fig, width="stretch")
+    slug = _slug(name)
+    cols = st.columns(4)
+    cols[0].download_button("PNG", data=lambda: charts.to_image(fig, "png"), file_name=f"{slug}.png",
+                            mime="image/png", key=f"png-{slug}", icon=":material/image:")
+    cols[1].download_button("SVG", data=lambda: charts.to_image(fig, "svg"), file_name=f"{slug}.svg",
+                            mime="image/svg+xml", key=f"svg-{slug}", icon=":material/draw:")
+    cols[2].download_button("HTML", data=lambda: charts.to_html(fig), file_name=f"{slug}.html", mime="text/html",
+                            key=f"html-{slug}", icon=":material/public:")
+    cols[3].download_button("CSV", data=data.to_csv(index=False).encode(), file_name=f"{slug}.csv",
+                            mime="text/csv", key=f"csv-{slug}", icon=":material/table:")
+
+
+def session_picker(label: str = "Session") -> int | None:
+    """Select box over all sessions, remembering the choice across pages. Returns the session id."""
+    sessions = Q.sessions_overview(get_engine())
+    if sessions.empty:
+        st.info("No sessions yet: add one on the Upload page.")
+        st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload:")
+        return None
+    ids = list(sessions["id"])
+    names = dict(zip(sessions["id"], sessions["name"]))
+    current = st.session_state.get(SELECTED_SESSION)
+    index = ids.index(current) if current in ids else 0
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i])
+    st.session_state[SELECTED_SESSION] = chosen
+    return chosen
