@@ -105,6 +105,30 @@ def to_html(fig: go.Figure) -> bytes:
     return fig.to_html(include_plotlyjs=True, full_html=True).encode()
 
 
+_kaleido_started = False
+
+
+def _start_kaleido() -> None:
+    """Start kaleido's browser once per process (else every export pays about 4 s of start-up)."""
+    global _kaleido_started
+    if _kaleido_started:
+        return
+    import atexit
+    import os
+    import shutil
+
+    import kaleido
+
+    if "BROWSER_PATH" not in os.environ:
+        found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        if found:
+            os.environ["BROWSER_PATH"] = found
+    kaleido.start_sync_server(silence_warnings=True)
+    atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+    _kaleido_started = True
+
+
 def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
     """PNG or SVG through kaleido (needs Chromium: see README)."""
+    _start_kaleido()
     return fig.to_image(format=fmt, width=1100, height=550, scale=2 if fmt == "png" else 1)
