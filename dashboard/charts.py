@@ -28,7 +28,9 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     fig = px.bar(d, x="emotion", y=value, color="emotion", facet_col="model", title=title,
                  labels={"mean_prob": "mean probability", "label_share": "share of faces (top label)",
-                         "emotion": "emotion", "model": "model"}, **_common)
+                         "emotion": "emotion", "model": "model"},
+                 **{**_common, "category_orders": {"emotion": list(EMOTIONS),
+                                                   "model": list(MODEL_LABELS.values())}})
     fig.update_layout(showlegend=False, yaxis_tickformat=".0%")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig

@@ -1,0 +1,96 @@
+"""End to end in a real browser: start the dashboard, upload a photo and a short video, see the charts.
+
+Headless Chromium (Debian's package, installed by .ci/run) driven by Playwright. Screenshots of every
+page go to test-artifacts/screenshots/.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import REPO, needs_weights
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [needs_weights, pytest.mark.skipif(not CHROMIUM, reason="needs Chromium (apt-get install chromium)")]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{home / 'fer.db'}", "FER_HOME": str(home)}
+    env.pop("FER_DASHBOARD_PASSWORD_SHA256", None)
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless",
+                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"the dashboard did not start: {proc.stdout.read().decode()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def no_error_on(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo, two_face_video):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(300_000)
+    page.goto(dashboard)
+    page.get_by_text("No sessions yet").wait_for()
+    no_error_on(page)
+    page.screenshot(path=str(SHOTS / "1-home-empty.png"), full_page=True)
+
+    page.goto(f"{dashboard}/upload")
+    page.get_by_label("Session name").fill("Browser test panel")
+    page.locator('input[type="file"]').set_input_files([str(group_photo[0]), str(two_face_video)])
+    page.get_by_text(two_face_video.name).wait_for()
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Open the session's charts").wait_for()
+    no_error_on(page)
+    page.screenshot(path=str(SHOTS / "2-upload-done.png"), full_page=True)
+
+    page.get_by_text("Open the session's charts").click()
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # distribution, timeline, satisfaction
+    no_error_on(page)
+    page.screenshot(path=str(SHOTS / "3-session.png"), full_page=True)
+
+    for name in ("trends", "compare", "manage", ""):
+        page.goto(f"{dashboard}/{name}")
+        page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for()
+        page.wait_for_timeout(1500)
+        no_error_on(page)
+        page.screenshot(path=str(SHOTS / f"4-{name or 'home'}.png"), full_page=True)
+    assert page.locator('[data-testid="stMetric"]').count() >= 3  # home totals after the upload
