@@ -155,3 +155,51 @@ def _record_failure(db, name, session_id, run_id, sha, size, error) -> FileOutco
 
 def _faces_of(db, media_id: int) -> int:
     return int(db.scalar(select(func.count()).select_from(FaceDetection).where(FaceDetection.media_id == media_id)))
+
+
+def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
+                      on_progress: ProgressFn | None = None) -> IngestSummary:
+    """Analyse a session's stored media again (e.g. with other settings), replacing each file's results
+    in one transaction per file. Files whose media was not kept are reported as failed with the reason."""
+    from .orm import MediaEmotionSummary, Prediction
+
+    make = session_factory(engine)
+    analyzer.load_models()
+    summary = IngestSummary(session_id=session_id)
+    with make() as db:
+        cfg = analyzer.config
+        versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+        run = start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
+                        settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
+                                  "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
+                                  "reanalysis": True})
+        db.commit()
+        versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
+        media = db.scalars(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.status == "done")
+                           .order_by(MediaFile.id)).all()
+        for i, m in enumerate(media):
+            def step(fraction: float, message: str, i=i, name=m.original_name) -> None:
+                if on_progress:
+                    on_progress((i + fraction) / max(len(media), 1), f"({i + 1}/{len(media)}) {name}: {message}")
+
+            if not m.stored_path or not Path(m.stored_path).is_file():
+                summary.files.append(FileOutcome(m.original_name, "failed", media_id=m.id,
+                                                 error=f"{m.original_name}: the file was not kept, so it cannot be "
+                                                       "analysed again"))
+                continue
+            try:
+                result = analyzer.analyze_file(m.stored_path, on_progress=lambda f, msg: step(0.95 * f, msg))
+            except MediaError as exc:
+                summary.files.append(FileOutcome(m.original_name, "failed", error=str(exc), media_id=m.id))
+                continue
+            old = select(FaceDetection.id).where(FaceDetection.media_id == m.id)
+            db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
+            db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
+            db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == m.id))
+            m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
+            count = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
+            db.commit()  # the file's old results are replaced all at once
+            summary.files.append(FileOutcome(m.original_name, "done", faces=count, media_id=m.id))
+            step(1.0, "done")
+        finish_run(db, run)
+    return summary

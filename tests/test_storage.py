@@ -348,3 +348,21 @@ def test_queries_on_an_empty_database(engine):
     assert Q.distribution_over_time(engine).empty
     assert Q.model_agreement(engine)["agreement"] is None
     assert Q.totals(engine)["sessions"] == 0
+
+
+@needs_weights
+def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_path):
+    from dataclasses import replace
+
+    from fer_core.ingest import reanalyse_session
+
+    first = ingest([upload[3]], engine=engine, analyzer=analyzer, session_name="Again", media_root=tmp_path / "m")
+    assert first.files[0].faces == 12
+    slower = Analyzer(replace(analyzer.config, fps=1.0))
+    again = reanalyse_session(first.session_id, engine=engine, analyzer=slower)
+    assert [(f.status, f.faces) for f in again.files] == [("done", 6)]  # 3 s at 1 frame/s, 2 faces
+    with session_factory(engine)() as db:
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 6
+        assert db.scalar(select(func.count()).select_from(Prediction)) == 18
+    dist = Q.emotion_distribution(engine, session_id=first.session_id)
+    assert dist.groupby("model")["faces"].sum().tolist() == [6, 6, 6]

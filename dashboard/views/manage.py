@@ -1,9 +1,12 @@
-"""Manage: rename, tag or delete a session (deletion removes its stored media)."""
+"""Manage: rename, tag, re-analyse or delete a session (deletion removes its stored media)."""
+import pandas as pd
 import streamlit as st
-from resources import get_engine
+from resources import get_analyzer, get_engine
 from widgets import SELECTED_SESSION, session_picker
 
+from fer_core import Analyzer, WeightsError
 from fer_core.db import data_home, session_factory
+from fer_core.ingest import reanalyse_session
 from fer_core.orm import FeedbackSession, SessionTag
 from fer_core.repository import delete_session
 
@@ -34,6 +37,30 @@ with session_factory(engine)() as db:
                     [SessionTag(tag=t) for t in sorted(wanted - {t.tag for t in fs.tags})]
                 db.commit()
                 st.success("Saved.")
+
+    st.subheader("Analyse again")
+    st.write("Re-run detection and both models on this session's stored photos and videos with other settings; "
+             "each file's results are replaced at once.")
+    base = get_analyzer().config
+    with st.form("rerun"):
+        c1, c2, c3 = st.columns(3)
+        fps = c1.number_input("Video frames per second", 0.25, 10.0, float(base.fps), 0.25)
+        min_face = c2.number_input("Smallest face (pixels)", 16, 400, int(base.min_face_px), 4)
+        threshold = c3.slider("Detector threshold", 0.3, 0.95, float(base.det_min_score), 0.05)
+        if st.form_submit_button("Re-run analysis"):
+            from dataclasses import replace
+
+            analyzer = Analyzer(replace(base, fps=fps, min_face_px=int(min_face), det_min_score=threshold))
+            bar = st.progress(0.0, text="Starting...")
+            try:
+                result = reanalyse_session(session_id, engine=engine, analyzer=analyzer,
+                                           on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            except WeightsError as exc:
+                st.error(str(exc))
+            else:
+                bar.progress(1.0, text="Done")
+                st.dataframe(pd.DataFrame([{"file": o.file, "status": o.status, "faces": o.faces,
+                                            "error": o.error or ""} for o in result.files]), hide_index=True)
 
     st.subheader("Delete")
     st.write("Deleting removes the session, every result of it and its stored photos and videos. "
