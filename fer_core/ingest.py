@@ -106,6 +106,10 @@ def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, anal
         sha = file_sha256(path)
     except OSError as exc:
         return _record_failure(db, name, session_id, run_id, None, 0, f"{name}: cannot read the file ({exc})")
+    limit = analyzer.config.max_upload_bytes
+    if size > limit:
+        return _record_failure(db, name, session_id, run_id, sha, size,
+                               f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB")
     existing = find_media(db, session_id=session_id, sha256=sha)
     if existing is not None and existing.status == "done":
         return FileOutcome(name, "skipped", faces=_faces_of(db, existing.id), error=None, media_id=existing.id)
