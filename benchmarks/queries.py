@@ -107,6 +107,9 @@ def main() -> None:
         "video_timeline(per track)": lambda: Q.video_timeline(engine, media_id=mid, bin_s=5.0, by_track=True),
         "model_agreement(one session)": lambda: Q.model_agreement(engine, session_id=sid),
         "model_agreement(all)": lambda: Q.model_agreement(engine),
+        "confidence_histogram(all)": lambda: Q.confidence_histogram(engine),
+        "disagreements(all, latest 18)": lambda: Q.disagreements(engine, limit=18),
+        "face_predictions(one session)": lambda: Q.face_predictions(engine, session_id=sid),
     }
     for name, fn in checks.items():
         print(json.dumps({"query": name, "predictions_in_db": n, "seconds": round(timed(fn), 3)}), flush=True)

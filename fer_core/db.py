@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Integer, cast, create_engine, event, func
 from sqlalchemy.orm import Session, sessionmaker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,3 +75,8 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(engine), revision)
+
+
+def floor_int(expr, dialect: str):
+    """floor(expr) as an integer, in SQL: SQLite's CAST truncates (same for expr >= 0), PostgreSQL's rounds."""
+    return cast(expr, Integer) if dialect == "sqlite" else cast(func.floor(expr), Integer)

@@ -165,7 +165,7 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
                       on_progress: ProgressFn | None = None) -> IngestSummary:
     """Analyse a session's stored media again (e.g. with other settings), replacing each file's results
     in one transaction per file. Files whose media was not kept are reported as failed with the reason."""
-    from .orm import MediaEmotionSummary, Prediction
+    from .orm import Prediction
 
     make = session_factory(engine)
     analyzer.load_models()
@@ -199,7 +199,6 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
             old = select(FaceDetection.id).where(FaceDetection.media_id == m.id)
             db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
             db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
-            db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == m.id))
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
             count = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             db.commit()  # the file's old results are replaced all at once

@@ -123,7 +123,8 @@ class Prediction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     detection_id: Mapped[int] = mapped_column(ForeignKey("face_detection.id", ondelete="CASCADE"))
-    model: Mapped[str] = mapped_column(String(20), index=True)  # resnet50 | vgg16 | ensemble
+    # No index on model alone: 3 values, and it lures SQLite away from the (detection_id, model) index.
+    model: Mapped[str] = mapped_column(String(20))  # resnet50 | vgg16 | ensemble
     model_version: Mapped[str] = mapped_column(String(50))
     label: Mapped[str] = mapped_column(String(10))
     confidence: Mapped[float] = mapped_column(Float)
@@ -157,5 +158,30 @@ for _e in EMOTIONS:  # n_<emotion>: faces with that top label; sum_<emotion>: su
     setattr(MediaEmotionSummary, f"n_{_e}", mapped_column(f"n_{_e}", Integer, nullable=False))
     setattr(MediaEmotionSummary, f"sum_{_e}", mapped_column(f"sum_{_e}", Float, nullable=False))
 
+class MediaLabelPair(Base):
+    """Per media file: faces per (ResNet50 label, VGG16 label) pair, for the model-agreement views."""
+
+    __tablename__ = "media_label_pair"
+
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), primary_key=True)
+    label_a: Mapped[str] = mapped_column(String(10), primary_key=True)  # resnet50's label
+    label_b: Mapped[str] = mapped_column(String(10), primary_key=True)  # vgg16's label
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    faces: Mapped[int] = mapped_column(Integer)
+
+
+class MediaConfidenceBin(Base):
+    """Per media file and model: faces per top-label confidence bin (20 bins of 0.05)."""
+
+    __tablename__ = "media_confidence_bin"
+
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    faces: Mapped[int] = mapped_column(Integer)
+
+
+CONFIDENCE_BINS = 20
 PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
 assert all(hasattr(Prediction, c) for c in PROB_COLUMNS)

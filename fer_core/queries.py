@@ -8,16 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from .constants import EMOTIONS
-from .orm import FaceDetection, FeedbackSession, MediaEmotionSummary, MediaFile, Prediction, SessionTag
+from .db import floor_int
+from .orm import (CONFIDENCE_BINS, FaceDetection, FeedbackSession, MediaConfidenceBin, MediaEmotionSummary, MediaFile,
+                  MediaLabelPair, Prediction, SessionTag)
 
 P = Prediction
 D = FaceDetection
 S = FeedbackSession
 M = MediaEmotionSummary
+LP = MediaLabelPair
+CB = MediaConfidenceBin
 PROBS = [getattr(P, f"p_{e}") for e in EMOTIONS]
 
 
@@ -144,9 +148,7 @@ def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ens
     """
     if bin_s <= 0:
         raise ValueError(f"bin_s must be positive; received {bin_s}")
-    ratio = D.t_s / bin_s
-    bin_index = cast(func.floor(ratio), Integer) if _dialect(bind) != "sqlite" else cast(ratio, Integer)
-    bin_col = (bin_index * bin_s).label("t_s")
+    bin_col = (floor_int(D.t_s / bin_s, _dialect(bind)) * bin_s).label("t_s")
     keys = [bin_col] + ([D.track] if by_track else [])
     stmt = (select(*keys, func.count().label("faces"), *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
             .select_from(P).join(D, D.id == P.detection_id)
@@ -158,24 +160,21 @@ def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ens
     return _tidy_probs(df, ids)
 
 
-def model_agreement(bind, *, session_id: int | None = None, model_a: str = "resnet50",
-                    model_b: str = "vgg16") -> dict:
-    """How often two models give the same top label, overall and per class, plus the cross-table.
+def model_agreement(bind, *, session_id: int | None = None) -> dict:
+    """How often ResNet50 and VGG16 give the same top label, overall and per class, plus the cross-table.
 
+    Reads media_label_pair (kept in step with the predictions at ingest).
     Returns {"faces", "agreement", "per_class": DataFrame(emotion, faces_a, agree, agreement),
-    "crosstab": DataFrame (rows: model_a label, columns: model_b label, counts)}.
+    "crosstab": DataFrame (rows: ResNet50 label, columns: VGG16 label, counts)}.
     """
-    a, b = aliased(P), aliased(P)
-    stmt = (select(a.label.label("label_a"), b.label.label("label_b"), func.count().label("faces"))
-            .select_from(a).join(b, and_(b.detection_id == a.detection_id, b.model == model_b))
-            .where(a.model == model_a).group_by(a.label, b.label))
+    stmt = select(LP.label_a, LP.label_b, func.sum(LP.faces).label("faces")).group_by(LP.label_a, LP.label_b)
     if session_id is not None:
-        stmt = stmt.join(D, D.id == a.detection_id).where(D.session_id == session_id)
+        stmt = stmt.where(LP.session_id == session_id)
     pairs = _frame(bind, stmt)
     cross = pd.DataFrame(0, index=list(EMOTIONS), columns=list(EMOTIONS), dtype=int)
     for row in pairs.itertuples(index=False):  # at most 49 rows: the cross-table itself
         cross.loc[row.label_a, row.label_b] = int(row.faces)
-    cross.index.name, cross.columns.name = model_a, model_b
+    cross.index.name, cross.columns.name = "resnet50", "vgg16"
     total = int(cross.values.sum())
     agree = pd.Series(cross.values.diagonal(), index=list(EMOTIONS))
     per_class = pd.DataFrame({"emotion": list(EMOTIONS), "faces_a": cross.sum(axis=1).values, "agree": agree.values})
@@ -233,7 +232,7 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
 
 
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
-    """Faces where ResNet50 and VGG16 disagree, most confident disagreements first, with where to find them."""
+    """Faces where ResNet50 and VGG16 disagree, latest first, with where to find them."""
     a, b = aliased(P), aliased(P)
     stmt = (select(D.id.label("detection_id"), D.media_id, MediaFile.original_name, MediaFile.kind,
                    MediaFile.stored_path, D.frame, D.t_s, D.x, D.y, D.w, D.h,
@@ -242,19 +241,18 @@ def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd
             .select_from(D).join(MediaFile, MediaFile.id == D.media_id)
             .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
             .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
-            .where(a.label != b.label).order_by((a.confidence + b.confidence).desc()).limit(limit))
+            .where(a.label != b.label).order_by(a.detection_id.desc()).limit(limit))
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)
     return _frame(bind, stmt)
 
 
-def confidence_histogram(bind, *, bins: int = 20, session_id: int | None = None) -> pd.DataFrame:
-    """Faces per confidence bin and model (bin = lower edge), counted in SQL."""
-    idx = cast(P.confidence * bins, Integer)
-    edge = (case((idx >= bins, bins - 1), else_=idx) * (1.0 / bins)).label("confidence")
-    stmt = select(P.model, edge, func.count().label("faces")).group_by(P.model, edge)
+def confidence_histogram(bind, *, session_id: int | None = None) -> pd.DataFrame:
+    """Faces per top-label confidence bin and model (confidence = the bin's lower edge), from media_confidence_bin."""
+    stmt = (select(CB.model, (CB.bin * (1.0 / CONFIDENCE_BINS)).label("confidence"), func.sum(CB.faces).label("faces"))
+            .group_by(CB.model, CB.bin).order_by(CB.model, CB.bin))
     if session_id is not None:
-        stmt = stmt.join(D, D.id == P.detection_id).where(D.session_id == session_id)
+        stmt = stmt.where(CB.session_id == session_id)
     return _frame(bind, stmt)
 
 

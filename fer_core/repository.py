@@ -5,12 +5,14 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, case, delete, func, insert, select
+from sqlalchemy import Connection, and_, case, delete, func, insert, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from .constants import EMOTIONS
-from .orm import (AnalysisRun, FaceDetection, FeedbackSession, MediaEmotionSummary, MediaFile, Prediction,
-                  SessionTag, utcnow)
+from .db import floor_int
+from .orm import (CONFIDENCE_BINS, AnalysisRun, FaceDetection, FeedbackSession, MediaConfidenceBin,
+                  MediaEmotionSummary, MediaFile, MediaLabelPair, Prediction, SessionTag, utcnow)
 
 
 def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
@@ -84,6 +86,23 @@ def summarise_media(db: Session | Connection, *, media_id: int) -> None:
     db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == media_id))
     db.execute(insert(MediaEmotionSummary).from_select(cols, agg))
 
+    a, b = aliased(P), aliased(P)
+    pairs = (select(D.media_id, a.label, b.label, D.session_id, func.count()).select_from(D)
+             .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
+             .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
+             .where(D.media_id == media_id).group_by(D.media_id, a.label, b.label, D.session_id))
+    db.execute(delete(MediaLabelPair).where(MediaLabelPair.media_id == media_id))
+    db.execute(insert(MediaLabelPair).from_select(["media_id", "label_a", "label_b", "session_id", "faces"], pairs))
+
+    dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
+    idx = floor_int(P.confidence * CONFIDENCE_BINS, dialect)
+    bin_ = case((idx >= CONFIDENCE_BINS, CONFIDENCE_BINS - 1), else_=idx)
+    bins = (select(D.media_id, P.model, bin_, D.session_id, func.count()).select_from(P)
+            .join(D, D.id == P.detection_id).where(D.media_id == media_id)
+            .group_by(D.media_id, P.model, bin_, D.session_id))
+    db.execute(delete(MediaConfidenceBin).where(MediaConfidenceBin.media_id == media_id))
+    db.execute(insert(MediaConfidenceBin).from_select(["media_id", "model", "bin", "session_id", "faces"], bins))
+
 
 def delete_session(db: Session, *, session_id: int, media_root: Path | None = None) -> bool:
     """Delete a session, all its rows and its stored media files (these are people's faces)."""
@@ -95,7 +114,8 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
-    db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.session_id == session_id))
+    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin):
+        db.execute(delete(table).where(table.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
     db.execute(delete(AnalysisRun).where(AnalysisRun.session_id == session_id))
     db.delete(fs)

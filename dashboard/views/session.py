@@ -53,20 +53,22 @@ def thumbs(rows: pd.DataFrame, caption) -> None:
 
 videos = media[(media.kind == "video") & (media.status == "done") & (media.faces > 0)]
 model_names = {"Ensemble": "ensemble", "ResNet50": "resnet50", "VGG16": "vgg16"}
-for v in videos.itertuples():
-    st.subheader("Video", anchor=False)
-    st.text(v.original_name)
-    model = model_names[st.radio("Model", list(model_names), horizontal=True, key=f"model-{v.id}")]
-    bin_s = st.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2, key=f"bin-{v.id}")
-    tl = Q.video_timeline(engine, media_id=v.id, bin_s=bin_s, model=model)
-    chart(charts.timeline_figure(tl, title=f"Emotions over the video ({model})"), tl, f"timeline-{v.id}-{model}")
+if len(videos):
+    st.subheader("Videos")
+    names = {int(i): n for i, n in zip(videos["id"], videos["original_name"])}
+    video_id = st.selectbox("Video", list(names), format_func=names.get, key=f"video-of-{session_id}")
+    c1, c2 = st.columns(2)
+    model = model_names[c1.radio("Model", list(model_names), horizontal=True)]
+    bin_s = c2.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2)
+    tl = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model)
+    chart(charts.timeline_figure(tl, title=f"Emotions over the video ({model})"), tl, f"timeline-{video_id}-{model}")
     sat = charts.satisfaction(tl, by=["t_s"])
     st.caption(charts.SATISFACTION_HELP)
-    chart(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), sat, f"satisfaction-{v.id}")
-    per_track = Q.video_timeline(engine, media_id=v.id, bin_s=bin_s, model=model, by_track=True)
+    chart(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), sat, f"satisfaction-{video_id}")
+    per_track = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model, by_track=True)
     if per_track["track"].nunique() > 1:
-        chart(charts.track_timeline_figure(per_track), per_track, f"tracks-{v.id}-{model}")
-    vf = faces[faces.media_id == v.id]
+        chart(charts.track_timeline_figure(per_track), per_track, f"tracks-{video_id}-{model}")
+    vf = faces[faces.media_id == video_id]
     st.markdown("**Strongest moments** (ensemble satisfaction index per face)")
     c1, c2 = st.columns(2)
     with c1:
@@ -85,17 +87,22 @@ else:
     st.dataframe(dis[["original_name", "t_s", "label_resnet50", "confidence_resnet50", "label_vgg16",
                       "confidence_vgg16"]], hide_index=True)
 
-# A self-contained report: numbers and interactive charts in one HTML file (text escaped).
-name = Q.sessions_overview(engine).set_index("id").loc[session_id, "name"]
-report = [f"<html><head><meta charset='utf-8'><title>{html.escape(name)}</title></head><body>",
-          f"<h1>Session report: {html.escape(name)}</h1>",
-          media[["original_name", "kind", "status", "faces", "duration_s"]].to_html(index=False),
-          dist_fig.to_html(include_plotlyjs=True, full_html=False),
-          dist.to_html(index=False)]
-for v in videos.itertuples():
-    tl = Q.video_timeline(engine, media_id=v.id, bin_s=2, model="ensemble")
-    report.append(charts.timeline_figure(tl, title=f"{html.escape(v.original_name)} (ensemble)")
-                  .to_html(include_plotlyjs=False, full_html=False))
-report.append(f"<p>{html.escape(charts.SATISFACTION_HELP)}</p></body></html>")
-st.download_button("Download the session report (HTML)", data="\n".join(report).encode(),
+
+def session_report() -> bytes:
+    """A self-contained report: numbers and interactive charts in one HTML file (user text escaped).
+    Built only when the button is clicked."""
+    name = Q.sessions_overview(engine).set_index("id").loc[session_id, "name"]
+    parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(name)}</title></head><body>",
+             f"<h1>Session report: {html.escape(name)}</h1>",
+             media[["original_name", "kind", "status", "faces", "duration_s"]].to_html(index=False),
+             dist_fig.to_html(include_plotlyjs=True, full_html=False), dist.to_html(index=False)]
+    for v in videos.itertuples():
+        tl = Q.video_timeline(engine, media_id=v.id, bin_s=2, model="ensemble")
+        parts.append(charts.timeline_figure(tl, title=f"{html.escape(v.original_name)} (ensemble)")
+                     .to_html(include_plotlyjs=False, full_html=False))
+    parts.append(f"<p>{html.escape(charts.SATISFACTION_HELP)}</p></body></html>")
+    return "\n".join(parts).encode()
+
+
+st.download_button("Download the session report (HTML)", data=session_report,
                    file_name=f"session-{session_id}-report.html", mime="text/html", icon=":material/description:")
