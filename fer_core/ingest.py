@@ -76,14 +76,8 @@ def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, sessi
     with make() as db:
         fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, participant=participant,
                                    tags=list(tags), notes=notes, consent=consent)
-        cfg = analyzer.config
-        versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-        run = start_run(db, session_id=fs.id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
-                        settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
-                                  "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video})
-        db.commit()
+        run, versions = _start_run(db, fs.id, analyzer)
         summary = IngestSummary(session_id=fs.id)
-        versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
 
         n = len(files)
         for i, (path, name) in enumerate(zip(map(Path, files), names)):
@@ -97,6 +91,19 @@ def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, sessi
             step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
         finish_run(db, run)
     return summary
+
+
+def _start_run(db, session_id: int, analyzer: Analyzer, **extra):
+    """Record an analysis run (models and versions, detector, settings); returns it and the version per model."""
+    cfg = analyzer.config
+    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+    run = start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
+                    settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
+                              "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
+                              **extra})
+    db.commit()
+    versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
+    return run, versions
 
 
 def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
@@ -171,14 +178,7 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
     analyzer.load_models()
     summary = IngestSummary(session_id=session_id)
     with make() as db:
-        cfg = analyzer.config
-        versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-        run = start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
-                        settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
-                                  "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
-                                  "reanalysis": True})
-        db.commit()
-        versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
+        run, versions = _start_run(db, session_id, analyzer, reanalysis=True)
         media = db.scalars(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.status == "done")
                            .order_by(MediaFile.id)).all()
         for i, m in enumerate(media):
