@@ -28,7 +28,9 @@ def _probs(model, x: np.ndarray) -> np.ndarray:
 
 
 def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None = None, notes: str = "",
-               weights_dir: str | Path | None = None) -> dict:
+               weights_dir: str | Path | None = None, limit: int | None = None) -> dict:
+    """Copy ``weights`` to WEIGHTS_DIR/MODEL.npz and write its measured card; ``limit`` (tests only)
+    evaluates on the first N PublicTest faces."""
     from .analyzer import apply_temperature
     from .nets import build_classifier
 
@@ -36,6 +38,8 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
     out_dir.mkdir(parents=True, exist_ok=True)
     xv, yv = load_validation_data(data_dir)
     near_dup = np.load(Path(data_dir) / "fer2013_publictest.npz")["near_dup_in_train"].astype(bool)
+    if limit:
+        xv, yv, near_dup = xv[:limit], yv[:limit], near_dup[:limit]
     x = preprocess(xv)
 
     net = build_classifier(backbone=model)

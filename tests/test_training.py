@@ -47,3 +47,19 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
     history = (tmp_path / "vgg16" / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]  # epoch 1 was not run again
     assert json.loads((tmp_path / "vgg16" / "config.json").read_text())["epochs"] == 2
+
+    # ship it: the card is measured, and the analyzer reproduces the card's accuracy from the shipped files
+    from fer_core import Analyzer, AnalyzerConfig
+    from fer_core.modelcard import write_card
+    from fer_core.registry import sha256
+
+    card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
+                      weights_dir=tmp_path / "weights", limit=120)
+    assert card["sha256"] == sha256(tmp_path / "weights" / "vgg16.npz")
+    assert card["params"] == 14_718_279 and card["epochs_trained"] == 2 and card["backend"] == "tensorflow"
+    assert {"publictest", "publictest_without_near_dups", "temperature", "tta_flip", "float16_check"} <= set(card)
+    assert abs(card["float16_check"]["difference_points"]) < 5
+    d = np.load(DATA_DIR / "fer2013_publictest.npz")
+    probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:120])
+    accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:120]))
+    assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
