@@ -170,8 +170,17 @@ class Analyzer:
 
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]), dtype=np.float32)
-                           for i in range(0, len(x), batch_size)])
+    """Batched inference. Each chunk is zero-padded to a power of two (at least 8) so the compiled
+    graph sees a handful of shapes: a new shape costs a retrace of about a second per model."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        chunk = x[i:i + batch_size]
+        n = len(chunk)
+        padded = max(8, 1 << (n - 1).bit_length())
+        if padded != n:
+            chunk = np.concatenate([chunk, np.zeros((padded - n, *chunk.shape[1:]), chunk.dtype)])
+        out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float32)[:n])
+    return np.concatenate(out)
 
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
