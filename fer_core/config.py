@@ -22,6 +22,7 @@ class AnalyzerConfig:
     batch_size: int = 64  # faces per model call
     frames_per_batch: int = 16  # video frames whose faces are classified together
     weights_dir: str | None = None  # None: the weights/ folder of this repository
+    blur_faces: bool = False  # pixelate faces in every picture the dashboard shows (FER_BLUR_FACES=1)
 
     @classmethod
     def from_env(cls, **overrides) -> AnalyzerConfig:
@@ -35,6 +36,8 @@ class AnalyzerConfig:
                 values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
             elif f.name == "weights_dir":
                 values[f.name] = raw
+            elif f.name == "blur_faces":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = type(getattr(cls, f.name))(raw)
         cfg = replace(cls(), **values)

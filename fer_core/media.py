@@ -188,10 +188,27 @@ def read_video_frame(path: str | Path, index: int) -> np.ndarray:
         cap.release()
 
 
+def blur_faces(image: np.ndarray, boxes, *, strength: float = 0.25) -> np.ndarray:
+    """A copy of ``image`` with each (x, y, w, h) box pixelated beyond recognition (for privacy)."""
+    out = image.copy()
+    h_img, w_img = out.shape[:2]
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = max(0, int(x)), max(0, int(y)), min(w_img, int(x + w)), min(h_img, int(y + h))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        patch = out[y0:y1, x0:x1]
+        cells = max(2, int(8 * strength * 4))  # a few blocks across the face
+        small = cv2.resize(patch, (cells, cells), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return out
+
+
 def face_thumbnail(path: str | Path, *, kind: str, frame: int, box: tuple[int, int, int, int],
-                   size: int = 128) -> np.ndarray:
-    """An RGB square thumbnail of one detected face (a little context around the box)."""
+                   size: int = 128, blur: bool = False) -> np.ndarray:
+    """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``."""
     image = read_video_frame(path, frame) if kind == "video" else read_image(path)
+    if blur:
+        image = blur_faces(image, [box])
     x, y, w, h = box
     side = int(max(w, h) * 1.4)
     cx, cy = x + w // 2, y + h // 2

@@ -93,3 +93,15 @@ def test_media_kind(tmp_path):
     path = tmp_path / "no_extension"
     Image.new("RGB", (10, 10)).save(path, format="PNG")
     assert media_kind(path) == "photo"
+
+
+def test_blur_faces_hides_the_face_and_nothing_else():
+    from fer_core.media import blur_faces
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (100, 120, 3)).astype(np.uint8)
+    out = blur_faces(image, [(10, 20, 40, 40)])
+    assert np.array_equal(out[:20], image[:20]) and np.array_equal(out[:, 60:], image[:, 60:])
+    face = out[20:60, 10:50].astype(int)
+    assert face.std() < image[20:60, 10:50].std() / 2  # detail gone
+    assert not np.array_equal(out, image)

@@ -2,7 +2,7 @@
 import charts
 import pandas as pd
 import streamlit as st
-from resources import get_engine
+from resources import get_analyzer, get_engine
 from widgets import chart
 
 from fer_core import MediaError
@@ -60,8 +60,8 @@ cols = st.columns(6)
 for i, r in enumerate(dis.itertuples()):
     caption = f"ResNet50: {r.label_resnet50} / VGG16: {r.label_vgg16}"
     try:
-        img = face_thumbnail(r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h)) if r.stored_path \
-            else None
+        img = None if not r.stored_path else face_thumbnail(
+            r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=get_analyzer().config.blur_faces)
     except (MediaError, OSError):
         img = None
     if img is None:

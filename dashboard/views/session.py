@@ -4,7 +4,7 @@ import html
 import charts
 import pandas as pd
 import streamlit as st
-from resources import get_engine
+from resources import get_analyzer, get_engine
 from widgets import chart, session_picker
 
 from fer_core import MediaError
@@ -44,7 +44,8 @@ def thumbs(rows: pd.DataFrame, caption) -> None:
             cols[i % 6].text(caption(r))
             continue
         try:
-            img = face_thumbnail(m["stored_path"], kind=m["kind"], frame=r.frame, box=(r.x, r.y, r.w, r.h))
+            img = face_thumbnail(m["stored_path"], kind=m["kind"], frame=r.frame, box=(r.x, r.y, r.w, r.h),
+                                 blur=get_analyzer().config.blur_faces)
         except (MediaError, OSError):
             cols[i % 6].text(caption(r))
             continue

@@ -13,7 +13,7 @@ from fer_core import MediaError, WeightsError
 from fer_core import queries as Q
 from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from fer_core.ingest import ingest
-from fer_core.media import read_image
+from fer_core.media import blur_faces, read_image
 
 st.title("Upload")
 engine = get_engine()
@@ -77,6 +77,8 @@ if submitted:
                     image = read_image(p)
                 except MediaError:
                     continue
+                if get_analyzer().config.blur_faces:
+                    image = blur_faces(image, [(r.x, r.y, r.w, r.h) for r in faces.itertuples()])
                 thick = max(2, image.shape[1] // 400)
                 for r in faces.itertuples():
                     cv2.rectangle(image, (r.x, r.y), (r.x + r.w, r.y + r.h), (0, 200, 0), thick)
