@@ -7,9 +7,13 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from resources import get_engine
+from resources import get_analyzer, get_engine
 
+from fer_core import MediaError
 from fer_core import queries as Q
+from fer_core.db import data_home
+from fer_core.ingest import face_path
+from fer_core.media import face_thumbnail
 
 SELECTED_SESSION = "selected_session_id"
 
@@ -47,3 +51,26 @@ def session_picker(label: str = "Session") -> int | None:
     chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i])
     st.session_state[SELECTED_SESSION] = chosen
     return chosen
+
+
+def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
+    """Thumbnails of faces, from the stored media or the stored face pictures; captions are plain text.
+
+    ``rows`` needs detection_id, session_id, stored_path, kind, frame, x, y, w, h."""
+    blur = get_analyzer().config.blur_faces
+    cols = st.columns(columns)
+    for i, r in enumerate(rows.itertuples()):
+        face_file = face_path(data_home() / "media", r.session_id, r.detection_id)
+        try:
+            if r.stored_path:
+                img = face_thumbnail(r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=blur)
+            elif face_file.exists():
+                img = face_thumbnail(face_file, kind="face", frame=0, box=(0, 0, 0, 0), blur=blur)
+            else:
+                img = None
+        except (MediaError, OSError):
+            img = None
+        if img is None:
+            cols[i % columns].text(caption(r))
+        else:
+            cols[i % columns].image(img, caption=caption(r))

@@ -20,7 +20,7 @@ import numpy as np
 from . import constants as C
 from .config import AnalyzerConfig
 from .crop import face_crop
-from .media import Frame, media_kind, read_image, sample_video, video_info
+from .media import Frame, face_jpeg, media_kind, read_image, sample_video, video_info
 from .tracking import Tracker
 
 ProgressFn = Callable[[float, str], None]
@@ -36,6 +36,8 @@ class AnalysisResult:
     duration_s: float | None = None
     frames_analyzed: int = 0
     faces: list[dict] = field(default_factory=list)
+    thumbnails: list[bytes] = field(default_factory=list)  # JPEG per face, when asked for
+    warnings: list[str] = field(default_factory=list)  # things the user should know, e.g. limits applied
 
     def to_frame(self):
         """Long table: one row per (face, model incl. ensemble), probabilities as columns."""
@@ -114,19 +116,24 @@ class Analyzer:
         return list(self.config.models) + ([C.ENSEMBLE] if len(self.config.models) > 1 else [])
 
     # ---------------------------------------------------------------- analysis
-    def analyze_file(self, path: str | Path, *, on_progress: ProgressFn | None = None) -> AnalysisResult:
-        return (self.analyze_video if media_kind(path) == "video" else self.analyze_image)(path, on_progress=on_progress)
+    def analyze_file(self, path: str | Path, *, on_progress: ProgressFn | None = None,
+                     thumbnails: bool = False) -> AnalysisResult:
+        """Analyse a photo or a video; ``thumbnails`` also keeps a small JPEG of every face."""
+        analyze = self.analyze_video if media_kind(path) == "video" else self.analyze_image
+        return analyze(path, on_progress=on_progress, thumbnails=thumbnails)
 
-    def analyze_image(self, path: str | Path, *, on_progress: ProgressFn | None = None) -> AnalysisResult:
+    def analyze_image(self, path: str | Path, *, on_progress: ProgressFn | None = None,
+                      thumbnails: bool = False) -> AnalysisResult:
         """Detect and classify every face of one photo (frame 0, t_s 0, no track)."""
         image = read_image(path, max_pixels=self.config.max_image_pixels)
         result = AnalysisResult(file=str(path), kind="photo", width=image.shape[1], height=image.shape[0])
-        self._process(result, [Frame(0, 0.0, image)], tracker=None)
+        self._process(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {len(result.faces)} faces")
         return result
 
-    def analyze_video(self, path: str | Path, *, on_progress: ProgressFn | None = None) -> AnalysisResult:
+    def analyze_video(self, path: str | Path, *, on_progress: ProgressFn | None = None,
+                      thumbnails: bool = False) -> AnalysisResult:
         """Sample the video at ``config.fps``, detect, track and classify every face."""
         info = video_info(path)
         result = AnalysisResult(file=str(path), kind="video", width=info.width, height=info.height,
@@ -136,27 +143,35 @@ class Analyzer:
         for frame in sample_video(path, fps=self.config.fps, max_seconds=self.config.max_video_seconds):
             chunk.append(frame)
             if len(chunk) >= self.config.frames_per_batch:
-                self._process(result, chunk, tracker=tracker)
+                self._process(result, chunk, tracker=tracker, thumbnails=thumbnails)
                 chunk = []
                 if on_progress and info.duration_s > 0:
                     on_progress(min(frame.t_s / info.duration_s, 1.0),
                                 f"{Path(path).name}: {frame.t_s:.0f} of {info.duration_s:.0f} s")
-        self._process(result, chunk, tracker=tracker)
+        self._process(result, chunk, tracker=tracker, thumbnails=thumbnails)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {len(result.faces)} faces")
         return result
 
-    def _process(self, result: AnalysisResult, frames: Iterable[Frame], *, tracker: Tracker | None) -> None:
+    def _process(self, result: AnalysisResult, frames: Iterable[Frame], *, tracker: Tracker | None,
+                 thumbnails: bool = False) -> None:
         """Detect faces in ``frames``, classify all their crops in one batch per model, append records."""
         frames = list(frames)
         detector = self.detector(video=tracker is not None)
         found, crops = [], []
         for frame in frames:
             faces = detector.detect(frame.image)
+            if len(faces) >= self.config.max_faces:
+                where = f"frame {frame.index} ({frame.t_s:.1f} s)" if tracker else "the photo"
+                result.warnings.append(f"{Path(result.file).name}: {where} has {self.config.max_faces} faces or "
+                                       f"more; only the {self.config.max_faces} clearest were analysed "
+                                       "(FER_MAX_FACES)")
             tracks = tracker.update([f.box for f in faces]) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
                 found.append((frame, face, track))
                 crops.append(face_crop(frame.image, face.box))
+                if thumbnails:
+                    result.thumbnails.append(face_jpeg(frame.image, face.box))
         result.frames_analyzed += len(frames)
         if not found:
             return

@@ -58,6 +58,8 @@ def cmd_analyze(args) -> int:
             print(json.dumps({"file": path, "error": f"unexpected error: {type(exc).__name__}: {exc}"},
                              ensure_ascii=False), flush=True)
             continue
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         if not result.faces:
             print(json.dumps({"file": path, "faces": 0}, ensure_ascii=False), flush=True)
         for face in result.faces:
@@ -157,7 +159,7 @@ def cmd_ingest(args) -> int:
         summary = ingest(args.files, engine=engine, analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
                          session_name=args.session, recorded_at=recorded_at, participant=args.participant,
                          tags=_models_arg(args.tags) if args.tags else [], notes=args.notes, consent=args.consent,
-                         keep_media=not args.no_keep_media, on_progress=_progress)
+                         keep=args.keep, on_progress=_progress)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -242,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--notes", default=None)
     i.add_argument("--consent", action="store_true", help="participants consented to analysis")
     i.add_argument("--fps", type=float, default=None)
-    i.add_argument("--no-keep-media", action="store_true", help="store results only, not the files")
+    i.add_argument("--keep", choices=("media", "faces", "none"), default="media",
+                   help="besides the results, store a copy of each file (default), a small JPEG of each face, "
+                        "or nothing")
     i.set_defaults(func=cmd_ingest)
 
     ds = sub.add_parser("delete-session", help="delete a session, its results and its stored media")

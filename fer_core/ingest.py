@@ -25,6 +25,12 @@ from .registry import WeightsError
 from .repository import find_media, finish_run, get_or_create_session, save_faces, start_run
 
 ProgressFn = Callable[[float, str], None]
+KEEP_CHOICES = ("media", "faces", "none")
+
+
+def face_path(media_root: Path, session_id: int, detection_id: int) -> Path:
+    """Where the small JPEG of one face is kept, for sessions that keep faces instead of media."""
+    return Path(media_root) / str(session_id) / "faces" / f"{detection_id}.jpg"
 
 
 @dataclass
@@ -60,15 +66,19 @@ def file_sha256(path: Path) -> str:
 
 def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
            recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
-           notes: str | None = None, consent: bool = False, keep_media: bool = True,
+           notes: str | None = None, consent: bool = False, keep: str = "media",
            media_root: Path | None = None, display_names: list[str] | None = None,
            on_progress: ProgressFn | None = None) -> IngestSummary:
     """Analyse ``files`` into the session ``session_name`` (created if new) and store the results.
 
-    ``display_names`` gives the names users know the files by (an upload's original
-    name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
-    reports overall progress.
+    ``keep`` says what is stored besides the results: "media" (a copy of each file:
+    thumbnails and re-analysis work), "faces" (a small JPEG of each face only) or
+    "none".  ``display_names`` gives the names users know the files by (an upload's
+    original name) when ``files`` are temporary copies.  ``on_progress(fraction,
+    message)`` reports overall progress.
     """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
     media_root = media_root or data_home() / "media"
     names = display_names or [Path(f).name for f in files]
     make = session_factory(engine)
@@ -86,7 +96,7 @@ def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, sessi
                     on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
 
             outcome = _ingest_one(db, path, name, session_id=fs.id, run_id=run.id, analyzer=analyzer,
-                                  versions=versions, keep_media=keep_media, media_root=media_root, step=step)
+                                  versions=versions, keep=keep, media_root=media_root, step=step)
             summary.files.append(outcome)
             step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
         finish_run(db, run)
@@ -107,7 +117,7 @@ def _start_run(db, session_id: int, analyzer: Analyzer, **extra):
 
 
 def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
-                versions: dict[str, str], keep_media: bool, media_root: Path, step: ProgressFn) -> FileOutcome:
+                versions: dict[str, str], keep: str, media_root: Path, step: ProgressFn) -> FileOutcome:
     try:
         size = path.stat().st_size
         sha = file_sha256(path)
@@ -124,7 +134,8 @@ def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, anal
         db.execute(delete(MediaFile).where(MediaFile.id == existing.id))
         db.commit()
     try:
-        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m))
+        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m),
+                                       thumbnails=keep == "faces")
     except MediaError as exc:
         return _record_failure(db, name, session_id, run_id, sha, size, str(exc))
     except WeightsError:
@@ -133,11 +144,12 @@ def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, anal
         return _record_failure(db, name, session_id, run_id, sha, size,
                                f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})")
 
-    stored = None
-    if keep_media:
+    stored, written = None, []
+    if keep == "media":
         stored = media_root / str(session_id) / f"{sha}{path.suffix.lower()}"
         stored.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, stored)
+        written.append(stored)
     try:
         media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind=result.kind, sha256=sha,
                           bytes=size, width=result.width, height=result.height, fps=result.fps,
@@ -145,14 +157,21 @@ def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, anal
                           stored_path=str(stored) if stored else None, status="done")
         db.add(media)
         db.flush()
-        count = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
+        ids = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
+        for det_id, jpeg in zip(ids, result.thumbnails):
+            target = face_path(media_root, session_id, det_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(jpeg)
+            written.append(target)
         db.commit()  # the file's rows become visible all at once
     except Exception:
         db.rollback()
-        if stored:
-            stored.unlink(missing_ok=True)
+        for f in written:
+            f.unlink(missing_ok=True)
         raise
-    return FileOutcome(name, "done", faces=count, media_id=media.id)
+    for warning in result.warnings[:3]:
+        step(1.0, f"warning: {warning}")
+    return FileOutcome(name, "done", faces=len(ids), media_id=media.id)
 
 
 def _record_failure(db, name, session_id, run_id, sha, size, error) -> FileOutcome:
@@ -200,9 +219,9 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
             db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
             db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
-            count = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
+            ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             db.commit()  # the file's old results are replaced all at once
-            summary.files.append(FileOutcome(m.original_name, "done", faces=count, media_id=m.id))
+            summary.files.append(FileOutcome(m.original_name, "done", faces=len(ids), media_id=m.id))
             step(1.0, "done")
         finish_run(db, run)
     return summary

@@ -203,12 +203,28 @@ def blur_faces(image: np.ndarray, boxes, *, strength: float = 0.25) -> np.ndarra
     return out
 
 
+def face_jpeg(image: np.ndarray, box: tuple[int, int, int, int], size: int = 128) -> bytes:
+    """A small JPEG of one face (what is kept when a session stores faces instead of whole media)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(_square_around(image, box, size), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return data.tobytes()
+
+
 def face_thumbnail(path: str | Path, *, kind: str, frame: int, box: tuple[int, int, int, int],
                    size: int = 128, blur: bool = False) -> np.ndarray:
-    """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``."""
+    """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``.
+
+    ``kind`` "face" means ``path`` is already such a thumbnail (sessions that keep faces only)."""
+    if kind == "face":
+        image = read_image(path)
+        return cv2.cvtColor(blur_faces(image, [(0, 0, *image.shape[1::-1])]) if blur else image, cv2.COLOR_BGR2RGB)
     image = read_video_frame(path, frame) if kind == "video" else read_image(path)
     if blur:
         image = blur_faces(image, [box])
+    return _square_around(image, box, size)
+
+
+def _square_around(image: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
     x, y, w, h = box
     side = int(max(w, h) * 1.4)
     cx, cy = x + w // 2, y + h // 2

@@ -234,7 +234,7 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
     """Faces where ResNet50 and VGG16 disagree, latest first, with where to find them."""
     a, b = aliased(P), aliased(P)
-    stmt = (select(D.id.label("detection_id"), D.media_id, MediaFile.original_name, MediaFile.kind,
+    stmt = (select(D.id.label("detection_id"), D.session_id, D.media_id, MediaFile.original_name, MediaFile.kind,
                    MediaFile.stored_path, D.frame, D.t_s, D.x, D.y, D.w, D.h,
                    a.label.label("label_resnet50"), a.confidence.label("confidence_resnet50"),
                    b.label.label("label_vgg16"), b.confidence.label("confidence_vgg16"))

@@ -54,10 +54,11 @@ def start_run(db: Session, *, session_id: int, models: dict[str, str], detector:
 
 
 def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list[dict],
-               versions: dict[str, str]) -> int:
-    """Insert the detections and predictions of one analysed file (the caller commits). Returns faces saved."""
+               versions: dict[str, str]) -> list[int]:
+    """Insert the detections and predictions of one analysed file (the caller commits).
+    Returns the new detection ids, in the order of ``faces``."""
     if not faces:
-        return 0
+        return []
     rows = [{"media_id": media.id, "session_id": media.session_id, "run_id": run_id, "frame": f["frame"],
              "t_s": f["t_s"], "x": f["box"][0], "y": f["box"][1], "w": f["box"][2], "h": f["box"][3],
              "det_score": f["det_score"], "track": f["track"]} for f in faces]
@@ -70,7 +71,7 @@ def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list
                           **{f"p_{e}": p["probs"][e] for e in EMOTIONS}})
     db.execute(insert(Prediction), preds)
     summarise_media(db, media_id=media.id)
-    return len(ids)
+    return list(ids)
 
 
 def summarise_media(db: Session | Connection, *, media_id: int) -> None:

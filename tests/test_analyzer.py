@@ -76,3 +76,11 @@ def test_config_from_environment(monkeypatch):
     assert (cfg.fps, cfg.models, cfg.min_face_px) == (5.0, ("vgg16",), 40)
     with pytest.raises(ValueError, match="models"):
         AnalyzerConfig.from_env(models=("alexnet",))
+
+
+@needs_weights
+def test_faces_per_frame_limit_is_reported(group_photo):
+    path, spots = group_photo
+    result = Analyzer(AnalyzerConfig(max_faces=2)).analyze_image(path)
+    assert len(result.faces) == 2
+    assert result.warnings and "only the 2 clearest were analysed" in result.warnings[0]

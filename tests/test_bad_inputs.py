@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def bad_files(tmp_path_factory, faces):
     for name, content in files.items():
         (d / name).write_bytes(content)
     png_bomb(d / "bomb.png")
+    import wave
+
+    with wave.open(str(d / "audio only.mp4"), "wb") as w:  # a file with sound and no video stream
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"\x00\x01" * 8000)
     frames = [Image.fromarray(background(64, 64, seed=s)) for s in range(3)]
     frames[0].save(d / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     video = write_video(d / "full.mp4", [good] * 60, 30)
@@ -77,7 +83,7 @@ def test_bad_photos_get_clear_messages(bad_files, name, match):
         read_image(bad_files / name)
 
 
-@pytest.mark.parametrize("name", ["empty.mp4", "not a video.mp4", "truncated.mp4"])
+@pytest.mark.parametrize("name", ["empty.mp4", "not a video.mp4", "truncated.mp4", "audio only.mp4"])
 def test_bad_videos_get_clear_messages(bad_files, name):
     with pytest.raises(MediaError, match=name.split(".")[0]):
         list(sample_video(bad_files / name))
@@ -101,7 +107,7 @@ def test_one_upload_full_of_bad_files_keeps_the_good_ones(bad_files, tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'bad.db'}")
     upgrade(engine)
     names = ["empty.jpg", "good.jpg", "truncated.jpg", "truncated.png", "text.png", "bomb.png", "animated.gif",
-             "empty.mp4", "not a video.mp4", "truncated.mp4", "corrupt middle.mp4"]
+             "empty.mp4", "not a video.mp4", "truncated.mp4", "audio only.mp4", "corrupt middle.mp4"]
     summary = ingest([bad_files / n for n in names], engine=engine, analyzer=Analyzer(AnalyzerConfig()),
                      session_name="Bad day", media_root=tmp_path / "media")
     status = {f.file: f.status for f in summary.files}
@@ -129,6 +135,15 @@ def test_two_ingests_at_once_on_one_sqlite_file(tmp_path, faces):
     procs = [subprocess.Popen([sys.executable, "-m", "fer_core", "ingest", "--session", f"S{k}", str(v)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
              for k, v in enumerate(videos)]
+    from fer_core import queries as Q
+
+    reader = make_engine(env["DATABASE_URL"])
+    reads = 0
+    while any(p.poll() is None for p in procs):  # the dashboard reading while both write
+        Q.totals(reader), Q.emotion_distribution(reader), Q.sessions_overview(reader)
+        reads += 1
+        time.sleep(0.2)
+    assert reads > 5
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]

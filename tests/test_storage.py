@@ -366,3 +366,25 @@ def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_pat
         assert db.scalar(select(func.count()).select_from(Prediction)) == 18
     dist = Q.emotion_distribution(engine, session_id=first.session_id)
     assert dist.groupby("model")["faces"].sum().tolist() == [6, 6, 6]
+
+
+@needs_weights
+def test_keep_faces_only_or_nothing(engine, analyzer, upload, tmp_path):
+    from fer_core.ingest import face_path
+
+    root = tmp_path / "media"
+    faces_only = ingest([upload[2]], engine=engine, analyzer=analyzer, session_name="Faces only", keep="faces",
+                        media_root=root)
+    sid = faces_only.session_id
+    with session_factory(engine)() as db:
+        media = db.scalar(select(MediaFile).where(MediaFile.session_id == sid))
+        assert media.stored_path is None
+        ids = db.scalars(select(FaceDetection.id).where(FaceDetection.session_id == sid)).all()
+    assert len(ids) == 2 and all(face_path(root, sid, i).stat().st_size > 1000 for i in ids)
+    assert sorted(p.name for p in (root / str(sid)).rglob("*") if p.is_file()) == sorted(f"{i}.jpg" for i in ids)
+    nothing = ingest([upload[0]], engine=engine, analyzer=analyzer, session_name="Nothing", keep="none",
+                     media_root=root)
+    assert nothing.files[0].status == "done" and not (root / str(nothing.session_id)).exists()
+    with session_factory(engine)() as db:
+        delete_session(db, session_id=sid, media_root=root)
+    assert not (root / str(sid)).exists()

@@ -2,13 +2,11 @@
 import charts
 import pandas as pd
 import streamlit as st
-from resources import get_analyzer, get_engine
-from widgets import chart
+from resources import get_engine
+from widgets import chart, face_gallery
 
-from fer_core import MediaError
 from fer_core import queries as Q
 from fer_core.constants import EMOTIONS, MODEL_NAMES
-from fer_core.media import face_thumbnail
 from fer_core.registry import spec
 
 st.title("Compare models")
@@ -56,15 +54,4 @@ st.subheader("Gallery of disagreements")
 dis = Q.disagreements(engine, session_id=session_id, limit=18)
 if dis.empty:
     st.write("No disagreement to show.")
-cols = st.columns(6)
-for i, r in enumerate(dis.itertuples()):
-    caption = f"ResNet50: {r.label_resnet50} / VGG16: {r.label_vgg16}"
-    try:
-        img = None if not r.stored_path else face_thumbnail(
-            r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=get_analyzer().config.blur_faces)
-    except (MediaError, OSError):
-        img = None
-    if img is None:
-        cols[i % 6].text(caption)
-    else:
-        cols[i % 6].image(img, caption=caption)
+face_gallery(dis, lambda r: f"ResNet50: {r.label_resnet50} / VGG16: {r.label_vgg16}")

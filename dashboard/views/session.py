@@ -4,12 +4,10 @@ import html
 import charts
 import pandas as pd
 import streamlit as st
-from resources import get_analyzer, get_engine
-from widgets import chart, session_picker
+from resources import get_engine
+from widgets import chart, face_gallery, session_picker
 
-from fer_core import MediaError
 from fer_core import queries as Q
-from fer_core.media import face_thumbnail
 
 st.title("Session")
 engine = get_engine()
@@ -36,20 +34,8 @@ faces = Q.face_predictions(engine, session_id=session_id)
 
 
 def thumbs(rows: pd.DataFrame, caption) -> None:
-    """Thumbnails of faces (needs the stored media); captions are plain text."""
-    cols = st.columns(6)
-    for i, r in enumerate(rows.itertuples()):
-        m = media.set_index("id").loc[r.media_id]
-        if not m["stored_path"]:
-            cols[i % 6].text(caption(r))
-            continue
-        try:
-            img = face_thumbnail(m["stored_path"], kind=m["kind"], frame=r.frame, box=(r.x, r.y, r.w, r.h),
-                                 blur=get_analyzer().config.blur_faces)
-        except (MediaError, OSError):
-            cols[i % 6].text(caption(r))
-            continue
-        cols[i % 6].image(img, caption=caption(r))
+    where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
+    face_gallery(rows.merge(where, on="media_id", how="left").assign(session_id=session_id), caption)
 
 
 videos = media[(media.kind == "video") & (media.status == "done") & (media.faces > 0)]
@@ -84,7 +70,7 @@ dis = Q.disagreements(engine, session_id=session_id, limit=12)
 if dis.empty:
     st.write("ResNet50 and VGG16 agree on every face of this session.")
 else:
-    thumbs(dis, lambda r: f"ResNet50: {r.label_resnet50}, VGG16: {r.label_vgg16}")
+    face_gallery(dis, lambda r: f"ResNet50: {r.label_resnet50}, VGG16: {r.label_vgg16}")
     st.dataframe(dis[["original_name", "t_s", "label_resnet50", "confidence_resnet50", "label_vgg16",
                       "confidence_vgg16"]], hide_index=True)
 

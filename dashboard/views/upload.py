@@ -32,8 +32,9 @@ with st.form("upload"):
         consent = st.checkbox("Participants consented to the analysis of their faces")
     else:
         name, day, hour, participant, tags, notes, consent = choice, None, None, None, "", None, False
-    keep = st.checkbox("Keep the uploaded files (for thumbnails and re-analysis); untick to store results only",
-                       value=True)
+    keep_labels = {"media": "the uploaded files (thumbnails and re-analysis work)",
+                   "faces": "small pictures of the faces only", "none": "nothing but the results"}
+    keep = st.radio("Besides the results, keep", list(keep_labels), format_func=keep_labels.get, horizontal=True)
     files = st.file_uploader("Photos and videos", accept_multiple_files=True,
                              type=[e.lstrip(".") for e in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS])
     submitted = st.form_submit_button("Analyse", type="primary")
@@ -56,7 +57,7 @@ if submitted:
                                  recorded_at=datetime.combine(day, hour) if day else None,
                                  participant=participant or None,
                                  tags=[t.strip() for t in tags.split(",") if t.strip()], notes=notes or None,
-                                 consent=consent, keep_media=keep, display_names=[f.name for f in files],
+                                 consent=consent, keep=keep, display_names=[f.name for f in files],
                                  on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg))
             except WeightsError as exc:
                 st.error(str(exc))
