@@ -12,5 +12,15 @@ extra=()
 "$PY" -m pip install --disable-pip-version-check -q -r requirements.txt "${extra[@]}"
 # These declare a dependency on the full `tensorflow` wheel; they work with tensorflow-cpu.
 "$PY" -m pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
+# Chromium renders the PNG and SVG chart exports (kaleido). Debian/Ubuntu package; needs root or sudo once.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null; then
+    ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: could not install Chromium; PNG/SVG chart export will not work until it is installed" >&2
+  else
+    echo "warning: install Chromium or Chrome for PNG/SVG chart export (or set BROWSER_PATH)" >&2
+  fi
+fi
 # Editable install: makes `fer_core` importable from dashboard/ (streamlit does not add the repo root to sys.path).
 "$PY" -m pip install --disable-pip-version-check -q --no-deps -e .
