@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +87,12 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
     page.locator(".js-plotly-plot").nth(2).wait_for()  # distribution, timeline, satisfaction
     no_error_on(page)
     page.screenshot(path=str(SHOTS / "3-session.png"), full_page=True)
+
+    with page.expect_download() as download:  # export the first chart as PNG, as a user would
+        page.get_by_role("button", name="PNG").first.click()
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    (SHOTS / "exported-chart.png").write_bytes(png)
 
     for name in ("trends", "compare", "manage", ""):
         page.goto(f"{dashboard}/{name}")
