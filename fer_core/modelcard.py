@@ -51,6 +51,8 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
     tta = acc_flip > acc_plain
     raw = flipped if tta else plain
     temperature = fit_temperature(yv, raw)
+    if expected_calibration_error(yv, apply_temperature(raw, temperature)) >= expected_calibration_error(yv, raw):
+        temperature = 1.0  # kept only where it lowers the calibration error
     probs = apply_temperature(raw, temperature)
 
     run = Path(run_dir) if run_dir else Path(weights).parent
