@@ -59,6 +59,13 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
     train_cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     fp16_check = _float16_cost(model, run, x, yv)
+    history = []
+    if (run / "history.csv").exists():  # per-epoch record, so the next session knows where training stands
+        import csv
+
+        with open(run / "history.csv") as f:
+            history = [{k: (round(float(v), 5) if k != "epoch" else int(v) + 1) for k, v in row.items()}
+                       for row in csv.DictReader(f)]
 
     dest = out_dir / f"{model}.npz"
     if Path(weights).resolve() != dest.resolve():
@@ -93,6 +100,7 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         "publictest": metrics(yv, probs),
         "publictest_without_near_dups": metrics(yv[~near_dup], probs[~near_dup]),
         "float16_check": fp16_check,
+        "history": history,
         "notes": notes,
     }
     (out_dir / f"{model}.json").write_text(json.dumps(card, indent=2) + "\n")
