@@ -64,6 +64,7 @@ class Analyzer:
     def __init__(self, config: AnalyzerConfig | None = None):
         self.config = (config or AnalyzerConfig()).validated()
         self._detectors: dict[int, object] = {}
+        self._card_settings: dict[str, tuple[bool, float]] = {}  # model -> (flip TTA, temperature)
 
     def __repr__(self) -> str:
         return f"Analyzer(models={self.config.models}, fps={self.config.fps}, min_face_px={self.config.min_face_px})"
@@ -102,12 +103,14 @@ class Analyzer:
         x = preprocess(crops)
         for m in self.config.models:
             model = load_model(m, self.config.weights_dir)
-            s = spec(m, self.config.weights_dir)
-            card = s.card()
+            if m not in self._card_settings:  # read each model card once, not on every batch
+                card = spec(m, self.config.weights_dir).card()
+                self._card_settings[m] = (bool(card.get("tta_flip")), float(card.get("temperature", 1.0)))
+            tta_flip, temperature = self._card_settings[m]
             probs = _predict(model, x, self.config.batch_size)
-            if card.get("tta_flip"):
+            if tta_flip:
                 probs = (probs + _predict(model, x[:, :, ::-1], self.config.batch_size)) / 2
-            out[m] = apply_temperature(probs, s.temperature)
+            out[m] = apply_temperature(probs, temperature)
         if len(self.config.models) > 1:
             out[C.ENSEMBLE] = np.mean([out[m] for m in self.config.models], axis=0)
         return out
