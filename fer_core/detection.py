@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -76,6 +77,8 @@ class FaceDetector:
         self.min_score, self.min_face_px = min_score, min_face_px
         self.max_views, self.max_faces = max_views, max_faces
         self._interpreter, self._anchors = _load_blazeface()
+        # A TFLite interpreter must not run in two threads at once; the dashboard shares one detector.
+        self._lock = threading.Lock()
         self._in = self._interpreter.get_input_details()[0]["index"]
         out = self._interpreter.get_output_details()
         self._out_boxes, self._out_scores = out[0]["index"], out[1]["index"]
@@ -126,6 +129,10 @@ class FaceDetector:
 
     def _detect_view(self, tile_bgr: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (x1, y1, x2, y2) in units of ``side`` and scores for one square view."""
+        with self._lock:
+            return self._run_view(tile_bgr, side)
+
+    def _run_view(self, tile_bgr: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
         h, w = tile_bgr.shape[:2]
         scale = INPUT / side
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
