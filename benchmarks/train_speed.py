@@ -5,10 +5,8 @@
 Each configuration runs in its own process, because a Keras dtype policy is global.
 """
 import argparse
-import json
 import subprocess
 import sys
-import time
 
 CHILD = r"""
 import json, sys, time, numpy as np, keras

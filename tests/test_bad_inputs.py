@@ -12,7 +12,6 @@ import zlib
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import func, select

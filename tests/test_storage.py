@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from sqlalchemy import create_engine, func, inspect, insert, select, text
 from sqlalchemy.exc import IntegrityError
