@@ -21,6 +21,7 @@ def run() -> None:
     page = st.navigation([
         st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
         st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
+        st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
         st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
         st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
         st.Page(VIEWS / "compare.py", title="Compare models", icon=":material/compare:"),

@@ -11,9 +11,8 @@ from resources import get_analyzer, get_engine
 
 from fer_core import MediaError
 from fer_core import queries as Q
-from fer_core.db import data_home
-from fer_core.ingest import face_path
 from fer_core.media import face_thumbnail
+from fer_core.store import face_key, media_store, store_for
 
 SELECTED_SESSION = "selected_session_id"
 
@@ -58,16 +57,16 @@ def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
 
     ``rows`` needs detection_id, session_id, stored_path, kind, frame, x, y, w, h."""
     blur = get_analyzer().config.blur_faces
+    store = media_store()
     cols = st.columns(columns)
     for i, r in enumerate(rows.itertuples()):
-        face_file = face_path(data_home() / "media", r.session_id, r.detection_id)
         try:
             if r.stored_path:
-                img = face_thumbnail(r.stored_path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=blur)
-            elif face_file.exists():
-                img = face_thumbnail(face_file, kind="face", frame=0, box=(0, 0, 0, 0), blur=blur)
+                with store_for(r.stored_path, store).local_file(r.stored_path) as path:
+                    img = face_thumbnail(path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=blur)
             else:
-                img = None
+                with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
+                    img = face_thumbnail(path, kind="face", frame=0, box=(0, 0, 0, 0), blur=blur)
         except (MediaError, OSError):
             img = None
         if img is None:

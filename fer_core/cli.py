@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 # Measured with benchmarks/train_speed.py on this 2-core CPU: bfloat16 speeds VGG16
 # up (49 -> 87 img/s) but slows ResNet50 down (96 -> 90 img/s).
@@ -143,7 +144,8 @@ def cmd_ingest(args) -> int:
     from .analyzer import Analyzer
     from .config import AnalyzerConfig
     from .db import make_engine, upgrade
-    from .ingest import ingest
+    from . import jobs
+    from .ingest import IngestSummary, ingest
     from .registry import WeightsError
 
     try:
@@ -155,22 +157,60 @@ def cmd_ingest(args) -> int:
     overrides = {"fps": args.fps} if args.fps else {}
     engine = make_engine()
     upgrade(engine)
-    try:
-        summary = ingest(args.files, engine=engine, analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
-                         session_name=args.session, recorded_at=recorded_at, participant=args.participant,
-                         tags=_models_arg(args.tags) if args.tags else [], notes=args.notes, consent=args.consent,
-                         keep=args.keep, on_progress=_progress)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    details = dict(session_name=args.session, recorded_at=recorded_at, participant=args.participant,
+                   tags=_models_arg(args.tags) if args.tags else [], notes=args.notes, consent=args.consent,
+                   keep=args.keep)
+    if jobs.broker_url():  # queue workers do the analysis
+        session_id, job_ids = jobs.submit(args.files, engine=engine, **details)
+        jobs.dispatch(job_ids, engine=engine)
+        if args.no_wait:
+            print(json.dumps({"session_id": session_id, "jobs": job_ids}))
+            return 0
+        print(f"{len(job_ids)} job(s) queued for the workers at {jobs.broker_url()}", file=sys.stderr)
+        files = jobs.wait(job_ids, engine=engine, on_progress=_progress)
+        summary = IngestSummary(session_id=session_id, files=files)
+        for f, name in zip(summary.files, args.files):
+            f.file = Path(name).name
+    else:
+        try:
+            summary = ingest(args.files, engine=engine, analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
+                             on_progress=_progress, **details)
+        except WeightsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print(json.dumps(summary.to_dict(), ensure_ascii=False))
     return 0 if summary.ok else 1
+
+
+def cmd_worker(args) -> int:
+    from .tasks import run_worker
+
+    run_worker(name=args.name, threads=args.threads, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from . import jobs
+    from .db import make_engine, upgrade
+    from .queries import jobs_overview
+
+    engine = make_engine()
+    upgrade(engine)
+    if args.retry:
+        queued = jobs.retry(args.retry, engine=engine)
+        if queued:
+            jobs.dispatch(queued, engine=engine)
+        print(json.dumps({"queued_again": queued}))
+        return 0 if len(queued) == len(args.retry) else 1
+    table = jobs_overview(engine, status=args.status, limit=args.limit)
+    print(table.to_json(orient="records", date_format="iso", lines=True))
+    return 0
 
 
 def cmd_delete_session(args) -> int:
     from sqlalchemy import select
 
-    from .db import data_home, make_engine, session_factory, upgrade
+    from .db import make_engine, session_factory, upgrade
     from .orm import FeedbackSession
     from .repository import delete_session
 
@@ -181,7 +221,7 @@ def cmd_delete_session(args) -> int:
         if fs is None:
             print(f"error: no session named {args.session!r}", file=sys.stderr)
             return 1
-        delete_session(db, session_id=fs.id, media_root=data_home() / "media")
+        delete_session(db, session_id=fs.id)
     print(json.dumps({"deleted": args.session}, ensure_ascii=False))
     return 0
 
@@ -247,7 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--keep", choices=("media", "faces", "none"), default="media",
                    help="besides the results, store a copy of each file (default), a small JPEG of each face, "
                         "or nothing")
+    i.add_argument("--no-wait", action="store_true",
+                   help="with BROKER_URL: print the queued job ids and return at once")
     i.set_defaults(func=cmd_ingest)
+
+    w = sub.add_parser("worker", help="run an analysis worker for the task queue at BROKER_URL (Celery)")
+    w.add_argument("--name", default=None, help="worker name, e.g. w1 (default: celery@host)")
+    w.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0: all)")
+    w.add_argument("--loglevel", default="INFO")
+    w.set_defaults(func=cmd_worker)
+
+    j = sub.add_parser("jobs", help="list analysis jobs (JSON lines), or queue failed ones again")
+    j.add_argument("--status", choices=("queued", "running", "done", "failed"), default=None)
+    j.add_argument("--limit", type=int, default=100)
+    j.add_argument("--retry", type=int, nargs="+", metavar="JOB_ID", help="queue these failed jobs again")
+    j.set_defaults(func=cmd_jobs)
 
     ds = sub.add_parser("delete-session", help="delete a session, its results and its stored media")
     ds.add_argument("session", help="session name")

@@ -1,7 +1,7 @@
 """Ingest: analyse files into a session and store every result, one transaction per file.
 
-Why one transaction per file: a file's media row, detections and predictions
-appear together or not at all, so an ingest killed mid-file leaves nothing
+Why one transaction per file: a file's media row, detections, predictions and
+job state appear together or not at all, so an ingest killed mid-file leaves nothing
 half-written, and running it again redoes exactly the files that are missing.
 A file already stored in the session (same sha256) is skipped; a file that
 failed before is tried again.  One bad file never stops the others.
@@ -9,28 +9,31 @@ failed before is tried again.  One bad file never stops the others.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
 
 from .analyzer import Analyzer
-from .db import data_home, session_factory
+from .db import session_factory
 from .media import MediaError
 from .orm import FaceDetection, MediaFile
 from .registry import WeightsError
-from .repository import find_media, finish_run, get_or_create_session, save_faces, start_run
+from .repository import find_media, finish_run, save_faces
+from .repository import start_run as repo_start_run
+from .store import MediaStore, face_key, media_store, store_for
 
 ProgressFn = Callable[[float, str], None]
 KEEP_CHOICES = ("media", "faces", "none")
 
 
 def face_path(media_root: Path, session_id: int, detection_id: int) -> Path:
-    """Where the small JPEG of one face is kept, for sessions that keep faces instead of media."""
-    return Path(media_root) / str(session_id) / "faces" / f"{detection_id}.jpg"
+    """Where the small JPEG of one face is kept in a folder store, for sessions that keep faces only."""
+    return Path(media_root) / face_key(session_id, detection_id)
 
 
 @dataclass
@@ -67,120 +70,141 @@ def file_sha256(path: Path) -> str:
 def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
            recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
            notes: str | None = None, consent: bool = False, keep: str = "media",
-           media_root: Path | None = None, display_names: list[str] | None = None,
-           on_progress: ProgressFn | None = None) -> IngestSummary:
-    """Analyse ``files`` into the session ``session_name`` (created if new) and store the results.
+           media_root: Path | None = None, store: MediaStore | None = None,
+           display_names: list[str] | None = None, on_progress: ProgressFn | None = None) -> IngestSummary:
+    """Analyse ``files`` into the session ``session_name`` (created if new) and store the results, here and now.
 
-    ``keep`` says what is stored besides the results: "media" (a copy of each file:
-    thumbnails and re-analysis work), "faces" (a small JPEG of each face only) or
-    "none".  ``display_names`` gives the names users know the files by (an upload's
-    original name) when ``files`` are temporary copies.  ``on_progress(fraction,
-    message)`` reports overall progress.
+    Each file becomes a job (``fer_core.jobs``) that this process runs at once, so
+    the dashboard's job list shows in-process work too.  ``keep`` says what is
+    stored besides the results: "media" (the file: thumbnails and re-analysis
+    work), "faces" (a small JPEG of each face only) or "none".  Files go to
+    ``store`` (default: the folder ``media_root``, else FER_MEDIA_STORE).
+    ``display_names`` gives the names users know the files by (an upload's original
+    name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
+    reports overall progress.
     """
+    from . import jobs
+
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
-    media_root = media_root or data_home() / "media"
+    store = store or media_store(media_root)
     names = display_names or [Path(f).name for f in files]
-    make = session_factory(engine)
     analyzer.load_models()  # missing weights: fail before touching the database
-    with make() as db:
-        fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, participant=participant,
-                                   tags=list(tags), notes=notes, consent=consent)
-        run, versions = _start_run(db, fs.id, analyzer)
-        summary = IngestSummary(session_id=fs.id)
+    session_id, job_ids = jobs.submit(files, engine=engine, store=store, session_name=session_name,
+                                      recorded_at=recorded_at, participant=participant, tags=tags, notes=notes,
+                                      consent=consent, keep=keep, display_names=names)
+    summary = IngestSummary(session_id=session_id)
+    n = len(job_ids)
+    for i, (job_id, name) in enumerate(zip(job_ids, names)):
+        def step(fraction: float, message: str, i=i, name=name) -> None:
+            if on_progress:
+                on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
 
-        n = len(files)
-        for i, (path, name) in enumerate(zip(map(Path, files), names)):
-            def step(fraction: float, message: str, i=i, name=name) -> None:
-                if on_progress:
-                    on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
-
-            outcome = _ingest_one(db, path, name, session_id=fs.id, run_id=run.id, analyzer=analyzer,
-                                  versions=versions, keep=keep, media_root=media_root, step=step)
-            summary.files.append(outcome)
-            step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
-        finish_run(db, run)
+        outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
+        while outcome is None:  # another worker has this very file: wait for it (or for it to be found dead)
+            step(0.0, "being analysed by another worker; waiting")
+            time.sleep(2)
+            outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
+        outcome.file = name
+        summary.files.append(outcome)
+        step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
     return summary
 
 
-def _start_run(db, session_id: int, analyzer: Analyzer, **extra):
+def start_run(db, session_id: int, analyzer: Analyzer, **extra):
     """Record an analysis run (models and versions, detector, settings); returns it and the version per model."""
     cfg = analyzer.config
     versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-    run = start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
-                    settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
-                              "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
-                              **extra})
+    run = repo_start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
+                         settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
+                                   "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
+                                   **extra})
     db.commit()
     versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
     return run, versions
 
 
-def _ingest_one(db, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
-                versions: dict[str, str], keep: str, media_root: Path, step: ProgressFn) -> FileOutcome:
-    try:
-        size = path.stat().st_size
-        sha = file_sha256(path)
-    except OSError as exc:
-        return _record_failure(db, name, session_id, run_id, None, 0, f"{name}: cannot read the file ({exc})")
+FinishFn = Callable[[Session, FileOutcome], None]
+
+
+def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
+                      versions: dict[str, str], keep: str, store: MediaStore, source: str | None,
+                      sha: str, size: int, step: ProgressFn, finish: FinishFn | None = None) -> FileOutcome:
+    """Analyse one file and store its rows in one transaction (``finish`` runs inside it, before the commit).
+
+    ``source`` is where the file already is in the media store; with keep="media" it
+    becomes the media's stored file.  A file this session already has is skipped.
+    """
+    def commit(outcome: FileOutcome) -> FileOutcome:
+        if finish:
+            finish(db, outcome)
+        db.commit()
+        return outcome
+
     limit = analyzer.config.max_upload_bytes
     if size > limit:
-        return _record_failure(db, name, session_id, run_id, sha, size,
+        return _record_failure(db, name, session_id, run_id, sha, size, commit,
                                f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB")
     existing = find_media(db, session_id=session_id, sha256=sha)
     if existing is not None and existing.status == "done":
-        return FileOutcome(name, "skipped", faces=_faces_of(db, existing.id), error=None, media_id=existing.id)
-    if existing is not None:  # failed earlier: try again from scratch
-        db.execute(delete(MediaFile).where(MediaFile.id == existing.id))
-        db.commit()
+        return commit(FileOutcome(name, "skipped", faces=_faces_of(db, existing.id), media_id=existing.id))
+    db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
         result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m),
                                        thumbnails=keep == "faces")
-    except MediaError as exc:
-        return _record_failure(db, name, session_id, run_id, sha, size, str(exc))
+    except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
+        return _record_failure(db, name, session_id, run_id, sha, size, commit, str(exc).replace(path.name, name))
     except WeightsError:
         raise
     except Exception as exc:  # never let one file stop the others
-        return _record_failure(db, name, session_id, run_id, sha, size,
-                               f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})")
+        return _record_failure(db, name, session_id, run_id, sha, size, commit,
+                               f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})"
+                               .replace(path.name, name))
 
-    stored, written = None, []
-    if keep == "media":
-        stored = media_root / str(session_id) / f"{sha}{path.suffix.lower()}"
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, stored)
-        written.append(stored)
+    stored = source if keep == "media" else None
+    if keep == "media" and stored is None:
+        stored = store.put_file(media_key(session_id, sha, path.suffix), path)
+    written = []
     try:
+        _drop_failed(db, session_id, sha)  # failed earlier: this try replaces it
         media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind=result.kind, sha256=sha,
                           bytes=size, width=result.width, height=result.height, fps=result.fps,
                           duration_s=result.duration_s, frames_analyzed=result.frames_analyzed,
-                          stored_path=str(stored) if stored else None, status="done")
+                          stored_path=stored, status="done")
         db.add(media)
         db.flush()
         ids = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
         for det_id, jpeg in zip(ids, result.thumbnails):
-            target = face_path(media_root, session_id, det_id)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(jpeg)
-            written.append(target)
-        db.commit()  # the file's rows become visible all at once
+            written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
+        outcome = commit(FileOutcome(name, "done", faces=len(ids), media_id=media.id))  # all rows at once
     except Exception:
         db.rollback()
-        for f in written:
-            f.unlink(missing_ok=True)
+        for location in written:
+            store.delete(location)
         raise
     for warning in result.warnings[:3]:
         step(1.0, f"warning: {warning}")
-    return FileOutcome(name, "done", faces=len(ids), media_id=media.id)
+    return outcome
 
 
-def _record_failure(db, name, session_id, run_id, sha, size, error) -> FileOutcome:
+def media_key(session_id: int, sha: str, suffix: str) -> str:
+    """Key of a session's file in the media store: by content, so the same file is stored once per session."""
+    return f"{session_id}/{sha}{suffix.lower()}"
+
+
+def _drop_failed(db, session_id: int, sha: str | None) -> None:
+    if sha is not None:
+        db.execute(delete(MediaFile).where(MediaFile.session_id == session_id, MediaFile.sha256 == sha,
+                                           MediaFile.status == "failed"))
+
+
+def _record_failure(db, name, session_id, run_id, sha, size, commit, error) -> FileOutcome:
+    _drop_failed(db, session_id, sha)
     media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind="unknown",
-                      sha256=sha, bytes=size, status="failed",
-                      error=error)
+                      sha256=sha, bytes=size, status="failed", error=error)
     db.add(media)
-    db.commit()
-    return FileOutcome(name, "failed", error=error, media_id=media.id)
+    db.flush()
+    return commit(FileOutcome(name, "failed", error=error, media_id=media.id))
 
 
 def _faces_of(db, media_id: int) -> int:
@@ -197,7 +221,7 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
     analyzer.load_models()
     summary = IngestSummary(session_id=session_id)
     with make() as db:
-        run, versions = _start_run(db, session_id, analyzer, reanalysis=True)
+        run, versions = start_run(db, session_id, analyzer, reanalysis=True)
         media = db.scalars(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.status == "done")
                            .order_by(MediaFile.id)).all()
         for i, m in enumerate(media):
@@ -205,13 +229,14 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
                 if on_progress:
                     on_progress((i + fraction) / max(len(media), 1), f"({i + 1}/{len(media)}) {name}: {message}")
 
-            if not m.stored_path or not Path(m.stored_path).is_file():
+            if not m.stored_path or not store_for(m.stored_path).exists(m.stored_path):
                 summary.files.append(FileOutcome(m.original_name, "failed", media_id=m.id,
                                                  error=f"{m.original_name}: the file was not kept, so it cannot be "
                                                        "analysed again"))
                 continue
             try:
-                result = analyzer.analyze_file(m.stored_path, on_progress=lambda f, msg: step(0.95 * f, msg))
+                with store_for(m.stored_path).local_file(m.stored_path) as local:
+                    result = analyzer.analyze_file(local, on_progress=lambda f, msg: step(0.95 * f, msg))
             except MediaError as exc:
                 summary.files.append(FileOutcome(m.original_name, "failed", error=str(exc), media_id=m.id))
                 continue

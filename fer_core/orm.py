@@ -3,6 +3,7 @@
 session 1-* media_file 1-* face_detection 1-* prediction
 session 1-* analysis_run 1-* face_detection
 session 1-* session_tag
+session 1-* analysis_job 0-1 media_file
 
 ``face_detection.session_id`` repeats the media file's session on purpose: the
 dashboard's aggregates then filter one indexed column instead of joining
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -26,6 +27,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# 64-bit on PostgreSQL; SQLite's INTEGER is 64-bit already (and keeps its own name, so `alembic check` agrees).
+BIG_INT = BigInteger().with_variant(Integer, "sqlite")
 
 
 def utcnow() -> datetime:
@@ -85,7 +90,7 @@ class MediaFile(Base):
     original_name: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(10))  # photo | video
     sha256: Mapped[str | None] = mapped_column(String(64))  # None only for a file that could not be read
-    bytes: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BIG_INT)  # uploads reach 2 GB, past a 32-bit INTEGER
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[float | None] = mapped_column(Float)
@@ -180,6 +185,39 @@ class MediaConfidenceBin(Base):
     bin: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
     faces: Mapped[int] = mapped_column(Integer)
+
+
+class AnalysisJob(Base):
+    """One uploaded file to analyse: its state, progress and the worker that has it.
+
+    ``claim_token`` is set by the worker that claims the job; its writes are
+    conditional on it, so a worker that lost the job (it stalled and another took
+    over) can write nothing.  ``heartbeat_at`` tells a live worker from a dead one.
+    """
+
+    __tablename__ = "analysis_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(1000))  # location in the media store; None once done
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BIG_INT)
+    keep: Mapped[str] = mapped_column(String(10))  # media | faces | none
+    status: Mapped[str] = mapped_column(String(10), index=True)  # queued | running | done | failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str | None] = mapped_column(String(10))  # done | skipped | failed (the file's outcome)
+    error: Mapped[str | None] = mapped_column(Text)
+    faces: Mapped[int | None] = mapped_column(Integer)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_file.id", ondelete="SET NULL"), index=True)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 CONFIDENCE_BINS = 20

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from .constants import EMOTIONS
 from .db import floor_int
-from .orm import (CONFIDENCE_BINS, FaceDetection, FeedbackSession, MediaConfidenceBin, MediaEmotionSummary, MediaFile,
+from .orm import (CONFIDENCE_BINS, AnalysisJob, FaceDetection, FeedbackSession, MediaConfidenceBin, MediaEmotionSummary, MediaFile,
                   MediaLabelPair, Prediction, SessionTag)
 
 P = Prediction
@@ -211,6 +211,30 @@ def session_media(bind, *, session_id: int) -> pd.DataFrame:
                    faces.label("faces"), MediaFile.stored_path, MediaFile.created_at)
             .where(MediaFile.session_id == session_id).order_by(MediaFile.id))
     return _frame(bind, stmt)
+
+
+def jobs_overview(bind, *, status: str | None = None, session_id: int | None = None,
+                  limit: int = 200) -> pd.DataFrame:
+    """Newest analysis jobs first: id, session, file, status, progress, message, worker, attempts, faces, error,
+    times."""
+    J = AnalysisJob
+    stmt = (select(J.id, FeedbackSession.name.label("session"), J.session_id, J.original_name.label("file"),
+                   J.status, J.outcome, J.progress, J.message, J.worker, J.attempts, J.faces, J.error, J.bytes,
+                   J.created_at, J.started_at, J.heartbeat_at, J.finished_at)
+            .join(FeedbackSession, FeedbackSession.id == J.session_id)
+            .order_by(J.id.desc()).limit(limit))
+    if status:
+        stmt = stmt.where(J.status == status)
+    if session_id is not None:
+        stmt = stmt.where(J.session_id == session_id)
+    return _frame(bind, stmt)
+
+
+def job_counts(bind) -> dict[str, int]:
+    """Jobs per status, e.g. {"queued": 3, "running": 2, "done": 40, "failed": 1}."""
+    with _connect(bind) as conn:
+        rows = conn.execute(select(AnalysisJob.status, func.count()).group_by(AnalysisJob.status)).all()
+    return {s: int(n) for s, n in rows}
 
 
 def face_predictions(bind, *, media_id: int | None = None, session_id: int | None = None) -> pd.DataFrame:

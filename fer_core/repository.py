@@ -1,7 +1,6 @@
 """Writing and reading sessions, media and results. Functions take the SQLAlchemy session they work in."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .constants import EMOTIONS
 from .db import floor_int
-from .orm import (CONFIDENCE_BINS, AnalysisRun, FaceDetection, FeedbackSession, MediaConfidenceBin,
+from .orm import (CONFIDENCE_BINS, AnalysisJob, AnalysisRun, FaceDetection, FeedbackSession, MediaConfidenceBin,
                   MediaEmotionSummary, MediaFile, MediaLabelPair, Prediction, SessionTag, utcnow)
 
 
@@ -105,26 +104,36 @@ def summarise_media(db: Session | Connection, *, media_id: int) -> None:
     db.execute(insert(MediaConfidenceBin).from_select(["media_id", "model", "bin", "session_id", "faces"], bins))
 
 
-def delete_session(db: Session, *, session_id: int, media_root: Path | None = None) -> bool:
-    """Delete a session, all its rows and its stored media files (these are people's faces)."""
+def delete_session(db: Session, *, session_id: int, media_root: Path | None = None, store=None) -> bool:
+    """Delete a session, all its rows and its stored files (these are people's faces).
+
+    Files go from ``store`` (default: the folder ``media_root``, else FER_MEDIA_STORE)."""
+    from .store import media_store, store_for
+
     fs = db.get(FeedbackSession, session_id)
     if fs is None:
         return False
-    paths = [Path(m.stored_path) for m in fs.media if m.stored_path]
+    store = store or media_store(media_root)
+    locations = list(db.scalars(select(MediaFile.stored_path).where(MediaFile.session_id == session_id,
+                                                                    MediaFile.stored_path.is_not(None))))
+    locations += db.scalars(select(AnalysisJob.source).where(AnalysisJob.session_id == session_id,
+                                                             AnalysisJob.source.is_not(None))).all()
     # Delete children explicitly as well as by ON DELETE CASCADE: correct even where FKs are off.
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
     for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin):
         db.execute(delete(table).where(table.session_id == session_id))
+    db.execute(delete(AnalysisJob).where(AnalysisJob.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
     db.execute(delete(AnalysisRun).where(AnalysisRun.session_id == session_id))
-    db.delete(fs)
+    db.execute(delete(SessionTag).where(SessionTag.session_id == session_id))
+    db.execute(delete(FeedbackSession).where(FeedbackSession.id == session_id))
     db.commit()
-    for p in paths:
-        p.unlink(missing_ok=True)
-    if media_root is not None:
-        shutil.rmtree(media_root / str(session_id), ignore_errors=True)
+    db.expunge_all()  # the objects loaded before the bulk deletes are gone
+    for location in dict.fromkeys(locations):
+        store_for(location, store).delete(location)
+    store.delete_prefix(str(session_id))  # face pictures and anything else of the session
     return True
 
 

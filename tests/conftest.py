@@ -92,3 +92,18 @@ def two_face_video(tmp_path_factory, faces) -> Path:
         paste(img, faces[1], 400, 100, 150)
         frames.append(img)
     return write_video(tmp_path_factory.mktemp("video") / "two faces.mp4", frames, 30)
+
+
+@pytest.fixture(scope="session")
+def upload(tmp_path_factory, faces, two_face_video):
+    """A typical upload: two photos, a video, and a broken file among them."""
+    d = tmp_path_factory.mktemp("upload")
+    one = background(720, 960, seed=11)
+    paste(one, faces[3], 200, 150, 240)
+    two = background(720, 960, seed=12)
+    paste(two, faces[4], 100, 100, 200)
+    paste(two, faces[5], 600, 300, 220)
+    cv2.imwrite(str(d / "one face.jpg"), one)
+    cv2.imwrite(str(d / "two faces é.png"), two)
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    return [d / "one face.jpg", d / "broken.jpg", d / "two faces é.png", two_face_video]

@@ -130,6 +130,15 @@ def test_upload_page_analyses_photos_and_reports_a_broken_file(group_photo, fres
     assert outcome["faces"].iloc[0] >= len(spots)
     assert at.warning and "1 file" in at.warning[0].value
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
+    # each file was a job: the Jobs page lists both, and offers the failed one for a retry
+    at.switch_page("views/jobs.py").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric} == {"Queued": "0", "Running": "0", "Done": "1", "Failed": "1"}
+    assert sorted(at.dataframe[0].value["file"]) == sorted([path.name, "broken.png"])
+    assert at.multiselect[0].value and "broken.png" in at.multiselect[0].options[0]
+    [b for b in at.button if b.label == "Retry"][0].click().run()
+    assert not at.exception
+    assert at.warning and "1 failed again" in at.warning[0].value
 
 
 def test_login_when_a_password_is_set(monkeypatch):

@@ -65,21 +65,6 @@ def analyzer():
     return Analyzer(AnalyzerConfig())
 
 
-@pytest.fixture(scope="session")
-def upload(tmp_path_factory, faces, two_face_video):
-    """A typical upload: two photos, a video, and a broken file among them."""
-    d = tmp_path_factory.mktemp("upload")
-    one = background(720, 960, seed=11)
-    paste(one, faces[3], 200, 150, 240)
-    two = background(720, 960, seed=12)
-    paste(two, faces[4], 100, 100, 200)
-    paste(two, faces[5], 600, 300, 220)
-    cv2.imwrite(str(d / "one face.jpg"), one)
-    cv2.imwrite(str(d / "two faces é.png"), two)
-    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
-    return [d / "one face.jpg", d / "broken.jpg", d / "two faces é.png", two_face_video]
-
-
 # ----------------------------------------------------------------------------- schema
 def test_migrations_upgrade_check_downgrade_upgrade(db_url):
     from alembic import command

@@ -5,7 +5,7 @@ from resources import get_analyzer, get_engine
 from widgets import SELECTED_SESSION, session_picker
 
 from fer_core import Analyzer, WeightsError
-from fer_core.db import data_home, session_factory
+from fer_core.db import session_factory
 from fer_core.ingest import reanalyse_session
 from fer_core.orm import FeedbackSession, SessionTag
 from fer_core.repository import delete_session
@@ -67,7 +67,7 @@ with session_factory(engine)() as db:
              "This cannot be undone.")
     confirm = st.text_input("Type the session's name to confirm")
     if st.button("Delete session", type="primary", disabled=confirm.strip() != fs.name):
-        delete_session(db, session_id=session_id, media_root=data_home() / "media")
+        delete_session(db, session_id=session_id)  # and its files, from FER_MEDIA_STORE
         st.session_state.pop(SELECTED_SESSION, None)
         st.success("Deleted.")
         st.rerun()

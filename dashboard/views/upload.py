@@ -9,7 +9,7 @@ import streamlit as st
 from resources import get_analyzer, get_engine
 from widgets import SELECTED_SESSION
 
-from fer_core import MediaError, WeightsError
+from fer_core import MediaError, WeightsError, jobs
 from fer_core import queries as Q
 from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from fer_core.ingest import ingest
@@ -52,13 +52,25 @@ if submitted:
                 p = Path(tmp) / f"{i:04d}{Path(f.name).suffix.lower()}"
                 p.write_bytes(f.getvalue())
                 paths.append(p)
+            details = dict(session_name=name, recorded_at=datetime.combine(day, hour) if day else None,
+                           participant=participant or None, notes=notes or None, consent=consent, keep=keep,
+                           tags=[t.strip() for t in tags.split(",") if t.strip()],
+                           display_names=[f.name for f in files])
+            if jobs.broker_url():  # workers analyse; this page only hands the files over
+                session_id, job_ids = jobs.submit(paths, engine=engine, **details)
+                try:
+                    jobs.dispatch(job_ids, engine=engine)
+                except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
+                    st.error(f"The files are saved, but the task queue could not be reached ({exc}). "
+                             "Send them again from the Jobs page once it is back.")
+                else:
+                    bar.progress(1.0, text=f"{len(job_ids)} file(s) queued for the analysis workers")
+                st.session_state[SELECTED_SESSION] = session_id
+                st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
+                st.stop()
             try:
-                summary = ingest(paths, engine=engine, analyzer=get_analyzer(), session_name=name,
-                                 recorded_at=datetime.combine(day, hour) if day else None,
-                                 participant=participant or None,
-                                 tags=[t.strip() for t in tags.split(",") if t.strip()], notes=notes or None,
-                                 consent=consent, keep=keep, display_names=[f.name for f in files],
-                                 on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg))
+                summary = ingest(paths, engine=engine, analyzer=get_analyzer(),
+                                 on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg), **details)
             except WeightsError as exc:
                 st.error(str(exc))
                 st.stop()
