@@ -41,10 +41,11 @@ pytestmark = [needs_weights, pytest.mark.skipif(
 class Worker:
     """One `python -m fer_core worker` process (in its own process group), its output collected."""
 
-    def __init__(self, name: str, env: dict):
+    def __init__(self, name: str, env: dict, threads: int = 1):
         self.name = name
         self.lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "fer_core", "worker", "--name", name, "--threads", "1"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "fer_core", "worker", "--name", name,
+                                      "--threads", str(threads)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                      cwd=REPO, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
