@@ -85,8 +85,9 @@ def submit(files: list[str | Path], *, engine: Engine, store: MediaStore | None 
            display_names: list[str] | None = None) -> tuple[int, list[int]]:
     """Copy each file into the media store and record one queued job for it; returns (session id, job ids).
 
-    Idempotent per file: a file of this session with an unfinished or failed job
-    reuses that job (queued again), so submitting twice never analyses twice.
+    Idempotent per file: the same file (name and content) with an unfinished or
+    failed job in this session reuses that job (queued again), so submitting twice
+    never analyses twice; a file already stored is reported ``skipped`` when run.
     A file that cannot be read gets a failed job with the reason.
     """
     store = store or media_store()
@@ -108,6 +109,7 @@ def submit(files: list[str | Path], *, engine: Engine, store: MediaStore | None 
                 ids.append(job.id)
                 continue
             job = db.scalar(select(AnalysisJob).where(AnalysisJob.session_id == fs.id, AnalysisJob.sha256 == sha,
+                                                      AnalysisJob.original_name == name,
                                                       AnalysisJob.status != "done").order_by(AnalysisJob.id))
             source = store.location(media_key(fs.id, sha, path.suffix))
             if not store.exists(source):
@@ -117,7 +119,7 @@ def submit(files: list[str | Path], *, engine: Engine, store: MediaStore | None 
                                   source=source, status="queued", progress=0.0, message="queued", attempts=0)
                 db.add(job)
             else:
-                job.source, job.keep, job.original_name = source, keep, name
+                job.source, job.keep = source, keep
                 if job.status == "failed":
                     _requeue(job)
             db.commit()
