@@ -11,7 +11,7 @@ in one batched call per model.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +65,7 @@ class Analyzer:
         self.config = (config or AnalyzerConfig()).validated()
         self._detectors: dict[int, object] = {}
         self._card_settings: dict[str, tuple[bool, float]] = {}  # model -> (flip TTA, temperature)
+        self._executor = None
 
     def __repr__(self) -> str:
         return f"Analyzer(models={self.config.models}, fps={self.config.fps}, min_face_px={self.config.min_face_px})"
@@ -77,7 +78,8 @@ class Analyzer:
         if views not in self._detectors:
             self._detectors[views] = FaceDetector(min_score=self.config.det_min_score,
                                                   min_face_px=self.config.min_face_px,
-                                                  max_views=views, max_faces=self.config.max_faces)
+                                                  max_views=views, max_faces=self.config.max_faces,
+                                                  threads=self.config.threads)
         return self._detectors[views]
 
     def model_info(self) -> dict[str, dict]:
@@ -87,33 +89,68 @@ class Analyzer:
 
     def load_models(self) -> None:
         """Load every configured model now (raises WeightsError naming the file if one is missing)."""
-        from .registry import load_model
-
         for m in self.config.models:
-            load_model(m, self.config.weights_dir)
+            self._model(m)
 
-    def classify(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Probabilities (N, 7) per model, plus 'ensemble' (their mean) when there are several models."""
+    def engine(self) -> str:
+        """"litert" (the converted models on the LiteRT interpreter, no TensorFlow import) or "keras"."""
+        from .registry import litert_available
+
+        if self.config.engine == "auto":
+            return "litert" if litert_available() else "keras"
+        return self.config.engine
+
+    def _model(self, name: str):
+        from .registry import load_lite, load_model
+
+        if self.engine() == "litert":
+            return load_lite(name, self.config.weights_dir, threads=self.config.threads)
+        return load_model(name, self.config.weights_dir)
+
+    def classify(self, crops: np.ndarray, *, tta: bool = True) -> dict[str, np.ndarray]:
+        """Probabilities (N, 7) per model, plus 'ensemble' (their mean) when there are several models.
+
+        The models run side by side in threads (TensorFlow releases the GIL), each on
+        its share of the cores: on 2 cores that beats one model after the other on
+        both cores (benchmarks/core_speed.py).  Flip TTA (where the model card asks for
+        it and ``tta`` allows it) goes in the same call.
+        """
         from .nets import preprocess
-        from .registry import load_model, spec
 
-        out: dict[str, np.ndarray] = {}
         if len(crops) == 0:
             return {m: np.zeros((0, C.NUM_CLASSES), np.float32) for m in self._output_names()}
         x = preprocess(crops)
-        for m in self.config.models:
-            model = load_model(m, self.config.weights_dir)
-            if m not in self._card_settings:  # read each model card once, not on every batch
-                card = spec(m, self.config.weights_dir).card()
-                self._card_settings[m] = (bool(card.get("tta_flip")), float(card.get("temperature", 1.0)))
-            tta_flip, temperature = self._card_settings[m]
-            probs = _predict(model, x, self.config.batch_size)
-            if tta_flip:
-                probs = (probs + _predict(model, x[:, :, ::-1], self.config.batch_size)) / 2
-            out[m] = apply_temperature(probs, temperature)
-        if len(self.config.models) > 1:
-            out[C.ENSEMBLE] = np.mean([out[m] for m in self.config.models], axis=0)
+        models = list(self.config.models)
+        if len(models) > 1 and self.config.parallel_models:
+            out = dict(zip(models, self._pool().map(lambda m: self._classify_one(m, x, tta), models)))
+        else:
+            out = {m: self._classify_one(m, x, tta) for m in models}
+        if len(models) > 1:
+            out[C.ENSEMBLE] = np.mean([out[m] for m in models], axis=0)
         return out
+
+    def _classify_one(self, name: str, x: np.ndarray, tta: bool = True) -> np.ndarray:
+        from .registry import spec
+
+        model = self._model(name)
+        if name not in self._card_settings:  # read each model card once, not on every batch
+            card = spec(name, self.config.weights_dir).card()
+            self._card_settings[name] = (bool(card.get("tta_flip")), float(card.get("temperature", 1.0)))
+        tta_flip, temperature = self._card_settings[name]
+        n = len(x)
+        if tta_flip and tta:  # the face and its mirror image, averaged
+            probs = _predict(model, np.concatenate([x, x[:, :, ::-1]]), self.config.batch_size)
+            probs = (probs[:n] + probs[n:]) / 2
+        else:
+            probs = _predict(model, x, self.config.batch_size)
+        return apply_temperature(probs, temperature)
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(len(self.config.models), thread_name_prefix="classify")
+        return self._executor
 
     def _output_names(self) -> list[str]:
         return list(self.config.models) + ([C.ENSEMBLE] if len(self.config.models) > 1 else [])
@@ -142,16 +179,23 @@ class Analyzer:
         result = AnalysisResult(file=str(path), kind="video", width=info.width, height=info.height,
                                 fps=info.fps, duration_s=round(info.duration_s, 3))
         tracker = Tracker()
-        chunk: list[Frame] = []
-        for frame in sample_video(path, fps=self.config.fps, max_seconds=self.config.max_video_seconds):
-            chunk.append(frame)
-            if len(chunk) >= self.config.frames_per_batch:
-                self._process(result, chunk, tracker=tracker, thumbnails=thumbnails)
-                chunk = []
-                if on_progress and info.duration_s > 0:
-                    on_progress(min(frame.t_s / info.duration_s, 1.0),
-                                f"{Path(path).name}: {frame.t_s:.0f} of {info.duration_s:.0f} s")
-        self._process(result, chunk, tracker=tracker, thumbnails=thumbnails)
+
+        def detected_chunks():
+            chunk: list[Frame] = []
+            for frame in sample_video(path, fps=self.config.fps, max_seconds=self.config.max_video_seconds):
+                chunk.append(frame)
+                if len(chunk) >= self.config.frames_per_batch:
+                    yield self._detect(result, chunk, tracker=tracker, thumbnails=thumbnails), chunk[-1].t_s
+                    chunk = []
+            yield self._detect(result, chunk, tracker=tracker, thumbnails=thumbnails), info.duration_s
+
+        # Decoding and detection of the next chunk overlap with classifying this one (a second thread).
+        chunks = _prefetch(detected_chunks()) if self.config.pipeline_video else detected_chunks()
+        for (found, crops), t_s in chunks:
+            self._classify_found(result, found, crops, tta=self.config.video_tta)
+            if on_progress and info.duration_s > 0:
+                on_progress(min(t_s / info.duration_s, 1.0),
+                            f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {len(result.faces)} faces")
         return result
@@ -159,7 +203,12 @@ class Analyzer:
     def _process(self, result: AnalysisResult, frames: Iterable[Frame], *, tracker: Tracker | None,
                  thumbnails: bool = False) -> None:
         """Detect faces in ``frames``, classify all their crops in one batch per model, append records."""
-        frames = list(frames)
+        found, crops = self._detect(result, list(frames), tracker=tracker, thumbnails=thumbnails)
+        self._classify_found(result, found, crops)
+
+    def _detect(self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None,
+                thumbnails: bool = False) -> tuple[list, list[np.ndarray]]:
+        """Faces of ``frames`` with their track ids and 48x48 crops; the frames themselves are not kept."""
         detector = self.detector(video=tracker is not None)
         found, crops = [], []
         for frame in frames:
@@ -171,20 +220,63 @@ class Analyzer:
                                        "(FER_MAX_FACES)")
             tracks = tracker.update([f.box for f in faces]) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
-                found.append((frame, face, track))
+                found.append((frame.index, frame.t_s, face, track))
                 crops.append(face_crop(frame.image, face.box))
                 if thumbnails:
                     result.thumbnails.append(face_jpeg(frame.image, face.box))
         result.frames_analyzed += len(frames)
+        return found, crops
+
+    def _classify_found(self, result: AnalysisResult, found: list, crops: list[np.ndarray], *,
+                        tta: bool = True) -> None:
         if not found:
             return
-        probs = self.classify(np.stack(crops))
-        for i, (frame, face, track) in enumerate(found):
+        probs = self.classify(np.stack(crops), tta=tta)
+        for i, (index, t_s, face, track) in enumerate(found):
             result.faces.append({
-                "file": result.file, "frame": frame.index, "t_s": frame.t_s, "box": list(face.box),
+                "file": result.file, "frame": index, "t_s": t_s, "box": list(face.box),
                 "det_score": round(face.score, 4), "track": track,
                 "predictions": {m: prediction_record(p[i]) for m, p in probs.items()},
             })
+
+
+def _prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Run the generator ``items`` in a background thread, ``depth`` items ahead; its errors surface here."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=work, daemon=True, name="decode-detect")
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()  # the consumer stopped early (an error): let the producer end
 
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:

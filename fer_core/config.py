@@ -21,6 +21,11 @@ class AnalyzerConfig:
     max_video_seconds: float = 4 * 3600.0
     batch_size: int = 64  # faces per model call
     frames_per_batch: int = 16  # video frames whose faces are classified together
+    engine: str = "auto"  # "litert" (fast start, no TensorFlow import), "keras", or "auto" (litert if installed)
+    threads: int = 2  # CPU threads per model and for the detector (FER_THREADS; workers pass --threads)
+    parallel_models: bool = True  # run the models side by side in threads
+    pipeline_video: bool = True  # decode and detect the next frames while classifying these
+    video_tta: bool = False  # flip TTA on video frames too (photos follow the model card); see README "Speed"
     weights_dir: str | None = None  # None: the weights/ folder of this repository
     blur_faces: bool = False  # pixelate faces in every picture the dashboard shows (FER_BLUR_FACES=1)
 
@@ -34,9 +39,9 @@ class AnalyzerConfig:
                 continue
             if f.name == "models":
                 values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
-            elif f.name == "weights_dir":
+            elif f.name in ("weights_dir", "engine"):
                 values[f.name] = raw
-            elif f.name == "blur_faces":
+            elif f.name in ("blur_faces", "parallel_models", "pipeline_video", "video_tta"):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = type(getattr(cls, f.name))(raw)
@@ -47,6 +52,10 @@ class AnalyzerConfig:
         unknown = [m for m in self.models if m not in MODEL_NAMES]
         if unknown or not self.models:
             raise ValueError(f"models must be chosen from {MODEL_NAMES}; received {self.models}")
+        if self.engine not in ("auto", "litert", "keras"):
+            raise ValueError(f"engine must be auto, litert or keras; received {self.engine!r}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1; received {self.threads}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive; received {self.fps}")
         if self.min_face_px < 1:

@@ -67,7 +67,7 @@ def sha256(path: str | Path) -> str:
 
 
 _cache: dict[tuple[str, str], object] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # load_lite converts through load_model
 
 
 def load_model(name: str, weights_dir: str | Path | None = None):
@@ -98,3 +98,82 @@ def _load(s: ModelSpec):
     except Exception as exc:  # zip errors, missing keys, shape mismatches
         raise WeightsError(f"cannot load {s.weights_file} into {s.name}: {exc}") from None
     return model
+
+
+# ----------------------------------------------------------------------------- fast inference (LiteRT)
+class LiteModel:
+    """A model converted to LiteRT (TensorFlow Lite) and run by its interpreter: the same numbers as Keras
+    (within 1e-5 here), without importing TensorFlow, and with no graph to trace on first use."""
+
+    def __init__(self, path: Path, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = path
+        self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self._in = self._interpreter.get_input_details()[0]["index"]
+        self._out = self._interpreter.get_output_details()[0]["index"]
+        self._shape: tuple[int, ...] | None = None
+        self._lock = threading.Lock()  # an interpreter must not run in two threads at once
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        with self._lock:
+            if x.shape != self._shape:
+                self._interpreter.resize_tensor_input(self._in, list(x.shape))
+                self._interpreter.allocate_tensors()
+                self._shape = x.shape
+            self._interpreter.set_tensor(self._in, x)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._out).copy()
+
+
+def litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def lite_file(name: str, weights_dir: str | Path | None = None) -> Path:
+    """The LiteRT file made from the shipped weights: converted once (about 30 s, needs TensorFlow) and
+    cached in ``weights/.cache/``, named after the weights' sha256 so new weights get a new file."""
+    s = spec(name, weights_dir)
+    if not s.weights_file.is_file():
+        raise WeightsError(f"no trained weights for {s.name}: {s.weights_file} does not exist")
+    digest = sha256(s.weights_file)
+    expected = s.card().get("sha256")
+    if expected and digest != expected:
+        raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
+                           "the file is corrupt or was replaced without a new card")
+    target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}.tflite"
+    if not target.is_file():
+        _convert(s, target)
+    return target
+
+
+def _convert(s: ModelSpec, target: Path) -> None:
+    import tempfile
+
+    import tensorflow as tf
+
+    model = load_model(s.name, s.weights_file.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(f"{tmp}/saved", format="tf_saved_model", verbose=False)
+        flat = tf.lite.TFLiteConverter.from_saved_model(f"{tmp}/saved").convert()
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    part.write_bytes(flat)
+    os.replace(part, target)  # another process converting at the same time writes the same bytes
+
+
+_lite: dict[tuple[str, str, int], LiteModel] = {}
+
+
+def load_lite(name: str, weights_dir: str | Path | None = None, threads: int = 1) -> LiteModel:
+    """The model on the LiteRT interpreter; cached per process (converted first if needed)."""
+    key = (name, str(spec(name, weights_dir).weights_file), threads)
+    with _lock:
+        if key not in _lite:
+            _lite[key] = LiteModel(lite_file(name, weights_dir), threads)
+        return _lite[key]

@@ -91,6 +91,7 @@ def run_worker(name: str | None = None, threads: int = 0, loglevel: str = "INFO"
         raise SystemExit("error: set BROKER_URL (e.g. redis://localhost:6379/0) to run a worker")
     if threads:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+        os.environ["FER_THREADS"] = str(threads)
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     argv = ["worker", "--pool=solo", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
             "--without-mingle"]
