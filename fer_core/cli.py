@@ -182,6 +182,22 @@ def cmd_ingest(args) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_prepare(args) -> int:
+    """Convert the shipped weights to LiteRT files once (scripts/install.sh runs this)."""
+    from .registry import WeightsError, lite_file, litert_available
+
+    if not litert_available():
+        print("ai-edge-litert is not installed: inference uses Keras (slower start)", file=sys.stderr)
+        return 0
+    try:
+        for name in _models_arg(args.models) if args.models else ("resnet50", "vgg16"):
+            print(json.dumps({"model": name, "litert_file": str(lite_file(name))}), flush=True)
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_worker(args) -> int:
     from .tasks import run_worker
 
@@ -290,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-wait", action="store_true",
                    help="with BROKER_URL: print the queued job ids and return at once")
     i.set_defaults(func=cmd_ingest)
+
+    pr = sub.add_parser("prepare", help="convert the shipped weights for fast inference (LiteRT), once")
+    pr.add_argument("--models", default=None)
+    pr.set_defaults(func=cmd_prepare)
 
     w = sub.add_parser("worker", help="run an analysis worker for the task queue at BROKER_URL (Celery)")
     w.add_argument("--name", default=None, help="worker name, e.g. w1 (default: celery@host)")

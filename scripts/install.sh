@@ -24,3 +24,5 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
 fi
 # Editable install: makes `fer_core` importable from dashboard/ (streamlit does not add the repo root to sys.path).
 "$PY" -m pip install --disable-pip-version-check -q --no-deps -e .
+# Convert the shipped weights once for fast inference (LiteRT; about 30 s, cached in weights/.cache/).
+"$PY" -m fer_core prepare >/dev/null

@@ -84,3 +84,49 @@ def test_faces_per_frame_limit_is_reported(group_photo):
     result = Analyzer(AnalyzerConfig(max_faces=2)).analyze_image(path)
     assert len(result.faces) == 2
     assert result.warnings and "only the 2 clearest were analysed" in result.warnings[0]
+
+
+@needs_weights
+def test_litert_gives_the_keras_numbers(faces):
+    """The fast inference path (LiteRT) must give the same predictions as the Keras models (issue 7: 1e-3)."""
+    lite = Analyzer(AnalyzerConfig(engine="litert")).classify(faces)
+    keras = Analyzer(AnalyzerConfig(engine="keras")).classify(faces)
+    for model in ("resnet50", "vgg16", "ensemble"):
+        assert np.abs(lite[model] - keras[model]).max() < 1e-3, model
+
+
+@needs_weights
+def test_parallel_and_pipelined_video_equals_one_step_at_a_time(two_face_video):
+    fast = Analyzer(AnalyzerConfig()).analyze_video(two_face_video)
+    slow = Analyzer(AnalyzerConfig(parallel_models=False, pipeline_video=False)).analyze_video(two_face_video)
+    assert [(f["frame"], f["box"], f["track"]) for f in fast.faces] == \
+        [(f["frame"], f["box"], f["track"]) for f in slow.faces]
+    for a, b in zip(fast.faces, slow.faces):
+        for model in ("resnet50", "vgg16", "ensemble"):
+            assert a["predictions"][model]["label"] == b["predictions"][model]["label"]
+            pa, pb = a["predictions"][model]["probs"], b["predictions"][model]["probs"]
+            assert max(abs(pa[e] - pb[e]) for e in pa) < 1e-5
+
+
+@needs_weights
+def test_flip_tta_on_video_is_a_setting(two_face_video):
+    plain = Analyzer(AnalyzerConfig(video_tta=False)).analyze_video(two_face_video)
+    tta = Analyzer(AnalyzerConfig(video_tta=True)).analyze_video(two_face_video)
+    assert len(plain.faces) == len(tta.faces)
+    diffs = [abs(a["predictions"]["vgg16"]["confidence"] - b["predictions"]["vgg16"]["confidence"])
+             for a, b in zip(plain.faces, tta.faces)]
+    assert max(diffs) > 1e-4  # the mirrored faces were classified too
+
+
+@needs_weights
+def test_analysing_does_not_import_tensorflow(group_photo):
+    """Start-up stays short: with LiteRT, neither the detector nor the classifiers need TensorFlow."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fer_core import Analyzer; a = Analyzer(); r = a.analyze_file(sys.argv[1]); "
+            "print(len(r.faces), a.engine(), 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(group_photo[0])], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[1:] == ["litert", "False"]
