@@ -280,13 +280,16 @@ def _prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Batched inference. Each chunk is zero-padded to a power of two (at least 8) so the compiled
-    graph sees a handful of shapes: a new shape costs a retrace of about a second per model."""
+    """Batched inference. Each chunk is zero-padded to a power of two so the model sees a handful of
+    shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a reallocation."""
+    from .registry import LiteModel
+
+    smallest = 1 if isinstance(model, LiteModel) else 8
     out = []
     for i in range(0, len(x), batch_size):
         chunk = x[i:i + batch_size]
         n = len(chunk)
-        padded = max(8, 1 << (n - 1).bit_length())
+        padded = max(smallest, 1 << (n - 1).bit_length())
         if padded != n:
             chunk = np.concatenate([chunk, np.zeros((padded - n, *chunk.shape[1:]), chunk.dtype)])
         out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float32)[:n])
