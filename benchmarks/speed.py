@@ -7,8 +7,9 @@ and memory against video length.
 Runs benchmarks/core_speed.py (faces/s per model at batch 1 and 32, detector ms, video seconds per second
 at 640x360 and 1920x1080 with models loaded, ingest throughput), benchmarks/vs_fer.py (whole process,
 start-up included, ours and fer's on the same clips), then `python -m fer_core analyze` on a 1-minute and
-a 10-minute 640x360 clip for peak memory. Prints JSON lines. The dashboard queries on the 1,000,000-
-prediction database are `python benchmarks/queries.py` (they build that database first, a few minutes).
+a 10-minute 640x360 clip for peak memory, and last benchmarks/queries.py (every dashboard query on a
+1,000,000-prediction SQLite database, built first if /tmp/fer_bench.db does not hold it; `--no-queries`
+skips it). Prints JSON lines.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from vs_fer import measure  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--no-queries", action="store_true", help="skip the 1,000,000-prediction query timings")
     args = ap.parse_args()
     for script in ("core_speed.py", "vs_fer.py"):
         subprocess.run([sys.executable, str(HERE / script), "--seconds", str(args.seconds)], check=True, cwd=ROOT)
@@ -44,6 +46,8 @@ def main() -> None:
             print(json.dumps({"memory": f"{minutes} min 640x360", "faces": len(out.splitlines()),
                               "wall_s": round(wall, 1), "peak_rss_mb": round(mb)}), flush=True)
             path.unlink()
+    if not args.no_queries:
+        subprocess.run([sys.executable, str(HERE / "queries.py")], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":
