@@ -67,7 +67,7 @@ def sha256(path: str | Path) -> str:
 
 
 _cache: dict[tuple[str, str], object] = {}
-_lock = threading.RLock()  # load_lite converts through load_model
+_lock = threading.RLock()
 
 
 def load_model(name: str, weights_dir: str | Path | None = None):
@@ -155,9 +155,16 @@ def lite_file(name: str, weights_dir: str | Path | None = None) -> Path:
 def _convert(s: ModelSpec, target: Path) -> None:
     import tempfile
 
+    import keras
     import tensorflow as tf
 
-    model = load_model(s.name, s.weights_file.parent)
+    # Build in float32 whatever the process's policy (training sets mixed_bfloat16; LiteRT has no bf16 ops).
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        model = _load(s)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model.export(f"{tmp}/saved", format="tf_saved_model", verbose=False)
