@@ -24,6 +24,7 @@ from .media import Frame, face_jpeg, media_kind, read_image, sample_video, video
 from .tracking import Tracker
 
 ProgressFn = Callable[[float, str], None]
+FacesFn = Callable[[list[dict]], None]
 
 
 @dataclass
@@ -35,7 +36,8 @@ class AnalysisResult:
     fps: float | None = None
     duration_s: float | None = None
     frames_analyzed: int = 0
-    faces: list[dict] = field(default_factory=list)
+    faces: list[dict] = field(default_factory=list)  # empty when the faces were streamed to ``on_faces``
+    face_count: int = 0
     thumbnails: list[bytes] = field(default_factory=list)  # JPEG per face, when asked for
     warnings: list[str] = field(default_factory=list)  # things the user should know, e.g. limits applied
 
@@ -157,23 +159,27 @@ class Analyzer:
 
     # ---------------------------------------------------------------- analysis
     def analyze_file(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                     thumbnails: bool = False) -> AnalysisResult:
-        """Analyse a photo or a video; ``thumbnails`` also keeps a small JPEG of every face."""
+                     thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
+        """Analyse a photo or a video; ``thumbnails`` also keeps a small JPEG of every face.
+
+        With ``on_faces``, each batch's face records go to it instead of ``result.faces``,
+        so memory stays flat however long the video (the CLI prints them as they come)."""
         analyze = self.analyze_video if media_kind(path) == "video" else self.analyze_image
-        return analyze(path, on_progress=on_progress, thumbnails=thumbnails)
+        return analyze(path, on_progress=on_progress, thumbnails=thumbnails, on_faces=on_faces)
 
     def analyze_image(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                      thumbnails: bool = False) -> AnalysisResult:
+                      thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
         """Detect and classify every face of one photo (frame 0, t_s 0, no track)."""
         image = read_image(path, max_pixels=self.config.max_image_pixels)
         result = AnalysisResult(file=str(path), kind="photo", width=image.shape[1], height=image.shape[0])
-        self._process(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
+        found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
+        self._classify_found(result, found, crops, on_faces=on_faces)
         if on_progress:
-            on_progress(1.0, f"{Path(path).name}: {len(result.faces)} faces")
+            on_progress(1.0, f"{Path(path).name}: {result.face_count} faces")
         return result
 
     def analyze_video(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                      thumbnails: bool = False) -> AnalysisResult:
+                      thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
         """Sample the video at ``config.fps``, detect, track and classify every face."""
         info = video_info(path)
         result = AnalysisResult(file=str(path), kind="video", width=info.width, height=info.height,
@@ -192,19 +198,13 @@ class Analyzer:
         # Decoding and detection of the next chunk overlap with classifying this one (a second thread).
         chunks = _prefetch(detected_chunks()) if self.config.pipeline_video else detected_chunks()
         for (found, crops), t_s in chunks:
-            self._classify_found(result, found, crops, tta=self.config.video_tta)
+            self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces)
             if on_progress and info.duration_s > 0:
                 on_progress(min(t_s / info.duration_s, 1.0),
                             f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
         if on_progress:
-            on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {len(result.faces)} faces")
+            on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {result.face_count} faces")
         return result
-
-    def _process(self, result: AnalysisResult, frames: Iterable[Frame], *, tracker: Tracker | None,
-                 thumbnails: bool = False) -> None:
-        """Detect faces in ``frames``, classify all their crops in one batch per model, append records."""
-        found, crops = self._detect(result, list(frames), tracker=tracker, thumbnails=thumbnails)
-        self._classify_found(result, found, crops)
 
     def _detect(self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None,
                 thumbnails: bool = False) -> tuple[list, list[np.ndarray]]:
@@ -228,16 +228,19 @@ class Analyzer:
         return found, crops
 
     def _classify_found(self, result: AnalysisResult, found: list, crops: list[np.ndarray], *,
-                        tta: bool = True) -> None:
+                        tta: bool = True, on_faces: FacesFn | None = None) -> None:
         if not found:
             return
         probs = self.classify(np.stack(crops), tta=tta)
-        for i, (index, t_s, face, track) in enumerate(found):
-            result.faces.append({
-                "file": result.file, "frame": index, "t_s": t_s, "box": list(face.box),
-                "det_score": round(face.score, 4), "track": track,
-                "predictions": {m: prediction_record(p[i]) for m, p in probs.items()},
-            })
+        records = [{"file": result.file, "frame": index, "t_s": t_s, "box": list(face.box),
+                    "det_score": round(face.score, 4), "track": track,
+                    "predictions": {m: prediction_record(p[i]) for m, p in probs.items()}}
+                   for i, (index, t_s, face, track) in enumerate(found)]
+        result.face_count += len(records)
+        if on_faces:
+            on_faces(records)
+        else:
+            result.faces.extend(records)
 
 
 def _prefetch(items: Iterator, depth: int = 2) -> Iterator:

@@ -48,8 +48,12 @@ def cmd_analyze(args) -> int:
     failed = 0
     for i, path in enumerate(args.files, 1):
         print(f"({i}/{len(args.files)}) {path}", file=sys.stderr, flush=True)
+        def emit(records: list[dict]) -> None:  # printed as found: memory stays flat on long videos
+            for face in records:
+                print(json.dumps(face, ensure_ascii=False), flush=True)
+
         try:
-            result = analyzer.analyze_file(path, on_progress=_progress)
+            result = analyzer.analyze_file(path, on_progress=_progress, on_faces=emit)
         except MediaError as exc:
             failed += 1
             print(json.dumps({"file": path, "error": str(exc)}, ensure_ascii=False), flush=True)
@@ -61,10 +65,8 @@ def cmd_analyze(args) -> int:
             continue
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        if not result.faces:
+        if not result.face_count:
             print(json.dumps({"file": path, "faces": 0}, ensure_ascii=False), flush=True)
-        for face in result.faces:
-            print(json.dumps(face, ensure_ascii=False), flush=True)
     return 1 if failed else 0
 
 
