@@ -16,12 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+from conftest import ScratchPostgres  # noqa: E402
 from core_speed import clip  # noqa: E402
 
 from fer_core import jobs  # noqa: E402
@@ -35,15 +35,10 @@ def url(var: str, script: str) -> str:
 
 
 def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) -> dict:
-    from sqlalchemy import create_engine, text
-
     import redis
 
-    name = f"fer_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    db_url = pg.rsplit("/", 1)[0] + f"/{name}"
+    db = ScratchPostgres(pg, prefix="fer_bench")
+    db_url, name = db.url, db.name
     broker = redis_url.rsplit("/", 1)[0] + "/5"
     redis.Redis.from_url(broker).flushdb()
     env = {**os.environ, "DATABASE_URL": db_url, "BROKER_URL": broker, "FER_HOME": str(home / name),
@@ -64,8 +59,7 @@ def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) 
     for w in workers:
         w.stop()
     engine.dispose()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    db.drop()
     return {"workers": n_workers, "threads_per_worker": threads, "files": len(files),
             "done": sum(o.status == "done" for o in outcomes), "wall_s": round(wall, 1)}
 

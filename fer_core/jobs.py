@@ -74,6 +74,13 @@ def _dead_here(worker: str | None) -> bool:
     return False
 
 
+def _orphaned():
+    """SQL condition: running, but its worker's heartbeat is older than FER_JOB_STALE_S (the worker died)."""
+    stale = utcnow() - timedelta(seconds=stale_after_s())
+    return and_(AnalysisJob.status == "running",
+                or_(AnalysisJob.heartbeat_at.is_(None), AnalysisJob.heartbeat_at < stale))
+
+
 class LostClaim(RuntimeError):
     """Another worker took this job over: nothing of ours may be written."""
 
@@ -134,12 +141,11 @@ def _requeue(job: AnalysisJob) -> None:
 
 def retry(job_ids: list[int], *, engine: Engine) -> list[int]:
     """Queue failed jobs (and orphaned running ones) again; returns the ids that were queued."""
-    stale = utcnow() - timedelta(seconds=stale_after_s())
     done = []
     with session_factory(engine)() as db:
-        for job in db.scalars(select(AnalysisJob).where(AnalysisJob.id.in_(job_ids))):
-            orphaned = job.status == "running" and (job.heartbeat_at is None or job.heartbeat_at < stale)
-            if (job.status == "failed" or orphaned or job.status == "queued") and job.source:
+        again = or_(AnalysisJob.status.in_(("failed", "queued")), _orphaned())
+        for job in db.scalars(select(AnalysisJob).where(AnalysisJob.id.in_(job_ids), again)):
+            if job.source:
                 _requeue(job)
                 done.append(job.id)
         db.commit()
@@ -190,10 +196,8 @@ class _Heartbeat(threading.Thread):
 def claim(engine: Engine, job_id: int, worker: str) -> str | None:
     """Take the job if it is queued or orphaned; returns the claim token, or None if it is not ours to take."""
     token, now = uuid.uuid4().hex, utcnow()
-    stale = now - timedelta(seconds=stale_after_s())
     J = AnalysisJob
-    claimable = or_(J.status == "queued",
-                    and_(J.status == "running", or_(J.heartbeat_at.is_(None), J.heartbeat_at < stale)))
+    claimable = or_(J.status == "queued", _orphaned())
     with engine.begin() as c:
         current = c.execute(select(J.status, J.worker, J.claim_token).where(J.id == job_id)).first()
         if current and current.status == "running" and _dead_here(current.worker):
@@ -287,8 +291,8 @@ def _run_claimed(db: Session, job: AnalysisJob, *, engine: Engine, analyzer: Ana
         db.commit()
     finish_run(db, run)
     if outcome.status != "failed":  # the upload is no longer needed unless it is the kept media
-        kept = {m.stored_path for m in [find_media(db, session_id=session_id, sha256=job.sha256)] if m}
-        if job.source not in kept:
+        media = find_media(db, session_id=session_id, sha256=job.sha256)
+        if media is None or media.stored_path != job.source:
             source_store.delete(job.source)
         db.execute(update(AnalysisJob).where(AnalysisJob.id == job.id).values(source=None))
         db.commit()
@@ -351,9 +355,8 @@ def wait(job_ids: list[int], *, engine: Engine, on_progress: ProgressFn | None =
 def retryable(engine: Engine, *, include_queued: bool = False) -> dict[int, str]:
     """Jobs that can be run again, with why: failed, orphaned (their worker stopped answering) and, with a
     broker, queued ones (to send again if the broker lost its messages)."""
-    stale = utcnow() - timedelta(seconds=stale_after_s())
     J = AnalysisJob
-    wanted = or_(J.status == "failed", and_(J.status == "running", J.heartbeat_at < stale))
+    wanted = or_(J.status == "failed", _orphaned())
     if include_queued:
         wanted = or_(wanted, J.status == "queued")
     with session_factory(engine)() as db:

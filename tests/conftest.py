@@ -107,3 +107,26 @@ def upload(tmp_path_factory, faces, two_face_video):
     cv2.imwrite(str(d / "two faces é.png"), two)
     (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this JPEG stops here")
     return [d / "one face.jpg", d / "broken.jpg", d / "two faces é.png", two_face_video]
+
+
+class ScratchPostgres:
+    """A fresh database on the test PostgreSQL server (FER_TEST_POSTGRES_URL), dropped by ``drop()``.
+    Used by the storage and worker tests and by benchmarks/workers.py."""
+
+    def __init__(self, server_url: str, prefix: str = "fer_test"):
+        import uuid
+
+        from sqlalchemy import create_engine, text
+
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self._admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = server_url.rsplit("/", 1)[0] + f"/{self.name}"
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        with self._admin.connect() as c:
+            c.execute(text(f'DROP DATABASE "{self.name}" WITH (FORCE)'))
+        self._admin.dispose()

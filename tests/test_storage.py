@@ -11,9 +11,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import cv2
 import pytest
-from sqlalchemy import create_engine, func, inspect, insert, select, text
+from sqlalchemy import func, inspect, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from fer_core import Analyzer, AnalyzerConfig
@@ -24,7 +23,7 @@ from fer_core.ingest import ingest
 from fer_core.orm import FaceDetection, FeedbackSession, MediaFile, Prediction
 from fer_core.repository import delete_session, get_or_create_session, save_faces
 
-from conftest import REPO, background, needs_weights, paste, write_video
+from conftest import REPO, ScratchPostgres, background, needs_weights, paste, write_video
 
 PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 
@@ -42,14 +41,9 @@ def db_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'fer.db'}"
         return
     assert PG_URL, "CI must run the PostgreSQL tests: .ci/run sets FER_TEST_POSTGRES_URL"
-    name = f"fer_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    db = ScratchPostgres(PG_URL)
+    yield db.url
+    db.drop()
 
 
 @pytest.fixture

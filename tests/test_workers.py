@@ -14,13 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from fer_core import Analyzer, AnalyzerConfig
 from fer_core import jobs
@@ -28,7 +27,7 @@ from fer_core.db import make_engine, session_factory, upgrade
 from fer_core.ingest import ingest
 from fer_core.orm import AnalysisJob, FaceDetection, MediaFile, Prediction
 
-from conftest import REPO, background, needs_weights, paste, write_video
+from conftest import REPO, ScratchPostgres, background, needs_weights, paste, write_video
 
 PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("FER_TEST_REDIS_URL")
@@ -78,11 +77,8 @@ class Worker:
 def cluster(tmp_path_factory):
     """A fresh PostgreSQL database, a fresh Redis database, a shared media folder and two workers."""
     assert PG_URL and REDIS_URL, "CI must run these tests: .ci/run starts Redis and PostgreSQL"
-    name = f"fer_workers_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    db_url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    db = ScratchPostgres(PG_URL, prefix="fer_workers")
+    db_url = db.url
     broker = REDIS_URL.rsplit("/", 1)[0] + "/3"
     import redis
 
@@ -102,9 +98,7 @@ def cluster(tmp_path_factory):
     for w in workers:
         w.stop()
     engine.dispose()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    db.drop()
 
 
 def submit(cluster, files: list[Path], session: str) -> list[int]:
