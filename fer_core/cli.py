@@ -256,7 +256,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, learning_rate=args.lr, class_weight_power=args.class_weight_power,
         ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing, mixed_bfloat16=bf16,
         patience=args.patience, limit_train=args.limit_train, limit_val=args.limit_val,
-        seed=args.seed, init_weights=args.init_weights,
+        seed=args.seed, init_weights=args.init_weights, schedule=args.schedule,
     )
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
@@ -336,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=None, help="initial learning rate (default per backbone)")
+    t.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
+                   help="learning rate: halve on a plateau, or cosine decay to 1%% over --epochs")
     t.add_argument("--bf16", dest="bf16", action="store_true", default=None, help="force mixed bfloat16")
     t.add_argument("--no-bf16", dest="bf16", action="store_false", help="force float32")
     t.add_argument("--class-weight-power", type=float, default=0.5)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from fer_core.training import TrainConfig, augment, class_weights, load_training_data, train
+from fer_core.training import TrainConfig, augment, class_weights, cosine_lr, load_training_data, train
 
 from conftest import DATA_DIR, needs_data
 
@@ -63,3 +63,24 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:120])
     accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:120]))
     assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
+
+
+def test_cosine_schedule_falls_from_base_to_one_percent():
+    rates = [cosine_lr(e, base=1e-4, epochs=5) for e in range(5)]
+    assert rates[0] == pytest.approx(1e-4) and rates[-1] == pytest.approx(1e-6)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert cosine_lr(9, base=1e-4, epochs=5) == pytest.approx(1e-6)  # past the end it stays at the floor
+
+
+@needs_data
+def test_tiny_training_follows_the_cosine_schedule(tmp_path):
+    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=3, batch_size=32,
+                      limit_train=64, limit_val=32, mixed_bfloat16=True, schedule="cosine", learning_rate=2e-4)
+    train(cfg)
+    rows = (tmp_path / "vgg16" / "history.csv").read_text().splitlines()
+    column = rows[0].split(",").index("learning_rate")
+    used = [float(r.split(",")[column]) for r in rows[1:]]
+    assert used == pytest.approx([cosine_lr(e, base=2e-4, epochs=3) for e in range(3)], rel=1e-4)
+    with pytest.raises(ValueError, match="cosine"):
+        train(TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path / "b"), epochs=1,
+                          limit_train=32, limit_val=32, schedule="step"))
