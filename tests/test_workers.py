@@ -88,7 +88,7 @@ def cluster(tmp_path_factory):
            "FER_MEDIA_STORE": str(home / "shared-media"),
            # quick recovery for the test: a killed worker's message returns after 20 s
            "FER_JOB_VISIBILITY_S": "20", "FER_JOB_RESTORE_EVERY_S": "2", "FER_JOB_STALE_S": "8",
-           "FER_JOB_HEARTBEAT_S": "1"}
+           "FER_JOB_HEARTBEAT_S": "0.2"}
     engine = make_engine(db_url)
     upgrade(engine)
     workers = [Worker("w1", env), Worker("w2", env)]
@@ -142,13 +142,14 @@ def twenty_photos(tmp_path_factory, faces) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory, faces) -> Path:
-    """40 s at 10 fps (80 sampled frames): long enough to kill a worker in the middle of it."""
+    """120 s at 4 fps (240 sampled frames): several seconds of work even on a fast machine, so the test can
+    kill the worker in the middle of it (a 40 s clip was sometimes done between two progress beats)."""
     frames = []
-    for i in range(400):
+    for i in range(480):
         img = background(360, 640, seed=7)
         paste(img, faces[50], 200 + i % 60, 80, 180)
         frames.append(img)
-    return write_video(tmp_path_factory.mktemp("long") / "long session.mp4", frames, 10)
+    return write_video(tmp_path_factory.mktemp("long") / "long session.mp4", frames, 4)
 
 
 def test_twenty_files_are_processed_exactly_once_by_two_workers(cluster, twenty_photos):
@@ -194,7 +195,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(cluster, l
         media = db.scalars(select(MediaFile).where(MediaFile.original_name == long_video.name)).all()
         assert len(media) == 1
         faces = db.scalar(select(func.count()).select_from(FaceDetection).where(FaceDetection.media_id == media[0].id))
-        assert faces == outcome.faces == 80  # 40 s at 2 frames/s, one face: each frame's face stored once
+        assert faces == outcome.faces == 240  # 120 s at 2 frames/s, one face: each frame's face stored once
 
     # the same files analysed in-process (no broker) give the same results
     local = make_engine(f"sqlite:///{cluster['home'] / 'in-process.db'}")
