@@ -128,7 +128,8 @@ def test_two_ingests_at_once_on_one_sqlite_file(tmp_path, faces):
             img = background(360, 640, seed=30 + k)
             paste(img, faces[10 + k], 150 + i // 4, 80, 180)
             frames.append(img)
-        videos.append(write_video(tmp_path / f"v{k}.mp4", frames, 30))
+        # 30 s at 4 fps: long enough that both writers and the reader overlap for seconds even on a fast machine
+        videos.append(write_video(tmp_path / f"v{k}.mp4", frames, 4))
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "FER_HOME": str(tmp_path)}
     upgrade(make_engine(env["DATABASE_URL"]))
     procs = [subprocess.Popen([sys.executable, "-m", "fer_core", "ingest", "--session", f"S{k}", str(v)],
@@ -146,11 +147,11 @@ def test_two_ingests_at_once_on_one_sqlite_file(tmp_path, faces):
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
-        assert json.loads(out)["files"][0]["faces"] == 8  # 4 s at 2 frames/s, one face
+        assert json.loads(out)["files"][0]["faces"] == 60  # 30 s at 2 frames/s, one face
     engine = make_engine(env["DATABASE_URL"])
     with session_factory(engine)() as db:
-        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 16
-        assert db.scalar(select(func.count()).select_from(Prediction)) == 48
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 120
+        assert db.scalar(select(func.count()).select_from(Prediction)) == 360
 
 
 @needs_weights
