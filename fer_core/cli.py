@@ -45,13 +45,13 @@ def cmd_analyze(args) -> int:
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    def emit(records: list[dict]) -> None:  # printed as found: memory stays flat on long videos
+        for face in records:
+            print(json.dumps(face, ensure_ascii=False), flush=True)
+
     failed = 0
     for i, path in enumerate(args.files, 1):
         print(f"({i}/{len(args.files)}) {path}", file=sys.stderr, flush=True)
-        def emit(records: list[dict]) -> None:  # printed as found: memory stays flat on long videos
-            for face in records:
-                print(json.dumps(face, ensure_ascii=False), flush=True)
-
         try:
             result = analyzer.analyze_file(path, on_progress=_progress, on_faces=emit)
         except MediaError as exc:
