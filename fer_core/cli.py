@@ -257,6 +257,7 @@ def cmd_train(args) -> int:
         ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing, mixed_bfloat16=bf16,
         patience=args.patience, limit_train=args.limit_train, limit_val=args.limit_val,
         seed=args.seed, init_weights=args.init_weights, schedule=args.schedule,
+        backbone_size=args.backbone_size,
     )
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
@@ -338,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None, help="initial learning rate (default per backbone)")
     t.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
                    help="learning rate: halve on a plateau, or cosine decay to 1%% over --epochs")
+    t.add_argument("--backbone-size", type=int, default=48,
+                   help="enlarge the 48x48 face to N x N inside the net before the backbone (default 48: no)")
     t.add_argument("--bf16", dest="bf16", action="store_true", default=None, help="force mixed bfloat16")
     t.add_argument("--no-bf16", dest="bf16", action="store_false", help="force float32")
     t.add_argument("--class-weight-power", type=float, default=0.5)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import EMOTIONS
+from .constants import EMOTIONS, FACE_SIZE
 from .evaluation import expected_calibration_error, fit_temperature, metrics
 from .nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
 from .registry import WEIGHTS_DIR, sha256
@@ -42,7 +42,10 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         xv, yv, near_dup = xv[:limit], yv[:limit], near_dup[:limit]
     x = preprocess(xv)
 
-    net = build_classifier(backbone=model)
+    run = Path(run_dir) if run_dir else Path(weights).parent
+    train_cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
+    size = int(train_cfg.get("backbone_size") or FACE_SIZE)
+    net = build_classifier(backbone=model, backbone_size=size)
     load_compact(net, weights)
     plain = _probs(net, x)
     flipped = (plain + _probs(net, x[:, :, ::-1])) / 2
@@ -55,10 +58,8 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         temperature = 1.0  # kept only where it lowers the calibration error
     probs = apply_temperature(raw, temperature)
 
-    run = Path(run_dir) if run_dir else Path(weights).parent
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
-    train_cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
-    fp16_check = _float16_cost(model, run, x, yv)
+    fp16_check = _float16_cost(model, run, x, yv, size)
     history = []
     if (run / "history.csv").exists():  # per-epoch record, so the next session knows where training stands
         import csv
@@ -74,8 +75,11 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         "name": model,
         "version": time.strftime("%Y.%m.%d") + f"-e{state.get('best_epoch', '?')}",
         "architecture": f"keras.applications.{'ResNet50' if model == 'resnet50' else 'VGG16'}(weights=None, "
-                        "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)",
+                        "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)"
+                        + (f", the input enlarged to {size}x{size} (bilinear Resizing) before the backbone"
+                           if size != FACE_SIZE else ""),
         "input": "48x48 grayscale face crop repeated to 3 channels, scaled to [-1, 1]",
+        "backbone_size": size,
         "preprocessing": PREPROCESSING,
         "params": EXPECTED_PARAMS[model],
         "labels": list(EMOTIONS),
@@ -84,7 +88,7 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
                             if train_cfg.get("ferplus_mix") else "; FER-2013 hard labels"),
         "training": {k: train_cfg.get(k) for k in ("epochs", "batch_size", "learning_rate", "class_weight_power",
                                                    "ferplus_mix", "label_smoothing", "mixed_bfloat16", "seed",
-                                                   "init_weights")},
+                                                   "init_weights", "schedule", "backbone_size")},
         "epochs_trained": state.get("last_epoch"),
         "best_epoch": state.get("best_epoch"),
         "backend": state.get("backend", "tensorflow"),
@@ -107,14 +111,14 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
     return card
 
 
-def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray) -> dict | None:
+def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int = FACE_SIZE) -> dict | None:
     """Accuracy of the run's latest float32 checkpoint, and of the same weights rounded to float16."""
     ckpt = run / "backup" / "latest.weights.h5"
     if not ckpt.exists():
         return None
     from .nets import build_classifier
 
-    net = build_classifier(backbone=model)
+    net = build_classifier(backbone=model, backbone_size=size)
     try:
         net.load_weights(str(ckpt), skip_mismatch=True)
     except Exception as exc:  # a checkpoint written by another Keras version, say

@@ -33,15 +33,26 @@ def preprocess(crops: np.ndarray) -> np.ndarray:
     return np.repeat(x[..., None], 3, axis=-1)
 
 
-def build_classifier(*, backbone: str, num_classes: int = NUM_CLASSES, dropout: float = 0.2):
-    """Build ``backbone`` (weights=None) + GlobalAveragePooling2D + Dropout + Dense softmax."""
+def build_classifier(*, backbone: str, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
+                     backbone_size: int = FACE_SIZE):
+    """Build ``backbone`` (weights=None) + GlobalAveragePooling2D + Dropout + Dense softmax.
+
+    ``backbone_size`` > 48 enlarges the 48x48 input inside the net (bilinear, no parameters) before the
+    backbone: ResNet50's stem divides by 4, so at 48 px its later stages see only 3x3 and 2x2 maps.
+    The input stays 48x48, so preprocessing, crops and stored data do not change.
+    """
     if backbone not in MODEL_NAMES:
         raise ValueError(f"backbone must be one of {MODEL_NAMES}; received {backbone!r}")
+    if backbone_size < FACE_SIZE:
+        raise ValueError(f"backbone_size must be at least {FACE_SIZE}; received {backbone_size}")
     import keras  # lazy: importing fer_core must stay cheap
 
     apps = {"resnet50": keras.applications.ResNet50, "vgg16": keras.applications.VGG16}
     inputs = keras.Input(shape=(FACE_SIZE, FACE_SIZE, 3), name="face")
-    base = apps[backbone](include_top=False, weights=None, input_tensor=inputs)
+    x = inputs
+    if backbone_size != FACE_SIZE:
+        x = keras.layers.Resizing(backbone_size, backbone_size, interpolation="bilinear", name="enlarge")(x)
+    base = apps[backbone](include_top=False, weights=None, input_tensor=x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(base.output)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     # float32 output keeps softmax exact under a mixed_bfloat16 policy.

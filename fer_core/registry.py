@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import MODEL_NAMES
+from .constants import FACE_SIZE, MODEL_NAMES
 from .nets import EXPECTED_PARAMS, PREPROCESSING
 
 WEIGHTS_DIR = Path(os.environ.get("FER_WEIGHTS_DIR", Path(__file__).resolve().parent.parent / "weights"))
@@ -90,7 +90,8 @@ def _load(s: ModelSpec):
     if expected and sha256(s.weights_file) != expected:
         raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
                            "the file is corrupt or was replaced without a new card")
-    model = build_classifier(backbone=s.name)
+    # Cards written before backbone_size existed describe 48 px nets.
+    model = build_classifier(backbone=s.name, backbone_size=int(s.card().get("backbone_size") or FACE_SIZE))
     try:
         with np.load(s.weights_file) as data:
             arrays = [data[k].astype(np.float32) for k in sorted(data.files)]

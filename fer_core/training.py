@@ -45,6 +45,7 @@ class TrainConfig:
     seed: int = 1234
     init_weights: str | None = None  # compact .npz to start from (e.g. the shipped weights)
     schedule: str = "plateau"  # "plateau": halve on a 3-epoch plateau; "cosine": decay to 1% over `epochs`
+    backbone_size: int = FACE_SIZE  # >48: the net enlarges its 48x48 input to this size (see nets)
     extra: dict = field(default_factory=dict)
 
 
@@ -213,7 +214,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     weights = class_weights(labels, cfg.class_weight_power)[labels]
     log(f"{cfg.model}: {len(x)} training faces, {len(xv)} validation faces, backend {keras.backend.backend()}")
 
-    model = build_classifier(backbone=cfg.model)
+    model = build_classifier(backbone=cfg.model, backbone_size=cfg.backbone_size)
     if cfg.init_weights and not state:
         load_compact(model, cfg.init_weights)
         log(f"started from {cfg.init_weights}")

@@ -84,3 +84,24 @@ def test_tiny_training_follows_the_cosine_schedule(tmp_path):
     with pytest.raises(ValueError, match="cosine"):
         train(TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path / "b"), epochs=1,
                           limit_train=32, limit_val=32, schedule="step"))
+
+
+@needs_data
+def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tmp_path):
+    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, batch_size=32,
+                      limit_train=64, limit_val=32, backbone_size=64)
+    train(cfg)
+    from fer_core import Analyzer, AnalyzerConfig
+    from fer_core.modelcard import write_card
+
+    card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
+                      weights_dir=tmp_path / "weights", limit=64)
+    assert card["backbone_size"] == 64 and "64x64" in card["architecture"]
+    assert card["training"]["backbone_size"] == 64
+    from fer_core.registry import load_model
+
+    assert load_model("vgg16", tmp_path / "weights").get_layer("enlarge").output.shape[1:3] == (64, 64)
+    d = np.load(DATA_DIR / "fer2013_publictest.npz")
+    probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])
+    accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:64]))
+    assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
