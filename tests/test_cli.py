@@ -100,4 +100,4 @@ def test_models_lists_both():
     assert [r["name"] for r in rows] == ["resnet50", "vgg16"]
     assert [r["params"] for r in rows] == [23_602_055, 14_718_279]
     for r in rows:
-        assert {"weights_file", "sha256", "version", "val_accuracy"} <= set(r)
+        assert {"weights_file", "sha256", "version", "val_accuracy", "backbone_size"} <= set(r)
