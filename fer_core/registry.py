@@ -154,8 +154,6 @@ def lite_file(name: str, weights_dir: str | Path | None = None) -> Path:
 
 
 def _convert(s: ModelSpec, target: Path) -> None:
-    import tempfile
-
     import keras
     import tensorflow as tf
 
@@ -167,9 +165,15 @@ def _convert(s: ModelSpec, target: Path) -> None:
     finally:
         keras.mixed_precision.set_global_policy(previous)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        model.export(f"{tmp}/saved", format="tf_saved_model", verbose=False)
-        flat = tf.lite.TFLiteConverter.from_saved_model(f"{tmp}/saved").convert()
+    # Freeze the weights into constants first: through a SavedModel, a net with a Resizing layer kept its
+    # variables as resource ops (1,402 ops) and gave probabilities 0.39 away from Keras'; frozen it has 77
+    # ops and matches within 2e-6.
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    signature = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+    frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
+    flat = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     part.write_bytes(flat)
     os.replace(part, target)  # another process converting at the same time writes the same bytes

@@ -98,10 +98,16 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
                       weights_dir=tmp_path / "weights", limit=64)
     assert card["backbone_size"] == 64 and "64x64" in card["architecture"]
     assert card["training"]["backbone_size"] == 64
-    from fer_core.registry import load_model
+    from fer_core.nets import preprocess
+    from fer_core.registry import load_lite, load_model
 
-    assert load_model("vgg16", tmp_path / "weights").get_layer("enlarge").output.shape[1:3] == (64, 64)
+    keras_net = load_model("vgg16", tmp_path / "weights")
+    assert keras_net.get_layer("enlarge").output.shape[1:3] == (64, 64)
     d = np.load(DATA_DIR / "fer2013_publictest.npz")
+    # The LiteRT file gives Keras' numbers for an enlarged net too (through a SavedModel it once did not).
+    x = preprocess(d["x"][:16])
+    np.testing.assert_allclose(load_lite("vgg16", tmp_path / "weights").predict_on_batch(x),
+                               np.asarray(keras_net.predict_on_batch(x)), atol=1e-3)
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])
     accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:64]))
     assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
