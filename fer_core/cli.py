@@ -123,7 +123,7 @@ def cmd_models(args) -> int:
         rows.append({
             "name": name, "params": s.params, "weights_file": str(s.weights_file), "weights_present": exists,
             "sha256": sha256(s.weights_file) if exists else None, "version": s.version,
-            "preprocessing": s.preprocessing, "backbone_size": card.get("backbone_size", 48),
+            "preprocessing": s.preprocessing, "backbone_size": s.backbone_size,
             "val_accuracy": card.get("publictest", {}).get("accuracy"),
             "val_accuracy_without_near_dups": card.get("publictest_without_near_dups", {}).get("accuracy"),
         })

@@ -49,6 +49,11 @@ class ModelSpec:
     def temperature(self) -> float:
         return float(self.card().get("temperature", 1.0))
 
+    @property
+    def backbone_size(self) -> int:
+        """Side the net enlarges its 48x48 input to; cards written before this field describe 48 px nets."""
+        return int(self.card().get("backbone_size") or FACE_SIZE)
+
 
 def spec(name: str, weights_dir: str | Path | None = None) -> ModelSpec:
     if name not in MODEL_NAMES:
@@ -90,8 +95,7 @@ def _load(s: ModelSpec):
     if expected and sha256(s.weights_file) != expected:
         raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
                            "the file is corrupt or was replaced without a new card")
-    # Cards written before backbone_size existed describe 48 px nets.
-    model = build_classifier(backbone=s.name, backbone_size=int(s.card().get("backbone_size") or FACE_SIZE))
+    model = build_classifier(backbone=s.name, backbone_size=s.backbone_size)
     try:
         with np.load(s.weights_file) as data:
             arrays = [data[k].astype(np.float32) for k in sorted(data.files)]

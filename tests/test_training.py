@@ -93,14 +93,13 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
     train(cfg)
     from fer_core import Analyzer, AnalyzerConfig
     from fer_core.modelcard import write_card
+    from fer_core.nets import preprocess
+    from fer_core.registry import load_lite, load_model
 
     card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
                       weights_dir=tmp_path / "weights", limit=64)
     assert card["backbone_size"] == 64 and "64x64" in card["architecture"]
     assert card["training"]["backbone_size"] == 64
-    from fer_core.nets import preprocess
-    from fer_core.registry import load_lite, load_model
-
     keras_net = load_model("vgg16", tmp_path / "weights")
     assert keras_net.get_layer("enlarge").output.shape[1:3] == (64, 64)
     d = np.load(DATA_DIR / "fer2013_publictest.npz")
