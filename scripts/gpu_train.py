@@ -1,0 +1,190 @@
+"""Train on a lent GPU machine (Keras 3 on JAX) within the device tool's limits.
+
+The device tool sends the working tree (64 MiB at most, the shipped weights included: move them aside
+for the call), runs one command (10 min at most) and returns at most 8 files of 16 MiB, 64 MiB
+together. The machine has JAX, NumPy and OpenCV but not Keras. Hence four steps:
+
+  pack     (here)   FER-2013 Training and PublicTest as JPEG bytes (q95: the source pixels are decoded
+                    JPEGs, so this moves them by about 0.05 grey levels) plus the wheels of Keras and the
+                    two packages it needs that the machine lacks, into .device/ (git-ignored)
+  run      (there)  install the wheels, unpack the faces, train the models side by side on the GPU until
+                    a deadline (`python -m fer_core train`, KERAS_BACKEND=jax), then `collect` the first
+  collect  (there)  one model's best.npz in parts of at most 16,000,000 bytes plus a tar of its log,
+                    history and state, under $OUT: both models do not fit in one reply
+  join     (here)   the fetched parts -> runs_gpu/MODEL/best.npz and its log, ready for `python -m fer_core card`
+
+README "Training on a lent GPU" gives the calls.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / ".device"
+WHEELS = ["keras==3.15.1", "namex", "optree"]  # the machine's image has Keras' other needs
+PART_BYTES = 16_000_000
+WORK = Path("/tmp/fer_gpu")
+
+
+def pack(args) -> int:
+    import cv2
+
+    (PACK / "data").mkdir(parents=True, exist_ok=True)
+    for name in ("fer2013_train", "fer2013_publictest"):
+        pack_faces(Path(args.data) / f"{name}.npz", PACK / "data" / f"{name}.jpg.npz", quality=args.quality)
+    wheel_dir = PACK / "wheels"
+    wheel_dir.mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                    "--python-version", args.python, "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
+                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
+                    "-d", str(wheel_dir), *WHEELS], check=True)
+    packed = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    tree = sum((ROOT / p).stat().st_size for p in tracked.decode().split("\0") if p and (ROOT / p).is_file())
+    print(f".device/: {packed / 2**20:.1f} MiB; tracked files on disk now: {tree / 2**20:.1f} MiB; "
+          f"together {(packed + tree) / 2**20:.1f} MiB of the 64 MiB a call may send")
+    return 0
+
+
+def pack_faces(src: Path, dst: Path, *, quality: int = 95) -> None:
+    """A FER-2013 .npz with its faces as JPEG bytes (`jpeg`, `ends`) and the arrays training needs."""
+    import cv2
+
+    d = np.load(src)
+    blobs = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for img in d["x"]]
+    extra = {k: d[k] for k in ("row", "near_dup_in_train") if k in d.files}
+    np.savez(dst, jpeg=np.frombuffer(b"".join(blobs), np.uint8), ends=np.cumsum([len(b) for b in blobs]),
+             y=d["y"], **extra)
+
+
+def unpack_faces(src: Path, dst: Path) -> None:
+    """Every *.jpg.npz in `src` back to a FER-2013 .npz (x uint8 (N, 48, 48), y, ...) in `dst`."""
+    import cv2
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.glob("*.jpg.npz")):
+        d = dict(np.load(f))  # read each array once (an NpzFile re-reads on every access)
+        jpeg, ends = d.pop("jpeg"), d.pop("ends")
+        starts = np.concatenate([[0], ends[:-1]])
+        x = np.stack([cv2.imdecode(jpeg[s:e], cv2.IMREAD_GRAYSCALE) for s, e in zip(starts, ends)])
+        np.savez(dst / f.name.replace(".jpg.npz", ".npz"), x=x, **d)
+
+
+def run(args) -> int:
+    site = WORK / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                    "--target", str(site), *map(str, sorted((PACK / "wheels").glob("*.whl")))], check=True)
+    unpack_faces(PACK / "data", WORK / "data")
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=f"{site}:{ROOT}", PYTHONUNBUFFERED="1",
+               XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 / len(args.models):.2f}")  # share the GPU's memory
+    procs = []
+    for spec in args.models:
+        model, _, size = spec.partition(":")
+        out = WORK / "runs"
+        cmd = [sys.executable, "-m", "fer_core", "train", "--model", model, "--data", str(WORK / "data"),
+               "--out", str(out), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+               "--schedule", "cosine", "--bf16", "--patience", str(args.epochs), "--backbone-size", size or "48",
+               "--limit-train", str(args.limit_train), "--limit-val", str(args.limit_val)]
+        (out / model).mkdir(parents=True, exist_ok=True)
+        log = open(out / model / "train.log", "w")
+        procs.append((model, subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log))
+        print("started:", " ".join(cmd[1:]), flush=True)
+    deadline = time.time() + args.minutes * 60
+    while any(p.poll() is None for _, p, _ in procs) and time.time() < deadline:
+        time.sleep(20)
+        for model, _, log in procs:  # the last epoch line of each, as progress
+            lines = [ln for ln in (WORK / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")]
+            print(f"{time.strftime('%H:%M:%S')} {model}: {lines[-1] if lines else 'starting'}", flush=True)
+    for model, p, log in procs:
+        if p.poll() is None:
+            p.terminate()  # best.npz is written atomically at each epoch's end, so stopping loses nothing kept
+            p.wait(30)
+        log.close()
+        print(f"{model}: exit {p.returncode}", flush=True)
+    return collect(argparse.Namespace(model=args.models[0].partition(":")[0]))
+
+
+def collect(args) -> int:
+    out = Path(os.environ.get("OUT", WORK / "out"))
+    split_run(WORK / "runs" / args.model, out)
+    print(f"{args.model}: best.npz and its run files are under $OUT", flush=True)
+    return 0
+
+
+def split_run(run_dir: Path, out: Path, *, part_bytes: int = PART_BYTES) -> None:
+    """run_dir/best.npz as MODEL.best.partK files of at most part_bytes, the rest as MODEL.run.tar."""
+    model = run_dir.name
+    out.mkdir(parents=True, exist_ok=True)
+    data = (run_dir / "best.npz").read_bytes()
+    for k in range(0, len(data), part_bytes):
+        (out / f"{model}.best.part{k // part_bytes}").write_bytes(data[k:k + part_bytes])
+    with tarfile.open(out / f"{model}.run.tar", "w") as tar:
+        for name in ("train.log", "history.csv", "state.json", "config.json"):
+            if (run_dir / name).exists():
+                tar.add(run_dir / name, arcname=name)
+
+
+def join(args) -> int:
+    for run_dir in join_runs(Path(args.files_at), Path(args.out)):
+        print(f"{run_dir}/best.npz rebuilt")
+    return 0
+
+
+def join_runs(src: Path, out: Path) -> list[Path]:
+    """The reverse of split_run for every MODEL.run.tar under src; returns the run folders made."""
+    made = []
+    for tar_path in sorted(src.rglob("*.run.tar")):
+        model = tar_path.name.split(".")[0]
+        run_dir = out / model
+        run_dir.mkdir(parents=True, exist_ok=True)
+        parts = sorted(src.rglob(f"{model}.best.part*"), key=lambda p: int(p.name.rsplit("part", 1)[1]))
+        numbers = [int(p.name.rsplit("part", 1)[1]) for p in parts]
+        if numbers != list(range(len(numbers))) or not numbers:
+            raise ValueError(f"{model}: parts {numbers} under {src}; expected 0 to N-1 (fetch every file of the reply)")
+        (run_dir / "best.npz").write_bytes(b"".join(p.read_bytes() for p in parts))
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(run_dir, filter="data")
+        with np.load(run_dir / "best.npz") as check:  # a damaged part fails here, not later in `card`
+            [check[k] for k in check.files]
+        made.append(run_dir)
+    return made
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="step", required=True)
+    a = sub.add_parser("pack")
+    a.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    a.add_argument("--quality", type=int, default=95)
+    a.add_argument("--python", default="3.12", help="the device's Python version (for the wheels)")
+    a.set_defaults(func=pack)
+    r = sub.add_parser("run")
+    r.add_argument("--models", nargs="+", default=["resnet50:96", "vgg16"], help="MODEL[:BACKBONE_SIZE] ...")
+    r.add_argument("--epochs", type=int, default=60, help="cosine schedule length for each model")
+    r.add_argument("--batch-size", type=int, default=128)
+    r.add_argument("--minutes", type=float, default=8.0, help="stop training after this long")
+    r.add_argument("--limit-train", type=int, default=0, help="only N training faces (a smoke test on the CPU)")
+    r.add_argument("--limit-val", type=int, default=0)
+    r.set_defaults(func=run)
+    c = sub.add_parser("collect")
+    c.add_argument("--model", required=True)
+    c.set_defaults(func=collect)
+    j = sub.add_parser("join")
+    j.add_argument("--files-at", required=True, help="the folder the device tool put the fetched files in")
+    j.add_argument("--out", default="runs_gpu")
+    j.set_defaults(func=join)
+    args = p.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""scripts/gpu_train.py: what travels to and from a lent GPU machine survives the trip.
+
+The training itself is the ordinary `python -m fer_core train` (tests/test_training.py); these tests
+cover the packing around it, which no CI machine can exercise end to end (it has no GPU).
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import DATA_DIR, REPO
+
+spec = importlib.util.spec_from_file_location("gpu_train", REPO / "scripts" / "gpu_train.py")
+gpu_train = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gpu_train)
+
+
+def test_faces_survive_jpeg_packing(tmp_path):
+    src = DATA_DIR / "fer2013_publictest.npz"
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    gpu_train.pack_faces(src, packed / "fer2013_publictest.jpg.npz")
+    assert (packed / "fer2013_publictest.jpg.npz").stat().st_size < 0.8 * src.stat().st_size
+
+    gpu_train.unpack_faces(packed, tmp_path / "data")
+    before, after = np.load(src), np.load(tmp_path / "data" / "fer2013_publictest.npz")
+    assert after["x"].shape == before["x"].shape and after["x"].dtype == np.uint8
+    np.testing.assert_array_equal(after["y"], before["y"])
+    np.testing.assert_array_equal(after["near_dup_in_train"], before["near_dup_in_train"])
+    # The source pixels are decoded q95 JPEGs: re-encoding at q95 moves them by a fraction of a grey level.
+    assert np.abs(after["x"].astype(int) - before["x"]).mean() < 0.2
+
+
+def test_weights_split_into_parts_and_join_back(tmp_path):
+    run_dir = tmp_path / "runs" / "vgg16"
+    run_dir.mkdir(parents=True)
+    shutil.copy(REPO / "weights" / "vgg16.npz", run_dir / "best.npz")
+    (run_dir / "state.json").write_text('{"backend": "jax", "best_epoch": 3}')
+    out = tmp_path / "out"
+
+    gpu_train.split_run(run_dir, out, part_bytes=16_000_000)
+    parts = sorted(out.glob("vgg16.best.part*"))
+    assert len(parts) == 2 and all(p.stat().st_size <= 16_000_000 for p in parts)
+
+    made = gpu_train.join_runs(out, tmp_path / "joined")
+    assert made == [tmp_path / "joined" / "vgg16"]
+    assert (made[0] / "best.npz").read_bytes() == (run_dir / "best.npz").read_bytes()
+    assert (made[0] / "state.json").read_text() == '{"backend": "jax", "best_epoch": 3}'
+
+
+def test_a_missing_part_is_caught_when_joining(tmp_path):
+    run_dir = tmp_path / "runs" / "vgg16"
+    run_dir.mkdir(parents=True)
+    shutil.copy(REPO / "weights" / "vgg16.npz", run_dir / "best.npz")
+    out = tmp_path / "out"
+    gpu_train.split_run(run_dir, out, part_bytes=10_000_000)
+    (out / "vgg16.best.part1").unlink()
+    with pytest.raises(ValueError, match="vgg16: parts \\[0, 2\\]"):
+        gpu_train.join_runs(out, tmp_path / "joined")
