@@ -13,12 +13,11 @@ together. The machine has JAX, NumPy and OpenCV but not Keras. Hence four steps:
                     history and state, under $OUT: both models do not fit in one reply
   join     (here)   the fetched parts -> runs_gpu/MODEL/best.npz and its log, ready for `python -m fer_core card`
 
-README "Training on a lent GPU" gives the calls.
+README "Training on a lent GPU machine" gives the calls.
 """
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -36,8 +35,6 @@ WORK = Path("/tmp/fer_gpu")
 
 
 def pack(args) -> int:
-    import cv2
-
     (PACK / "data").mkdir(parents=True, exist_ok=True)
     for name in ("fer2013_train", "fer2013_publictest"):
         pack_faces(Path(args.data) / f"{name}.npz", PACK / "data" / f"{name}.jpg.npz", quality=args.quality)
@@ -101,13 +98,17 @@ def run(args) -> int:
     deadline = time.time() + args.minutes * 60
     while any(p.poll() is None for _, p, _ in procs) and time.time() < deadline:
         time.sleep(20)
-        for model, _, log in procs:  # the last epoch line of each, as progress
+        for model, _, _ in procs:  # the last epoch line of each, as progress
             lines = [ln for ln in (WORK / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")]
             print(f"{time.strftime('%H:%M:%S')} {model}: {lines[-1] if lines else 'starting'}", flush=True)
     for model, p, log in procs:
         if p.poll() is None:
             p.terminate()  # best.npz is written atomically at each epoch's end, so stopping loses nothing kept
-            p.wait(30)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         log.close()
         print(f"{model}: exit {p.returncode}", flush=True)
     return collect(argparse.Namespace(model=args.models[0].partition(":")[0]))
@@ -121,16 +122,19 @@ def collect(args) -> int:
 
 
 def split_run(run_dir: Path, out: Path, *, part_bytes: int = PART_BYTES) -> None:
-    """run_dir/best.npz as MODEL.best.partK files of at most part_bytes, the rest as MODEL.run.tar."""
+    """run_dir/best.npz as MODEL.best.partK files of at most part_bytes, the rest as MODEL.run.tar.
+
+    The tar comes first so that a run that failed before its first epoch still sends its log back.
+    """
     model = run_dir.name
     out.mkdir(parents=True, exist_ok=True)
-    data = (run_dir / "best.npz").read_bytes()
-    for k in range(0, len(data), part_bytes):
-        (out / f"{model}.best.part{k // part_bytes}").write_bytes(data[k:k + part_bytes])
     with tarfile.open(out / f"{model}.run.tar", "w") as tar:
         for name in ("train.log", "history.csv", "state.json", "config.json"):
             if (run_dir / name).exists():
                 tar.add(run_dir / name, arcname=name)
+    data = (run_dir / "best.npz").read_bytes()
+    for k in range(0, len(data), part_bytes):
+        (out / f"{model}.best.part{k // part_bytes}").write_bytes(data[k:k + part_bytes])
 
 
 def join(args) -> int:
