@@ -111,13 +111,12 @@ def run(args) -> int:
                 p.wait()
         log.close()
         print(f"{model}: exit {p.returncode}", flush=True)
-    return collect(argparse.Namespace(model=args.models[0].partition(":")[0]))
+    return collect_model(args.models[0].partition(":")[0])
 
 
-def collect(args) -> int:
-    out = Path(os.environ.get("OUT", WORK / "out"))
-    split_run(WORK / "runs" / args.model, out)
-    print(f"{args.model}: best.npz and its run files are under $OUT", flush=True)
+def collect_model(model: str) -> int:
+    split_run(WORK / "runs" / model, Path(os.environ.get("OUT", WORK / "out")))
+    print(f"{model}: best.npz and its run files are under $OUT", flush=True)
     return 0
 
 
@@ -181,7 +180,7 @@ def main() -> int:
     r.set_defaults(func=run)
     c = sub.add_parser("collect")
     c.add_argument("--model", required=True)
-    c.set_defaults(func=collect)
+    c.set_defaults(func=lambda a: collect_model(a.model))
     j = sub.add_parser("join")
     j.add_argument("--files-at", required=True, help="the folder the device tool put the fetched files in")
     j.add_argument("--out", default="runs_gpu")

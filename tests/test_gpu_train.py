@@ -34,11 +34,17 @@ def test_faces_survive_jpeg_packing(tmp_path):
     assert np.abs(after["x"].astype(int) - before["x"]).mean() < 0.2
 
 
-def test_weights_split_into_parts_and_join_back(tmp_path):
+@pytest.fixture
+def run_dir(tmp_path):
+    """A run folder as `train` leaves it, with the shipped VGG16 weights as its best epoch."""
     run_dir = tmp_path / "runs" / "vgg16"
     run_dir.mkdir(parents=True)
     shutil.copy(REPO / "weights" / "vgg16.npz", run_dir / "best.npz")
     (run_dir / "state.json").write_text('{"backend": "jax", "best_epoch": 3}')
+    return run_dir
+
+
+def test_weights_split_into_parts_and_join_back(tmp_path, run_dir):
     out = tmp_path / "out"
 
     gpu_train.split_run(run_dir, out, part_bytes=16_000_000)
@@ -51,10 +57,7 @@ def test_weights_split_into_parts_and_join_back(tmp_path):
     assert (made[0] / "state.json").read_text() == '{"backend": "jax", "best_epoch": 3}'
 
 
-def test_a_missing_part_is_caught_when_joining(tmp_path):
-    run_dir = tmp_path / "runs" / "vgg16"
-    run_dir.mkdir(parents=True)
-    shutil.copy(REPO / "weights" / "vgg16.npz", run_dir / "best.npz")
+def test_a_missing_part_is_caught_when_joining(tmp_path, run_dir):
     out = tmp_path / "out"
     gpu_train.split_run(run_dir, out, part_bytes=10_000_000)
     (out / "vgg16.best.part1").unlink()
