@@ -1,6 +1,7 @@
 """Core engine speed on this machine: faces/s per model, and video analysis speed.
 
     python benchmarks/core_speed.py [--seconds 20]
+    FER_ENGINE=litert-int8 python benchmarks/core_speed.py   # the opt-in int8 engine (any FER_* setting works)
 
 Prints, as JSON lines:
 - faces/s for each model at batch 1 and batch 32 (classification only);
@@ -56,13 +57,13 @@ def main() -> None:
     faces = x[x.reshape(len(x), -1).std(axis=1) > 40]
 
     t = time.perf_counter()
-    analyzer = Analyzer(AnalyzerConfig())
+    analyzer = Analyzer(AnalyzerConfig.from_env())
     analyzer.load_models()
     print(json.dumps({"startup_load_models_s": round(time.perf_counter() - t, 2), "engine": analyzer.engine()}),
           flush=True)
 
     for name in ("resnet50", "vgg16"):
-        single = Analyzer(AnalyzerConfig(models=(name,)))
+        single = Analyzer(AnalyzerConfig.from_env(models=(name,)))
         for batch in (1, 32):
             crops = faces[:batch]
             single.classify(crops)  # warm-up
@@ -70,7 +71,7 @@ def main() -> None:
             while time.perf_counter() - t < 3:
                 single.classify(crops)
                 n += batch
-            print(json.dumps({"model": name, "batch": batch,
+            print(json.dumps({"model": name, "batch": batch, "engine": single.engine(),
                               "faces_per_s": round(n / (time.perf_counter() - t), 1)}), flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +85,7 @@ def main() -> None:
             det_ms = (time.perf_counter() - t) * 100
             path = clip(Path(tmp) / f"clip_{width}.mp4", faces[0], width, height, args.seconds)
             for tta in (False, True):
-                a = Analyzer(AnalyzerConfig(video_tta=tta))
+                a = Analyzer(AnalyzerConfig.from_env(video_tta=tta))
                 a.analyze_video(path)  # warm-up
                 best = float("inf")
                 for _ in range(3):

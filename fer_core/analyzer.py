@@ -95,7 +95,8 @@ class Analyzer:
             self._model(m)
 
     def engine(self) -> str:
-        """"litert" (the converted models on the LiteRT interpreter, no TensorFlow import) or "keras"."""
+        """"litert" (the converted models on the LiteRT interpreter, no TensorFlow import), "litert-int8" (the
+        same with int8 weights, only when asked for) or "keras"."""
         from .registry import litert_available
 
         if self.config.engine == "auto":
@@ -105,8 +106,10 @@ class Analyzer:
     def _model(self, name: str):
         from .registry import load_lite, load_model
 
-        if self.engine() == "litert":
-            return load_lite(name, self.config.weights_dir, threads=self.config.threads)
+        engine = self.engine()
+        if engine.startswith("litert"):
+            return load_lite(name, self.config.weights_dir, threads=self.config.threads,
+                             int8=engine == "litert-int8")
         return load_model(name, self.config.weights_dir)
 
     def classify(self, crops: np.ndarray, *, tta: bool = True) -> dict[str, np.ndarray]:

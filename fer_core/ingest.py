@@ -118,7 +118,7 @@ def start_run(db, session_id: int, analyzer: Analyzer, **extra):
     run = repo_start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
                          settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
                                    "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
-                                   **extra})
+                                   "engine": analyzer.engine(), **extra})
     db.commit()
     versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
     return run, versions

@@ -76,6 +76,10 @@ def test_config_from_environment(monkeypatch):
     assert (cfg.fps, cfg.models, cfg.min_face_px) == (5.0, ("vgg16",), 40)
     with pytest.raises(ValueError, match="models"):
         AnalyzerConfig.from_env(models=("alexnet",))
+    monkeypatch.setenv("FER_ENGINE", "litert-int8")
+    assert AnalyzerConfig.from_env().engine == "litert-int8"
+    with pytest.raises(ValueError, match="engine must be one of auto, litert, keras, litert-int8"):
+        AnalyzerConfig.from_env(engine="int4")
 
 
 @needs_weights
@@ -93,6 +97,26 @@ def test_litert_gives_the_keras_numbers(faces):
     keras = Analyzer(AnalyzerConfig(engine="keras")).classify(faces)
     for model in ("resnet50", "vgg16", "ensemble"):
         assert np.abs(lite[model] - keras[model]).max() < 1e-3, model
+
+
+@needs_weights
+def test_int8_engine_stays_close_to_keras():
+    """The opt-in int8 engine (FER_ENGINE=litert-int8) really is quantized, and on 600 labelled PublicTest
+    faces it gives the Keras models' label on almost every face and the same accuracy within a point."""
+    from conftest import DATA_DIR
+    from fer_core.registry import lite_file
+
+    for model in ("resnet50", "vgg16"):
+        assert lite_file(model, int8=True).stat().st_size < 0.4 * lite_file(model).stat().st_size, model
+    data = np.load(DATA_DIR / "fer2013_publictest.npz")
+    x, y = data["x"][:600], data["y"][:600]
+    int8 = Analyzer(AnalyzerConfig(engine="litert-int8")).classify(x)
+    keras = Analyzer(AnalyzerConfig(engine="keras")).classify(x)
+    for model in ("resnet50", "vgg16", "ensemble"):
+        agree = np.mean(int8[model].argmax(1) == keras[model].argmax(1))
+        assert agree >= 0.95, (model, agree)
+        accuracy_gap = abs(np.mean(int8[model].argmax(1) == y) - np.mean(keras[model].argmax(1) == y))
+        assert accuracy_gap <= 0.01, (model, accuracy_gap)
 
 
 @needs_weights
