@@ -191,10 +191,13 @@ def cmd_prepare(args) -> int:
     if not litert_available():
         print("ai-edge-litert is not installed: inference uses Keras (slower start)", file=sys.stderr)
         return 0
+    from .config import AnalyzerConfig
+
+    int8 = args.int8 or AnalyzerConfig.from_env().engine == "litert-int8"
     try:
         for name in _models_arg(args.models) if args.models else ("resnet50", "vgg16"):
             print(json.dumps({"model": name, "litert_file": str(lite_file(name))}), flush=True)
-            if args.int8:
+            if int8:
                 print(json.dumps({"model": name, "litert_int8_file": str(lite_file(name, int8=True))}), flush=True)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -314,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("prepare", help="convert the shipped weights for fast inference (LiteRT), once")
     pr.add_argument("--models", default=None)
-    pr.add_argument("--int8", action="store_true", help="also make the int8 files for FER_ENGINE=litert-int8")
+    pr.add_argument("--int8", action="store_true", help="also make the int8 files (default when FER_ENGINE=litert-int8)")
     pr.set_defaults(func=cmd_prepare)
 
     w = sub.add_parser("worker", help="run an analysis worker for the task queue at BROKER_URL (Celery)")

@@ -20,7 +20,7 @@ from fer_core import queries as Q
 from fer_core.constants import EMOTIONS
 from fer_core.db import alembic_config, downgrade, make_engine, session_factory, upgrade
 from fer_core.ingest import ingest
-from fer_core.orm import FaceDetection, FeedbackSession, MediaFile, Prediction
+from fer_core.orm import AnalysisRun, FaceDetection, FeedbackSession, MediaFile, Prediction
 from fer_core.repository import delete_session, get_or_create_session, save_faces
 
 from conftest import REPO, ScratchPostgres, background, needs_weights, paste, write_video
@@ -342,6 +342,8 @@ def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_pat
     with session_factory(engine)() as db:
         assert db.scalar(select(func.count()).select_from(FaceDetection)) == 6
         assert db.scalar(select(func.count()).select_from(Prediction)) == 18
+        runs = db.scalars(select(AnalysisRun).order_by(AnalysisRun.id)).all()
+        assert [(r.fps, r.settings["engine"]) for r in runs] == [(2.0, analyzer.engine()), (1.0, slower.engine())]
     dist = Q.emotion_distribution(engine, session_id=first.session_id)
     assert dist.groupby("model")["faces"].sum().tolist() == [6, 6, 6]
 
