@@ -25,7 +25,7 @@ class AnalyzerConfig:
     frames_per_batch: int = 16  # video frames whose faces are classified together
     # "litert" (fast start, no TensorFlow import), "keras", "auto" (litert if installed), or "litert-int8"
     # (LiteRT with int8 weights: about 3x faster classification, results within a few tenths of a point, not
-    # within 1e-3: opt-in, see README "Speed")
+    # within 1e-3: opt-in, see README "Opt-in int8 engine")
     engine: str = "auto"
     threads: int = 2  # CPU threads per model and for the detector (FER_THREADS; workers pass --threads)
     parallel_models: bool = True  # run the models side by side in threads
