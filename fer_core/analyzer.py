@@ -97,10 +97,13 @@ class Analyzer:
     def engine(self) -> str:
         """"litert" (the converted models on the LiteRT interpreter, no TensorFlow import), "litert-int8" (the
         same with int8 weights, only when asked for) or "keras"."""
-        from .registry import litert_available
+        from .registry import WeightsError, litert_available
 
         if self.config.engine == "auto":
             return "litert" if litert_available() else "keras"
+        if self.config.engine.startswith("litert") and not litert_available():
+            raise WeightsError(f"engine {self.config.engine!r} (FER_ENGINE) needs the ai-edge-litert package, which "
+                               "is not installed: pip install -r requirements.txt, or use FER_ENGINE=auto")
         return self.config.engine
 
     def _model(self, name: str):

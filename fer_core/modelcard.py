@@ -5,7 +5,7 @@ faces that nearly duplicate a Training face, per-class recall, confusion
 matrix, expected calibration error before and after temperature scaling, and
 whether horizontal-flip test-time augmentation helps (kept only if it raises
 accuracy).  It also checks what float16 storage costs against the run's
-float32 checkpoint.
+float32 weights of the same (best) epoch.
 """
 from __future__ import annotations
 
@@ -112,8 +112,11 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
 
 
 def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int = FACE_SIZE) -> dict | None:
-    """Accuracy of the run's latest float32 checkpoint, and of the same weights rounded to float16."""
-    ckpt = run / "backup" / "latest.weights.h5"
+    """Accuracy of the run's best float32 weights (runs before this file existed: the latest epoch's
+    checkpoint), and of the same weights rounded to float16."""
+    ckpt, which = run / "best_float32.weights.h5", "best epoch"
+    if not ckpt.exists():
+        ckpt, which = run / "backup" / "latest.weights.h5", "latest epoch"
     if not ckpt.exists():
         return None
     from .nets import build_classifier
@@ -126,5 +129,5 @@ def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int
     acc32 = float(np.mean(_probs(net, x).argmax(1) == y))
     net.set_weights([w.astype(np.float16).astype(np.float32) for w in net.get_weights()])
     acc16 = float(np.mean(_probs(net, x).argmax(1) == y))
-    return {"checkpoint": "latest epoch", "accuracy_float32": round(100 * acc32, 2),
+    return {"checkpoint": which, "accuracy_float32": round(100 * acc32, 2),
             "accuracy_float16": round(100 * acc16, 2), "difference_points": round(100 * (acc16 - acc32), 2)}

@@ -24,7 +24,8 @@ WEIGHTS_DIR = Path(os.environ.get("FER_WEIGHTS_DIR", Path(__file__).resolve().pa
 
 
 class WeightsError(Exception):
-    """Trained weights are missing or unusable; the message names the file."""
+    """The models cannot be loaded: weights missing or unusable (the message names the file), or the
+    engine asked for is not installed."""
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,8 @@ class BestCompact(keras.callbacks.Callback):
         if acc > self.best:
             self.best = acc
             save_compact(self.model, self.path)
+            # float32 twin of best.npz: the model card measures what float16 storage costs against it
+            self.model.save_weights(str(self.path.with_name("best_float32.weights.h5")))
             state.update(best_val_accuracy=acc, best_epoch=epoch + 1,
                          best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self.state_path.write_text(json.dumps(state, indent=2))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core import EMOTIONS, Analyzer, AnalyzerConfig
+from fer_core import EMOTIONS, Analyzer, AnalyzerConfig, WeightsError
 from fer_core.analyzer import apply_temperature
 from fer_core.constants import PREDICTION_COLUMNS
 
@@ -80,6 +80,17 @@ def test_config_from_environment(monkeypatch):
     assert AnalyzerConfig.from_env().engine == "litert-int8"
     with pytest.raises(ValueError, match="engine must be one of auto, litert, keras, litert-int8"):
         AnalyzerConfig.from_env(engine="int4")
+
+
+def test_litert_engines_without_the_package_say_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as if ai-edge-litert were not installed
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    assert Analyzer(AnalyzerConfig(engine="auto")).engine() == "keras"  # auto falls back quietly
+    for engine in ("litert", "litert-int8"):
+        with pytest.raises(WeightsError, match="needs the ai-edge-litert package"):
+            Analyzer(AnalyzerConfig(engine=engine)).engine()
 
 
 @needs_weights
