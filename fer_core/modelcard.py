@@ -20,7 +20,7 @@ from .constants import EMOTIONS, FACE_SIZE
 from .evaluation import expected_calibration_error, fit_temperature, metrics
 from .nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
 from .registry import WEIGHTS_DIR, sha256
-from .training import load_compact, load_validation_data
+from .training import BEST_FLOAT32, load_compact, load_validation_data
 
 
 def _probs(model, x: np.ndarray) -> np.ndarray:
@@ -114,7 +114,7 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
 def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int = FACE_SIZE) -> dict | None:
     """Accuracy of the run's best float32 weights (runs before this file existed: the latest epoch's
     checkpoint), and of the same weights rounded to float16."""
-    ckpt, which = run / "best_float32.weights.h5", "best epoch"
+    ckpt, which = run / BEST_FLOAT32, "best epoch"
     if not ckpt.exists():
         ckpt, which = run / "backup" / "latest.weights.h5", "latest epoch"
     if not ckpt.exists():

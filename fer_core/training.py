@@ -52,6 +52,8 @@ class TrainConfig:
 # Plain VGG has no batch norm and needs a gentle start; ResNet50 at 1e-3 stalled near chance for 3 epochs
 # here (val 23-32%), at 3e-4 it learns (val 38% after 4 epochs).
 DEFAULT_LR = {"resnet50": 3e-4, "vgg16": 1e-4}
+# float32 twin of a run's best.npz: the model card measures what float16 storage costs against it
+BEST_FLOAT32 = "best_float32.weights.h5"
 
 
 def log(msg: str) -> None:
@@ -265,8 +267,7 @@ class BestCompact(keras.callbacks.Callback):
         if acc > self.best:
             self.best = acc
             save_compact(self.model, self.path)
-            # float32 twin of best.npz: the model card measures what float16 storage costs against it
-            self.model.save_weights(str(self.path.with_name("best_float32.weights.h5")))
+            self.model.save_weights(str(self.path.with_name(BEST_FLOAT32)))
             state.update(best_val_accuracy=acc, best_epoch=epoch + 1,
                          best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self.state_path.write_text(json.dumps(state, indent=2))
