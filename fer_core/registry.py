@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,8 @@ def litert_available() -> bool:
 
 def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = False) -> Path:
     """The LiteRT file made from the shipped weights: converted once (about 30 s, needs TensorFlow) and
-    cached in ``weights/.cache/``, named after the weights' sha256 so new weights get a new file.
+    cached in ``weights/.cache/``, named after the weights' sha256 so new weights get a new file (and the
+    files of earlier weights are removed).
 
     ``int8``: weights stored as int8 per output channel, activations quantized on the fly per batch
     (LiteRT's dynamic-range quantization; no calibration data). About 3x faster on this CPU; a full int8
@@ -159,7 +161,17 @@ def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = 
     target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}{'-int8' if int8 else ''}.tflite"
     if not target.is_file():
         _convert(s, target, int8=int8)
+        _remove_stale(target.parent, name, digest)
     return target
+
+
+def _remove_stale(cache: Path, name: str, digest: str) -> None:
+    # Files made from earlier weights of this model are never read again (94 MB each for ResNet50).
+    pattern = re.compile(rf"{re.escape(name)}-([0-9a-f]{{16}})(-int8)?\.tflite")
+    for old in cache.glob(f"{name}-*.tflite"):
+        match = pattern.fullmatch(old.name)
+        if match and match.group(1) != digest[:16]:
+            old.unlink(missing_ok=True)
 
 
 def _convert(s: ModelSpec, target: Path, *, int8: bool = False) -> None:

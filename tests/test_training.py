@@ -104,10 +104,19 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
     keras_net = load_model("vgg16", tmp_path / "weights")
     assert keras_net.get_layer("enlarge").output.shape[1:3] == (64, 64)
     d = np.load(DATA_DIR / "fer2013_publictest.npz")
+    # LiteRT files of earlier weights go when the new ones are converted; other models' files stay.
+    cache = tmp_path / "weights" / ".cache"
+    cache.mkdir(parents=True)
+    stale = [cache / "vgg16-0123456789abcdef.tflite", cache / "vgg16-0123456789abcdef-int8.tflite"]
+    other = cache / "resnet50-0123456789abcdef.tflite"
+    for f in (*stale, other):
+        f.write_bytes(b"old")
     # The LiteRT file gives Keras' numbers for an enlarged net too (through a SavedModel it once did not).
     x = preprocess(d["x"][:16])
     np.testing.assert_allclose(load_lite("vgg16", tmp_path / "weights").predict_on_batch(x),
                                np.asarray(keras_net.predict_on_batch(x)), atol=1e-3)
+    assert not any(f.exists() for f in stale) and other.exists()
+    assert [f.name for f in cache.glob("vgg16-*")] == [f"vgg16-{card['sha256'][:16]}.tflite"]
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])
     accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:64]))
     assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
