@@ -78,16 +78,21 @@ def test_config_from_environment(monkeypatch):
         AnalyzerConfig.from_env(models=("alexnet",))
     monkeypatch.setenv("FER_ENGINE", "litert-int8")
     assert AnalyzerConfig.from_env().engine == "litert-int8"
-    with pytest.raises(ValueError, match="engine must be one of auto, litert, keras, litert-int8"):
+    with pytest.raises(ValueError, match="engine must be one of auto, openvino, litert, keras, litert-int8"):
         AnalyzerConfig.from_env(engine="int4")
 
 
-def test_litert_engines_without_the_package_say_what_to_install(monkeypatch):
+def test_engines_without_their_package_say_what_to_install(monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as if ai-edge-litert were not installed
+    assert Analyzer(AnalyzerConfig(engine="auto")).engine() == "openvino"  # installed by requirements.txt
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if openvino were not installed
+    assert Analyzer(AnalyzerConfig(engine="auto")).engine() == "litert"  # auto falls back quietly
+    with pytest.raises(WeightsError, match="needs the openvino package"):
+        Analyzer(AnalyzerConfig(engine="openvino")).engine()
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # and as if ai-edge-litert were not either
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    assert Analyzer(AnalyzerConfig(engine="auto")).engine() == "keras"  # auto falls back quietly
+    assert Analyzer(AnalyzerConfig(engine="auto")).engine() == "keras"
     for engine in ("litert", "litert-int8"):
         with pytest.raises(WeightsError, match="needs the ai-edge-litert package"):
             Analyzer(AnalyzerConfig(engine=engine)).engine()
@@ -108,6 +113,19 @@ def test_litert_gives_the_keras_numbers(faces):
     keras = Analyzer(AnalyzerConfig(engine="keras")).classify(faces)
     for model in ("resnet50", "vgg16", "ensemble"):
         assert np.abs(lite[model] - keras[model]).max() < 1e-3, model
+
+
+@needs_weights
+def test_openvino_gives_the_litert_numbers(faces):
+    """The default engine (OpenVINO, from the same converted file) gives LiteRT's and so Keras' predictions
+    (issue 7: 1e-3), for every batch shape it compiles, including the odd sizes padded to a power of two."""
+    fast = Analyzer(AnalyzerConfig(engine="openvino"))
+    lite = Analyzer(AnalyzerConfig(engine="litert"))
+    for n in (1, 3, len(faces)):
+        a, b = fast.classify(faces[:n]), lite.classify(faces[:n])
+        for model in ("resnet50", "vgg16", "ensemble"):
+            assert a[model].shape == (n, 7)
+            assert np.abs(a[model] - b[model]).max() < 1e-3, (model, n)
 
 
 @needs_weights
@@ -155,7 +173,7 @@ def test_flip_tta_on_video_is_a_setting(two_face_video):
 
 @needs_weights
 def test_analysing_does_not_import_tensorflow(group_photo):
-    """Start-up stays short: with LiteRT, neither the detector nor the classifiers need TensorFlow."""
+    """Start-up stays short: with the default engine, neither the detector nor the classifiers need TensorFlow."""
     import subprocess
     import sys
 
@@ -164,4 +182,4 @@ def test_analysing_does_not_import_tensorflow(group_photo):
     out = subprocess.run([sys.executable, "-c", code, str(group_photo[0])], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[1:] == ["litert", "False"]
+    assert out.stdout.split()[1:] == ["openvino", "False"]
