@@ -297,8 +297,7 @@ def _prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """Batched inference. Each chunk is zero-padded to a power of two so the model sees a handful of
-    shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a reallocation,
-    OpenVINO a compilation of about 0.1 s."""
+    shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a reallocation."""
     from .registry import LiteModel, OpenVinoModel
 
     smallest = 1 if isinstance(model, (LiteModel, OpenVinoModel)) else 8

@@ -185,11 +185,12 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    """Convert the shipped weights to LiteRT files once (scripts/install.sh runs this)."""
-    from .registry import WeightsError, lite_file, litert_available
+    """Convert the shipped weights to LiteRT files once (scripts/install.sh runs this); the default engine,
+    OpenVINO, and the LiteRT interpreter both run these files."""
+    from .registry import WeightsError, lite_file, litert_available, openvino_available
 
-    if not litert_available():
-        print("ai-edge-litert is not installed: inference uses Keras (slower start)", file=sys.stderr)
+    if not (openvino_available() or litert_available()):
+        print("neither openvino nor ai-edge-litert is installed: inference uses Keras (slower start)", file=sys.stderr)
         return 0
     from .config import AnalyzerConfig
 
@@ -315,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with BROKER_URL: print the queued job ids and return at once")
     i.set_defaults(func=cmd_ingest)
 
-    pr = sub.add_parser("prepare", help="convert the shipped weights for fast inference (LiteRT), once")
+    pr = sub.add_parser("prepare", help="convert the shipped weights for fast inference (LiteRT files, run by OpenVINO or LiteRT), once")
     pr.add_argument("--models", default=None)
     pr.add_argument("--int8", action="store_true", help="also make the int8 files (default when FER_ENGINE=litert-int8)")
     pr.set_defaults(func=cmd_prepare)

@@ -136,34 +136,35 @@ class LiteModel:
 
 class OpenVinoModel:
     """The same converted file run by OpenVINO's CPU runtime in float32: the LiteRT numbers (within 2e-6
-    here) about a quarter faster on this AVX-512 CPU, so both models fit issue 7's video speed. One compiled
-    network per batch shape (about 0.1 s each; batches are padded to powers of two, so a handful)."""
+    here), about a quarter faster on this AVX-512 CPU, so both models fit issue 7's video speed."""
 
     def __init__(self, path: Path, threads: int):
         import openvino as ov
 
         self.path = path
-        self._core = ov.Core()
-        self._model = self._core.read_model(str(path))
-        self._threads = threads
-        self._requests: dict[tuple[int, ...], object] = {}
+        core = ov.Core()
+        model = core.read_model(str(path))
+        face_shape = [d.get_length() for d in list(model.inputs[0].get_partial_shape())[1:]]  # 48, 48, 3
+        # One network for every batch size: as fast here as one compiled per size, and each of those kept its
+        # own copy of the weights (about 100 MB more per ResNet50 batch size seen).
+        model.reshape([-1, *face_shape])
+        # float32 on purpose: on a CPU with bfloat16 support OpenVINO would otherwise compute in bf16, whose
+        # probabilities differ by about 1e-2. No pinning: the two models and the detector share the cores,
+        # and pinned threads made video analysis 13% slower here.
+        compiled = core.compile_model(model, "CPU", {
+            "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False})
+        self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request must not run in two threads at once
+        # A first call here, in one thread (loading holds the registry's lock): OpenVINO's Python binding sets up
+        # some of its state on first use, and two threads doing that at once (the two models' first batch)
+        # deadlocked 1 fresh process in 25 here.
+        self.predict_on_batch(np.zeros((1, *face_shape), np.float32))
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
-            request = self._requests.get(x.shape)
-            if request is None:
-                model = self._model.clone()
-                model.reshape(list(x.shape))
-                # float32 on purpose: on a CPU with bfloat16 support OpenVINO would otherwise compute in bf16,
-                # whose probabilities differ by about 1e-2. No pinning: the two models and the detector share
-                # the cores, and pinned threads made video analysis 13% slower here.
-                compiled = self._core.compile_model(model, "CPU", {
-                    "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": self._threads,
-                    "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False})
-                request = self._requests[x.shape] = compiled.create_infer_request()
-            return np.array(request.infer([x])[0], dtype=np.float32)
+            return np.array(self._request.infer([x])[0], dtype=np.float32)
 
 
 def openvino_available() -> bool:
