@@ -296,16 +296,17 @@ def _prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Batched inference. Each chunk is zero-padded to a power of two so the model sees a handful of
-    shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a reallocation."""
+    """Batched inference. For Keras and LiteRT each chunk is zero-padded to a power of two so the model sees a
+    handful of shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a
+    reallocation. OpenVINO's one network takes any batch size (a new one costs it a few ms once): no padding."""
     from .registry import LiteModel, OpenVinoModel
 
-    smallest = 1 if isinstance(model, (LiteModel, OpenVinoModel)) else 8
+    smallest = 1 if isinstance(model, LiteModel) else 8
     out = []
     for i in range(0, len(x), batch_size):
         chunk = x[i:i + batch_size]
         n = len(chunk)
-        padded = max(smallest, 1 << (n - 1).bit_length())
+        padded = n if isinstance(model, OpenVinoModel) else max(smallest, 1 << (n - 1).bit_length())
         if padded != n:
             chunk = np.concatenate([chunk, np.zeros((padded - n, *chunk.shape[1:]), chunk.dtype)])
         out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float32)[:n])
