@@ -20,14 +20,23 @@ POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
 SATISFACTION_HELP = ("Satisfaction index = P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), "
                      "averaged over faces: from -1 (all negative) to +1 (all positive); neutral counts as 0.")
 
+PEOPLE_HELP = ("People seen: each face track in a video (one person followed from frame to frame) and each "
+               "face in a photo counts once.")
+READINGS_HELP = "Face readings: one per face in each analysed video frame or photo."
+UNIT_CHOICES = {"per person": "person", "per reading": "reading"}
+UNIT_HELP = {"person": "Per person: each person's mean over their readings, then the mean over people, so "
+                       "everyone weighs the same however long they are on screen.",
+             "reading": "Per reading: every face reading counts once, so people on screen longer weigh more."}
+
 _common = dict(category_orders={"emotion": list(EMOTIONS)}, color_discrete_map=EMOTION_COLORS, template="plotly_white")
 
 
 def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: str = "Emotion distribution"):
-    """Bars per emotion, one panel per model (df from queries.emotion_distribution)."""
+    """Bars per emotion, one panel per model (df from queries.emotion_distribution, per person or reading)."""
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
+    share = "share of people (top emotion)" if "people" in df.columns else "share of readings (top label)"
     fig = px.bar(d, x="emotion", y=value, color="emotion", facet_col="model", title=title,
-                 labels={"mean_prob": "mean probability", "label_share": "share of faces (top label)",
+                 labels={"mean_prob": "mean probability", "label_share": share,
                          "emotion": "emotion", "model": "model"},
                  **{**_common, "category_orders": {"emotion": list(EMOTIONS),
                                                    "model": list(MODEL_LABELS.values())}})
@@ -73,7 +82,7 @@ def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     """Stacked bars per period (df from queries.distribution_over_time, one model)."""
     fig = px.bar(df, x="period", y="share", color="emotion", title=title,
                  labels={"period": "period", "share": "mean probability", "emotion": "emotion"},
-                 hover_data=["faces", "sessions"], **_common)
+                 hover_data=[c for c in ("people", "faces", "sessions") if c in df.columns], **_common)
     fig.update_layout(yaxis_tickformat=".0%", barmode="stack")
     return fig
 

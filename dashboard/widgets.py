@@ -63,10 +63,10 @@ def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
         try:
             if r.stored_path:
                 with store_for(r.stored_path, store).local_file(r.stored_path) as path:
-                    img = face_thumbnail(path, kind=r.kind, frame=r.frame, box=(r.x, r.y, r.w, r.h), blur=blur)
+                    img = face_thumbnail(path, kind=r.kind, t_s=r.t_s, box=(r.x, r.y, r.w, r.h), blur=blur)
             else:
                 with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
-                    img = face_thumbnail(path, kind="face", frame=0, box=(0, 0, 0, 0), blur=blur)
+                    img = face_thumbnail(path, kind="face", t_s=0.0, box=(0, 0, 0, 0), blur=blur)
         except (MediaError, OSError):
             img = None
         if img is None:

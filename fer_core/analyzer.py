@@ -183,8 +183,10 @@ class Analyzer:
     def analyze_image(self, path: str | Path, *, on_progress: ProgressFn | None = None,
                       thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
         """Detect and classify every face of one photo (frame 0, t_s 0, no track)."""
-        image = read_image(path, max_pixels=self.config.max_image_pixels)
-        result = AnalysisResult(file=str(path), kind="photo", width=image.shape[1], height=image.shape[0])
+        notes: list[str] = []
+        image = read_image(path, max_pixels=self.config.max_image_pixels, notes=notes)
+        result = AnalysisResult(file=str(path), kind="photo", width=image.shape[1], height=image.shape[0],
+                                warnings=notes)
         found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
         self._classify_found(result, found, crops, on_faces=on_faces)
         if on_progress:
@@ -231,14 +233,19 @@ class Analyzer:
                 result.warnings.append(f"{Path(result.file).name}: {where} has {self.config.max_faces} faces or "
                                        f"more; only the {self.config.max_faces} clearest were analysed "
                                        "(FER_MAX_FACES)")
-            tracks = tracker.update([f.box for f in faces]) if tracker else [None] * len(faces)
+            tracks = tracker.update([f.box for f in faces], frame.t_s) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
                 found.append((frame.index, frame.t_s, face, track))
-                crops.append(face_crop(frame.image, face.box))
+                crops.append(self.crop(frame.image, face))
                 if thumbnails:
                     result.thumbnails.append(face_jpeg(frame.image, face.box))
         result.frames_analyzed += len(frames)
         return found, crops
+
+    def crop(self, image: np.ndarray, face) -> np.ndarray:
+        """The 48x48 classifier input for a detected face: around its whole box (also where the frame cuts
+        it), turned so the eyes are level when ``config.align`` is on."""
+        return face_crop(image, face.crop_box, eyes=face.eyes if self.config.align else None)
 
     def _classify_found(self, result: AnalysisResult, found: list, crops: list[np.ndarray], *,
                         tta: bool = True, on_faces: FacesFn | None = None) -> None:

@@ -76,7 +76,7 @@ def cmd_evaluate(args) -> int:
     from .analyzer import Analyzer
     from .config import AnalyzerConfig
     from .constants import FACE_SIZE
-    from .crop import face_crop, to_face_size
+    from .crop import to_face_size
     from .evaluation import load_labelled, metrics
 
     overrides = {"models": _models_arg(args.models)} if args.models else {}
@@ -94,8 +94,7 @@ def cmd_evaluate(args) -> int:
             bgr = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
             faces = detector.detect(bgr)
             if faces:
-                largest = max(faces, key=lambda f: f.w * f.h)
-                crops[i] = face_crop(bgr, largest.box)
+                crops[i] = analyzer.crop(bgr, max(faces, key=lambda f: f.w * f.h))
             else:
                 found[i] = False
             if i % 200 == 199:
@@ -263,11 +262,24 @@ def cmd_train(args) -> int:
         ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing, mixed_bfloat16=bf16,
         patience=args.patience, limit_train=args.limit_train, limit_val=args.limit_val,
         seed=args.seed, init_weights=args.init_weights, schedule=args.schedule,
-        backbone_size=args.backbone_size,
+        backbone_size=args.backbone_size, mix=_mix_arg(args.mix), optimizer=args.optimizer,
+        weight_decay=args.weight_decay, photometric=args.photometric, select=args.select,
     )
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
     return 0
+
+
+def _mix_arg(text: str | None) -> dict:
+    """'expw=1,sfew=2' -> {'expw': 1.0, 'sfew': 2.0}."""
+    out = {}
+    for part in filter(None, (text or "").split(",")):
+        name, _, times = part.partition("=")
+        try:
+            out[name.strip()] = float(times or 1)
+        except ValueError:
+            raise SystemExit(f"--mix: expected SOURCE=TIMES such as expw=1; received {part!r}") from None
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit-val", type=int, default=0, help="use only N validation faces")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--init-weights", default=None, help="compact .npz to start from, e.g. weights/resnet50.npz")
+    t.add_argument("--mix", default=None, metavar="SOURCE=TIMES,...",
+                   help="in-the-wild training sets mixed in, e.g. expw=1,sfew=2 (times each face per epoch)")
+    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd: Nesterov, momentum 0.9")
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--photometric", action="store_true", help="random gamma too (dark movie frames)")
+    t.add_argument("--select", choices=("publictest", "mean"), default="publictest",
+                   help="best epoch by PublicTest, or by the mean of PublicTest, ExpW test and SFEW test")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.set_defaults(func=cmd_train)
     return p

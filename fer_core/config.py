@@ -18,6 +18,7 @@ class AnalyzerConfig:
     max_views_photo: int = 120  # detector views per photo (more finds smaller faces in big photos)
     max_views_video: int = 8  # detector views per video frame (speed matters more here)
     max_faces: int = 100  # faces kept per photo or frame
+    align: bool = True  # turn each face crop so the eyes are level (README "Alignment" measures it)
     max_upload_bytes: int = 2 * 1024 ** 3  # larger files are refused before any work
     max_image_pixels: int = 100_000_000  # guard against decompression bombs
     max_video_seconds: float = 4 * 3600.0
@@ -47,7 +48,7 @@ class AnalyzerConfig:
                 values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
             elif f.name in ("weights_dir", "engine"):
                 values[f.name] = raw
-            elif f.name in ("blur_faces", "parallel_models", "pipeline_video", "video_tta"):
+            elif f.name in ("blur_faces", "parallel_models", "pipeline_video", "video_tta", "align"):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = type(getattr(cls, f.name))(raw)

@@ -31,5 +31,5 @@ FACE_COLUMNS: tuple[str, ...] = (
 # Long format: one row per (face, model) with the 7 probabilities as columns.
 PREDICTION_COLUMNS: tuple[str, ...] = FACE_COLUMNS + (COL_MODEL, COL_LABEL, COL_CONFIDENCE) + EMOTIONS
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")

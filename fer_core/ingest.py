@@ -23,7 +23,7 @@ from .db import session_factory
 from .media import MediaError
 from .orm import FaceDetection, MediaFile
 from .registry import WeightsError
-from .repository import find_media, finish_run, save_faces
+from .repository import find_media, finish_run, people_of, save_faces
 from .repository import start_run as repo_start_run
 from .store import MediaStore, face_key, media_store, store_for
 
@@ -40,7 +40,8 @@ def face_path(media_root: Path, session_id: int, detection_id: int) -> Path:
 class FileOutcome:
     file: str
     status: str  # done | failed | skipped
-    faces: int = 0
+    faces: int = 0  # face readings: one per face per sampled frame
+    people: int = 0  # people seen: face tracks in a video, faces in a photo
     error: str | None = None
     media_id: int | None = None
 
@@ -147,7 +148,8 @@ def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, ru
                                f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB")
     existing = find_media(db, session_id=session_id, sha256=sha)
     if existing is not None and existing.status == "done":
-        return commit(FileOutcome(name, "skipped", faces=_faces_of(db, existing.id), media_id=existing.id))
+        return commit(FileOutcome(name, "skipped", faces=_faces_of(db, existing.id),
+                                  people=people_of(db, media_id=existing.id), media_id=existing.id))
     db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
         result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m),
@@ -176,7 +178,8 @@ def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, ru
         ids = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
         for det_id, jpeg in zip(ids, result.thumbnails):
             written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
-        outcome = commit(FileOutcome(name, "done", faces=len(ids), media_id=media.id))  # all rows at once
+        outcome = commit(FileOutcome(name, "done", faces=len(ids), people=people_of(db, media_id=media.id),
+                                     media_id=media.id))  # all rows at once
     except Exception:
         db.rollback()
         for location in written:
@@ -246,7 +249,8 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
             ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             db.commit()  # the file's old results are replaced all at once
-            summary.files.append(FileOutcome(m.original_name, "done", faces=len(ids), media_id=m.id))
+            summary.files.append(FileOutcome(m.original_name, "done", faces=len(ids),
+                                             people=people_of(db, media_id=m.id), media_id=m.id))
             step(1.0, "done")
         finish_run(db, run)
     return summary

@@ -228,7 +228,7 @@ def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStor
             if job.status in UNFINISHED:
                 return None
             return FileOutcome(job.original_name, job.outcome or job.status, faces=job.faces or 0,
-                               error=job.error, media_id=job.media_id)
+                               people=job.people or 0, error=job.error, media_id=job.media_id)
         beat = _Heartbeat(engine, job_id, token)
         beat.start()
 
@@ -241,6 +241,7 @@ def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStor
             status = "failed" if outcome.status == "failed" else "done"
             n = db.execute(update(AnalysisJob).where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
                            .values(status=status, outcome=outcome.status, error=outcome.error, faces=outcome.faces,
+                                   people=outcome.people,
                                    media_id=outcome.media_id, progress=1.0, message=outcome.status,
                                    finished_at=utcnow(), claim_token=None)).rowcount
             if n != 1:
@@ -322,8 +323,8 @@ def outcomes(job_ids: list[int], *, engine: Engine) -> list[FileOutcome | None]:
         elif j.status in UNFINISHED:
             out.append(None)
         else:
-            out.append(FileOutcome(j.original_name, j.outcome or j.status, faces=j.faces or 0, error=j.error,
-                                   media_id=j.media_id))
+            out.append(FileOutcome(j.original_name, j.outcome or j.status, faces=j.faces or 0,
+                                   people=j.people or 0, error=j.error, media_id=j.media_id))
     return out
 
 

@@ -1,9 +1,13 @@
 """Reading photos and videos into BGR uint8 frames, with clear errors and limits.
 
 Photos are decoded with Pillow (EXIF orientation, 16-bit, CMYK, alpha and
-palette images handled); videos with OpenCV, sampled at a fixed rate, and only
-the sampled frames are decoded (``grab`` every frame, ``retrieve`` the ones
-we keep).
+palette images handled; HEIC/HEIF through pillow-heif, AVIF by Pillow itself).
+Videos are decoded with OpenCV (which turns rotated phone videos upright),
+sampled by time: each frame's time is its presentation time from the
+container, so variable-frame-rate phone videos get true times.  Only the
+sampled frames are converted (``grab`` every frame, ``retrieve`` the ones we
+keep).  The stream's duration comes from the container through PyAV, and a
+stored frame is read again by seeking to its time.
 """
 from __future__ import annotations
 
@@ -24,8 +28,8 @@ class MediaError(Exception):
 
 @dataclass(frozen=True)
 class Frame:
-    index: int  # frame number in the video (0 for a photo)
-    t_s: float  # timestamp in seconds from the start of the video (0 for a photo)
+    index: int  # decoded frame number in the video (0 for a photo)
+    t_s: float  # presentation time in seconds from the start of the stream (0 for a photo)
     image: np.ndarray  # BGR uint8 (H, W, 3)
 
 
@@ -33,9 +37,17 @@ class Frame:
 class VideoInfo:
     width: int
     height: int
-    fps: float
+    fps: float  # the average frame rate (phones record at a variable one)
     frame_count: int
-    duration_s: float
+    duration_s: float  # the stream's, from the container
+
+
+def _register_heif() -> None:
+    try:
+        import pillow_heif
+    except ImportError:  # photos still work; HEIC files then get the "not an image format" message
+        return
+    pillow_heif.register_heif_opener()
 
 
 def media_kind(path: str | Path) -> str:
@@ -47,6 +59,7 @@ def media_kind(path: str | Path) -> str:
         return "video"
     from PIL import Image, UnidentifiedImageError
 
+    _register_heif()
     try:
         with Image.open(path):
             return "photo"
@@ -55,14 +68,16 @@ def media_kind(path: str | Path) -> str:
 
 
 # --------------------------------------------------------------------------- photos
-def read_image(path: str | Path, *, max_pixels: int = 100_000_000) -> np.ndarray:
+def read_image(path: str | Path, *, max_pixels: int = 100_000_000, notes: list[str] | None = None) -> np.ndarray:
     """Decode a photo to BGR uint8, upright according to its EXIF orientation.
 
     Raises MediaError for unreadable files, animations and images over ``max_pixels``
     (checked from the header, before decoding: a guard against decompression bombs).
+    What the user should know about the file (a multi-page TIFF: only its first page) goes to ``notes``.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    _register_heif()
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path.name}: file not found")
@@ -77,15 +92,19 @@ def read_image(path: str | Path, *, max_pixels: int = 100_000_000) -> np.ndarray
                 if w * h > max_pixels:
                     raise MediaError(f"{path.name}: the image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
                                      f"limit of {max_pixels / 1e6:.0f} megapixels")
-                if getattr(im, "n_frames", 1) > 1 and im.format in ("GIF", "PNG", "WEBP"):
+                pages = getattr(im, "n_frames", 1)
+                if pages > 1 and im.format in ("GIF", "PNG", "WEBP"):
                     raise MediaError(f"{path.name}: animated images are not supported; upload the video instead")
+                if pages > 1 and notes is not None:
+                    notes.append(f"{path.name}: the file holds {pages} images; only the first was analysed")
                 im.load()
                 im = ImageOps.exif_transpose(im)
                 return _to_bgr(im)
     except MediaError:
         raise
     except UnidentifiedImageError:
-        raise MediaError(f"{path.name}: not an image format we can read (JPEG, PNG, WebP, BMP or TIFF)") from None
+        raise MediaError(f"{path.name}: not an image format we can read "
+                         "(JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP or TIFF)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(f"{path.name}: the image is damaged or truncated ({exc})") from None
 
@@ -121,14 +140,43 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if not cap.isOpened():
         raise MediaError(f"{path.name}: not a video we can decode (or not a video at all)")
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     if w <= 0 or h <= 0:
         cap.release()
         raise MediaError(f"{path.name}: the file has no video stream")
+    fps, count, duration = _probe(path)
+    if not fps:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if not 0 < fps < 1000:
-        fps = 25.0  # unknown rate: timestamps then come from the container when it has them
-    return cap, VideoInfo(w, h, fps, max(count, 0), max(count, 0) / fps)
+        fps = 25.0  # unknown rate: only the progress estimate uses it; times come from the container
+    count = count or max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+    if duration is None:
+        duration = count / fps
+    return cap, VideoInfo(w, h, fps, count, duration)
+
+
+def _probe(path: Path) -> tuple[float | None, int, float | None]:
+    """(average frame rate, frame count, duration in s) of the first video stream, from the container.
+
+    The duration is the stream's own where the container records it; a declared frame count is not
+    trusted for it (nonsense counts exist, and at a variable rate count / rate is wrong anyway)."""
+    try:
+        import av
+    except ImportError:
+        return None, 0, None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None, 0, None
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate) if stream.average_rate else None
+            duration = None
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration:
+                duration = container.duration / 1_000_000
+            return rate, int(stream.frames or 0), duration
+    except (av.FFmpegError, ValueError, OverflowError):
+        return None, 0, None
 
 
 def video_info(path: str | Path) -> VideoInfo:
@@ -140,8 +188,9 @@ def video_info(path: str | Path) -> VideoInfo:
 def sample_video(path: str | Path, *, fps: float = 2.0, max_seconds: float = 4 * 3600) -> Iterator[Frame]:
     """Yield frames sampled every 1/``fps`` seconds of video time.
 
-    A frame's timestamp is its index divided by the container's frame rate; the
-    first frame at or after each sampling time is kept.  Reading stops at the first
+    A frame's time is its presentation time from the container (seconds from the stream's start); the first
+    frame at or after each sampling time is kept, so the sampling follows time whatever the frame rate does.
+    A container without usable times falls back to index / average rate.  Reading stops at the first
     frame that cannot be decoded; if none at all can be, MediaError is raised.
     """
     if fps <= 0:
@@ -153,12 +202,17 @@ def sample_video(path: str | Path, *, fps: float = 2.0, max_seconds: float = 4 *
             raise MediaError(f"{path.name}: the video lasts {info.duration_s / 60:.1f} min, over the limit of "
                              f"{max_seconds / 60:.0f} min")
         step = 1.0 / fps
-        next_t, index, yielded = 0.0, -1, 0
+        next_t, index, yielded, last_t = 0.0, -1, 0, -1.0
+        use_pts = True
         while True:
             if not cap.grab():
                 break
             index += 1
-            t = index / info.fps
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if use_pts else index / info.fps
+            if use_pts and index > 0 and t <= last_t:  # no presentation times in this container
+                use_pts = False
+                t = index / info.fps
+            last_t = t
             if t > max_seconds:
                 raise MediaError(f"{path.name}: the video runs past the limit of {max_seconds / 60:.0f} min")
             if t + 1e-6 < next_t:
@@ -175,17 +229,39 @@ def sample_video(path: str | Path, *, fps: float = 2.0, max_seconds: float = 4 *
         cap.release()
 
 
-def read_video_frame(path: str | Path, index: int) -> np.ndarray:
-    """One frame of a video, by index (for thumbnails of stored results)."""
-    cap, info = open_video(path)
+def read_video_frame(path: str | Path, t_s: float) -> np.ndarray:
+    """The frame shown at ``t_s`` seconds (for thumbnails of stored results), upright.
+
+    Seeks by time (PyAV: to the keyframe before, then decodes forward), since at a variable frame rate a
+    frame's index says nothing about where it is in the file."""
+    import av
+
+    name = Path(path).name
     try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, image = cap.read()
-        if not ok or image is None:
-            raise MediaError(f"{Path(path).name}: frame {index} cannot be decoded")
-        return image
-    finally:
-        cap.release()
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            start = stream.start_time or 0
+            offset = float(start * stream.time_base)  # times are counted from the stream's start
+            container.seek(start + int(max(t_s - 0.5, 0) / stream.time_base), stream=stream, backward=True)
+            best = None
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                if frame.time - offset > t_s + 1e-3 and best is not None:
+                    break
+                best = frame
+            if best is None:
+                raise MediaError(f"{name}: no frame can be decoded at {t_s:.2f} s")
+            return _upright(best.to_ndarray(format="bgr24"), best.rotation)
+    except av.FFmpegError as exc:
+        raise MediaError(f"{name}: the frame at {t_s:.2f} s cannot be decoded ({exc})") from None
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a decoded frame as its display matrix says (counter-clockwise degrees), as OpenCV does on reading."""
+    turns = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, -270: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180,
+             -180: cv2.ROTATE_180, -90: cv2.ROTATE_90_CLOCKWISE, 270: cv2.ROTATE_90_CLOCKWISE}
+    return cv2.rotate(image, turns[rotation]) if rotation in turns else image
 
 
 def blur_faces(image: np.ndarray, boxes, *, strength: float = 0.25) -> np.ndarray:
@@ -210,7 +286,7 @@ def face_jpeg(image: np.ndarray, box: tuple[int, int, int, int], size: int = 128
     return data.tobytes()
 
 
-def face_thumbnail(path: str | Path, *, kind: str, frame: int, box: tuple[int, int, int, int],
+def face_thumbnail(path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int],
                    size: int = 128, blur: bool = False) -> np.ndarray:
     """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``.
 
@@ -218,7 +294,7 @@ def face_thumbnail(path: str | Path, *, kind: str, frame: int, box: tuple[int, i
     if kind == "face":
         image = read_image(path)
         return cv2.cvtColor(blur_faces(image, [(0, 0, *image.shape[1::-1])]) if blur else image, cv2.COLOR_BGR2RGB)
-    image = read_video_frame(path, frame) if kind == "video" else read_image(path)
+    image = read_video_frame(path, t_s) if kind == "video" else read_image(path)
     if blur:
         image = blur_faces(image, [box])
     return _square_around(image, box, size)

@@ -1,6 +1,7 @@
 """Database tables (SQLAlchemy 2.x typed ORM). Tables only: queries live in repository.py and queries.py.
 
 session 1-* media_file 1-* face_detection 1-* prediction
+media_file 1-* media_person (one row per person seen and model)
 session 1-* analysis_run 1-* face_detection
 session 1-* session_tag
 session 1-* analysis_job 0-1 media_file
@@ -163,6 +164,31 @@ for _e in EMOTIONS:  # n_<emotion>: faces with that top label; sum_<emotion>: su
     setattr(MediaEmotionSummary, f"n_{_e}", mapped_column(f"n_{_e}", Integer, nullable=False))
     setattr(MediaEmotionSummary, f"sum_{_e}", mapped_column(f"sum_{_e}", Float, nullable=False))
 
+class MediaPerson(Base):
+    """One person seen in a media file, per model: a face track in a video, a face in a photo.
+
+    ``person`` is the track id in a video and, in a photo, minus the face's detection id (a photo's faces
+    have no track).  ``mean_<emotion>`` is the person's mean probability over their readings (sampled
+    frames), ``top_label`` the emotion with the highest mean: a person counts once, however long they are
+    on screen.  Written with the predictions (repository.save_faces).
+    """
+
+    __tablename__ = "media_person"
+
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), primary_key=True)
+    person: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    readings: Mapped[int] = mapped_column(Integer)
+    t_first: Mapped[float] = mapped_column(Float)
+    t_last: Mapped[float] = mapped_column(Float)
+    top_label: Mapped[str] = mapped_column(String(10))
+
+
+for _e in EMOTIONS:
+    setattr(MediaPerson, f"mean_{_e}", mapped_column(f"mean_{_e}", Float, nullable=False))
+
+
 class MediaLabelPair(Base):
     """Per media file: faces per (ResNet50 label, VGG16 label) pair, for the model-agreement views."""
 
@@ -210,6 +236,7 @@ class AnalysisJob(Base):
     outcome: Mapped[str | None] = mapped_column(String(10))  # done | skipped | failed (the file's outcome)
     error: Mapped[str | None] = mapped_column(Text)
     faces: Mapped[int | None] = mapped_column(Integer)
+    people: Mapped[int | None] = mapped_column(Integer)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media_file.id", ondelete="SET NULL"), index=True)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

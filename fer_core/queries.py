@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from .constants import EMOTIONS
 from .db import floor_int
 from .orm import (CONFIDENCE_BINS, AnalysisJob, FaceDetection, FeedbackSession, MediaConfidenceBin, MediaEmotionSummary, MediaFile,
-                  MediaLabelPair, Prediction, SessionTag)
+                  MediaLabelPair, MediaPerson, Prediction, SessionTag)
 
 P = Prediction
 D = FaceDetection
@@ -22,6 +22,10 @@ S = FeedbackSession
 M = MediaEmotionSummary
 LP = MediaLabelPair
 CB = MediaConfidenceBin
+MP = MediaPerson
+# Distributions are per person (each person's mean over their readings, then the mean over people) or per
+# reading (every sampled face counts once, so a person weighs by their time on screen).
+UNITS = ("person", "reading")
 PROBS = [getattr(P, f"p_{e}") for e in EMOTIONS]
 
 
@@ -55,11 +59,21 @@ def _tidy_probs(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     return out.sort_values(id_cols + ["emotion"]).reset_index(drop=True)
 
 
+def _people_count(where=None):
+    """People seen: each media file's rows of one model (every model of a file has the same people)."""
+    other = aliased(MP)
+    first_model = select(func.min(other.model)).where(other.media_id == MP.media_id).scalar_subquery()
+    stmt = select(func.count()).select_from(MP).where(MP.model == first_model)
+    return stmt.where(where) if where is not None else stmt
+
+
 def totals(bind) -> dict:
-    """Counts for the home page: sessions, media files, faces, first and last recording."""
+    """Counts for the home page: sessions, media files, people seen, face readings ("faces"), first and
+    last recording."""
     stmt = select(
         select(func.count()).select_from(S).scalar_subquery().label("sessions"),
         select(func.count()).select_from(MediaFile).where(MediaFile.status == "done").scalar_subquery().label("media"),
+        _people_count().scalar_subquery().label("people"),
         select(func.count()).select_from(D).scalar_subquery().label("faces"),
         select(func.min(func.coalesce(S.recorded_at, S.created_at))).scalar_subquery().label("first"),
         select(func.max(func.coalesce(S.recorded_at, S.created_at))).scalar_subquery().label("last"),
@@ -67,12 +81,19 @@ def totals(bind) -> dict:
     return _frame(bind, stmt).iloc[0].to_dict()
 
 
-def emotion_distribution(bind, *, session_id: int | None = None) -> pd.DataFrame:
-    """Per session and model: faces, share of faces whose top label is each emotion, and mean probability.
+def emotion_distribution(bind, *, session_id: int | None = None, per: str = "reading") -> pd.DataFrame:
+    """Per session and model: the share of each emotion, by top label and by mean probability.
 
-    Reads media_emotion_summary (kept in step with the predictions at ingest).
-    Columns: session_id, model, emotion, faces (with that top label), label_share, mean_prob.
+    ``per="reading"``: every face reading counts once (reads media_emotion_summary). Columns: session_id,
+    model, emotion, faces (readings with that top label), label_share, mean_prob.
+    ``per="person"``: each person's mean probability over their readings, then the mean over people; the
+    label share is the share of people whose highest mean is that emotion (reads media_person). Columns:
+    session_id, model, emotion, people (with that top emotion), label_share, mean_prob.
     """
+    if per not in UNITS:
+        raise ValueError(f"per must be one of {UNITS}; received {per!r}")
+    if per == "person":
+        return _people_distribution(bind, session_id=session_id)
     stmt = (select(M.session_id, M.model, func.sum(M.faces).label("total"),
                    *[func.sum(getattr(M, f"n_{e}")).label(f"n_{e}") for e in EMOTIONS],
                    *[func.sum(getattr(M, f"sum_{e}")).label(e) for e in EMOTIONS])
@@ -98,6 +119,31 @@ def emotion_distribution(bind, *, session_id: int | None = None) -> pd.DataFrame
     return out[cols]
 
 
+def _people_distribution(bind, *, session_id: int | None) -> pd.DataFrame:
+    stmt = (select(MP.session_id, MP.model, func.count().label("total"),
+                   *[func.sum(case((MP.top_label == e, 1), else_=0)).label(f"n_{e}") for e in EMOTIONS],
+                   *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS])
+            .group_by(MP.session_id, MP.model))
+    if session_id is not None:
+        stmt = stmt.where(MP.session_id == session_id)
+    df = _frame(bind, stmt)
+    cols = ["session_id", "model", "emotion", "people", "label_share", "mean_prob"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    counts = df.melt(id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS],
+                     var_name="emotion", value_name="people")
+    counts["emotion"] = counts["emotion"].str[2:]
+    means = df.melt(id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion",
+                    value_name="mean_prob")
+    out = means.merge(counts, on=["session_id", "model", "emotion"])
+    out["people"] = out["people"].astype(int)
+    out["label_share"] = out["people"] / out["total"]
+    out["emotion"] = pd.Categorical(out["emotion"], categories=list(EMOTIONS), ordered=True)
+    out = out.sort_values(["session_id", "model", "emotion"]).reset_index(drop=True)
+    out["emotion"] = out["emotion"].astype(str)
+    return out[cols]
+
+
 def _period(dialect: str, col, freq: str):
     if freq not in ("day", "week", "month"):
         raise ValueError(f"freq must be day, week or month; received {freq!r}")
@@ -111,20 +157,27 @@ def _period(dialect: str, col, freq: str):
 
 def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None = None,
                            start: datetime | None = None, end: datetime | None = None,
-                           model: str | None = None) -> pd.DataFrame:
+                           model: str | None = None, per: str = "reading") -> pd.DataFrame:
     """Mean emotion probabilities per calendar period (session recording time) and model.
 
     Filters: sessions with any of ``tags``; recorded between ``start`` and ``end``; one ``model``.
-    Columns: period, model, faces, sessions, emotion, share.
+    ``per`` as in :func:`emotion_distribution`. Columns: period, model, faces (readings) or people,
+    sessions, emotion, share.
     """
+    if per not in UNITS:
+        raise ValueError(f"per must be one of {UNITS}; received {per!r}")
     dialect = _dialect(bind)
     when = func.coalesce(S.recorded_at, S.created_at)
     period = _period(dialect, when, freq).label("period")
-    total = func.sum(M.faces)
-    stmt = (select(period, M.model, total.label("faces"), func.count(func.distinct(S.id)).label("sessions"),
-                   *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
-            .select_from(M).join(S, S.id == M.session_id)
-            .group_by(period, M.model))
+    if per == "person":
+        T, count = MP, "people"
+        stmt = select(period, MP.model, func.count().label(count), func.count(func.distinct(S.id)).label("sessions"),
+                      *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS])
+    else:
+        T, count, total = M, "faces", func.sum(M.faces)
+        stmt = select(period, M.model, total.label(count), func.count(func.distinct(S.id)).label("sessions"),
+                      *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
+    stmt = stmt.select_from(T).join(S, S.id == T.session_id).group_by(period, T.model)
     if tags:
         stmt = stmt.where(S.id.in_(select(SessionTag.session_id).where(SessionTag.tag.in_(tags))))
     if start is not None:
@@ -132,12 +185,12 @@ def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None =
     if end is not None:
         stmt = stmt.where(when <= end)
     if model is not None:
-        stmt = stmt.where(M.model == model)
+        stmt = stmt.where(T.model == model)
     df = _frame(bind, stmt)
     if df.empty:
-        return pd.DataFrame(columns=["period", "model", "faces", "sessions", "emotion", "share"])
+        return pd.DataFrame(columns=["period", "model", count, "sessions", "emotion", "share"])
     df["period"] = pd.to_datetime(df["period"])
-    return _tidy_probs(df, ["period", "model", "faces", "sessions"])
+    return _tidy_probs(df, ["period", "model", count, "sessions"])
 
 
 def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ensemble",
@@ -158,6 +211,20 @@ def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ens
     if df.empty:
         return pd.DataFrame(columns=ids + ["emotion", "share"])
     return _tidy_probs(df, ids)
+
+
+def people(bind, *, session_id: int | None = None, media_id: int | None = None,
+           model: str = "ensemble") -> pd.DataFrame:
+    """One row per person seen: media_id, person, readings, t_first, t_last, top_label and the mean
+    probability of each emotion (columns named by emotion)."""
+    stmt = (select(MP.media_id, MP.person, MP.readings, MP.t_first, MP.t_last, MP.top_label,
+                   *[getattr(MP, f"mean_{e}").label(e) for e in EMOTIONS])
+            .where(MP.model == model).order_by(MP.media_id, MP.t_first, MP.person))
+    if session_id is not None:
+        stmt = stmt.where(MP.session_id == session_id)
+    if media_id is not None:
+        stmt = stmt.where(MP.media_id == media_id)
+    return _frame(bind, stmt)
 
 
 def model_agreement(bind, *, session_id: int | None = None) -> dict:
@@ -184,13 +251,15 @@ def model_agreement(bind, *, session_id: int | None = None) -> dict:
 
 
 def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
-    """Sessions, newest first: id, name, recorded_at, participant, media files, faces, failed files."""
+    """Sessions, newest first: id, name, recorded_at, participant, media files, people seen, face readings
+    ("faces"), failed files."""
     media_done = func.sum(case((MediaFile.status == "done", 1), else_=0))
     media_failed = func.sum(case((MediaFile.status == "failed", 1), else_=0))
     faces = select(func.count()).select_from(D).where(D.session_id == S.id).scalar_subquery()
+    people = _people_count(MP.session_id == S.id).scalar_subquery()
     stmt = (select(S.id, S.name, S.recorded_at, S.participant, S.created_at,
                    func.coalesce(media_done, 0).label("media"), func.coalesce(media_failed, 0).label("failed"),
-                   faces.label("faces"))
+                   people.label("people"), faces.label("faces"))
             .outerjoin(MediaFile, MediaFile.session_id == S.id).group_by(S.id)
             .order_by(func.coalesce(S.recorded_at, S.created_at).desc()))
     if limit:
@@ -204,11 +273,13 @@ def _dialect(bind) -> str:
 
 
 def session_media(bind, *, session_id: int) -> pd.DataFrame:
-    """The session's media files: id, original_name, kind, status, error, size, fps, duration, faces, stored_path."""
+    """The session's media files: id, original_name, kind, status, error, size, fps, duration, people,
+    faces (readings), stored_path."""
     faces = select(func.count()).select_from(D).where(D.media_id == MediaFile.id).scalar_subquery()
+    people = _people_count(MP.media_id == MediaFile.id).scalar_subquery()
     stmt = (select(MediaFile.id, MediaFile.original_name, MediaFile.kind, MediaFile.status, MediaFile.error,
                    MediaFile.width, MediaFile.height, MediaFile.fps, MediaFile.duration_s, MediaFile.frames_analyzed,
-                   faces.label("faces"), MediaFile.stored_path, MediaFile.created_at)
+                   people.label("people"), faces.label("faces"), MediaFile.stored_path, MediaFile.created_at)
             .where(MediaFile.session_id == session_id).order_by(MediaFile.id))
     return _frame(bind, stmt)
 

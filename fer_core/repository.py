@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .constants import EMOTIONS
 from .db import floor_int
 from .orm import (CONFIDENCE_BINS, AnalysisJob, AnalysisRun, FaceDetection, FeedbackSession, MediaConfidenceBin,
-                  MediaEmotionSummary, MediaFile, MediaLabelPair, Prediction, SessionTag, utcnow)
+                  MediaEmotionSummary, MediaFile, MediaLabelPair, MediaPerson, Prediction, SessionTag, utcnow)
 
 
 def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
@@ -57,6 +57,7 @@ def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list
     """Insert the detections and predictions of one analysed file (the caller commits).
     Returns the new detection ids, in the order of ``faces``."""
     if not faces:
+        summarise_media(db, media_id=media.id)  # an analysis again that found no one leaves no old summary
         return []
     rows = [{"media_id": media.id, "session_id": media.session_id, "run_id": run_id, "frame": f["frame"],
              "t_s": f["t_s"], "x": f["box"][0], "y": f["box"][1], "w": f["box"][2], "h": f["box"][3],
@@ -102,6 +103,36 @@ def summarise_media(db: Session | Connection, *, media_id: int) -> None:
             .group_by(D.media_id, P.model, bin_, D.session_id))
     db.execute(delete(MediaConfidenceBin).where(MediaConfidenceBin.media_id == media_id))
     db.execute(insert(MediaConfidenceBin).from_select(["media_id", "model", "bin", "session_id", "faces"], bins))
+    summarise_people(db, media_id=media_id)
+
+
+def person_key():
+    """The person a detection belongs to: its track in a video; in a photo (no track) the face itself."""
+    return func.coalesce(FaceDetection.track, -FaceDetection.id)
+
+
+def summarise_people(db: Session | Connection, *, media_id: int) -> None:
+    """(Re)write the media file's rows of media_person: per person and model, readings, first and last
+    time, mean probability per emotion and the emotion with the highest mean."""
+    P, D = Prediction, FaceDetection
+    person = person_key()
+    stmt = (select(D.media_id, person.label("person"), P.model, D.session_id, func.count().label("readings"),
+                   func.min(D.t_s).label("t_first"), func.max(D.t_s).label("t_last"),
+                   *[func.avg(getattr(P, f"p_{e}")).label(f"mean_{e}") for e in EMOTIONS])
+            .select_from(P).join(D, D.id == P.detection_id).where(D.media_id == media_id)
+            .group_by(D.media_id, person, P.model, D.session_id))
+    rows = [dict(r._mapping) for r in db.execute(stmt)]
+    for r in rows:
+        r["top_label"] = max(EMOTIONS, key=lambda e: r[f"mean_{e}"])
+    db.execute(delete(MediaPerson).where(MediaPerson.media_id == media_id))
+    if rows:
+        db.execute(insert(MediaPerson), rows)
+
+
+def people_of(db: Session, *, media_id: int) -> int:
+    """People seen in a media file (tracks in a video, faces in a photo)."""
+    return int(db.scalar(select(func.count(func.distinct(MediaPerson.person)))
+                         .where(MediaPerson.media_id == media_id)) or 0)
 
 
 def delete_session(db: Session, *, session_id: int, media_root: Path | None = None, store=None) -> bool:
@@ -122,7 +153,7 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
-    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin):
+    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin, MediaPerson):
         db.execute(delete(table).where(table.session_id == session_id))
     db.execute(delete(AnalysisJob).where(AnalysisJob.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))

@@ -1,8 +1,10 @@
-"""Link faces across consecutive sampled video frames into tracks (one per participant, ideally).
+"""Link faces across sampled video frames into tracks (one per participant, ideally).
 
 Greedy IoU matching: each new box joins the live track whose last box overlaps
-it most (IoU above ``min_iou``); a track not seen for ``max_gap`` sampled frames
-ends.  Simple, and enough for feedback videos where people sit fairly still.
+it most (IoU above ``min_iou``); a track not seen for more than ``max_gap_s``
+seconds of video ends.  The gap is in seconds, not in sampled frames, so the
+sampling rate does not change who counts as one person.  Simple, and enough
+for feedback videos where people sit fairly still.
 """
 from __future__ import annotations
 
@@ -18,16 +20,14 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
 
 
 class Tracker:
-    def __init__(self, *, min_iou: float = 0.3, max_gap: int = 2):
-        self.min_iou, self.max_gap = min_iou, max_gap
-        self._live: dict[int, tuple[tuple, int]] = {}  # track id -> (last box, last step seen)
+    def __init__(self, *, min_iou: float = 0.3, max_gap_s: float = 1.5):
+        self.min_iou, self.max_gap_s = min_iou, max_gap_s
+        self._live: dict[int, tuple[tuple, float]] = {}  # track id -> (last box, time last seen)
         self._next_id = 0
-        self._step = -1
 
-    def update(self, boxes: list[tuple]) -> list[int]:
-        """Assign a track id to each box of the next sampled frame (same order as ``boxes``)."""
-        self._step += 1
-        self._live = {t: v for t, v in self._live.items() if self._step - v[1] <= self.max_gap + 1}
+    def update(self, boxes: list[tuple], t_s: float) -> list[int]:
+        """Assign a track id to each box of the frame at ``t_s`` seconds (same order as ``boxes``)."""
+        self._live = {t: v for t, v in self._live.items() if t_s - v[1] <= self.max_gap_s + 1e-6}
         pairs = sorted(((iou(b, last), i, t) for i, b in enumerate(boxes) for t, (last, _) in self._live.items()),
                        reverse=True)
         ids: list[int | None] = [None] * len(boxes)
@@ -42,5 +42,5 @@ class Tracker:
             if ids[i] is None:
                 ids[i] = self._next_id
                 self._next_id += 1
-            self._live[ids[i]] = (b, self._step)
+            self._live[ids[i]] = (b, t_s)
         return ids  # type: ignore[return-value]

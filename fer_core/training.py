@@ -46,6 +46,15 @@ class TrainConfig:
     init_weights: str | None = None  # compact .npz to start from (e.g. the shipped weights)
     schedule: str = "plateau"  # "plateau": halve on a 3-epoch plateau; "cosine": decay to 1% over `epochs`
     backbone_size: int = FACE_SIZE  # >48: the net enlarges its 48x48 input to this size (see nets)
+    # In-the-wild training sets mixed into FER-2013, as {source: times each face is seen per epoch},
+    # e.g. {"expw": 1.0, "sfew": 2.0}; fractions draw a fixed random part of the source.
+    mix: dict = field(default_factory=dict)
+    optimizer: str = "adam"  # "adam", or "sgd" (Nesterov, momentum 0.9, as Khaireddin & Chen 2021)
+    weight_decay: float = 0.0
+    photometric: bool = False  # random gamma as well: SFEW's movie frames are darker than FER-2013's
+    # Which validation accuracy picks the best epoch: "publictest", or "mean" of PublicTest, ExpW test
+    # and SFEW test (the in-the-wild sets are scored every epoch whenever their files exist).
+    select: str = "publictest"
     extra: dict = field(default_factory=dict)
 
 
@@ -101,6 +110,82 @@ def load_validation_data(data_dir: str | Path):
     return d["x"], d["y"].astype(np.int64)
 
 
+# In-the-wild sets: training file, test file. ExpW's crops are a detector's square box, used as they come;
+# SFEW's `x` is the organisers' centre square and `x_full` the whole aligned frame.
+WILD_SOURCES = {"expw": ("expw_train.npz", "expw_test.npz"), "sfew": ("sfew2_train.npz", "sfew2_test.npz")}
+
+
+def load_wild_validation(data_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{source: (x, y)} of the in-the-wild test splits present in ``data_dir``, as `evaluate` reads them."""
+    out = {}
+    for name, (_, test_file) in WILD_SOURCES.items():
+        path = Path(data_dir) / test_file
+        if path.exists():
+            d = np.load(path)
+            out[name] = (d["x"], d["y"].astype(np.int64))
+    return out
+
+
+def load_wild_training(data_dir: str | Path, mix: dict, *, seed: int, cache_dir: Path | None = None):
+    """In-the-wild training faces to add to FER-2013: (x, y, source index per face).
+
+    SFEW gives each face twice: its centre square as the organisers cut it (as its test split is scored),
+    and its full frame re-cropped as :func:`crop.face_crop` frames a detected face (as the product sees it).
+    """
+    xs, ys, src = [], [], []
+    for k, (name, times) in enumerate(sorted(mix.items())):
+        if name not in WILD_SOURCES:
+            raise ValueError(f"unknown source {name!r} to mix in: use {sorted(WILD_SOURCES)}")
+        d = np.load(Path(data_dir) / WILD_SOURCES[name][0])
+        x, y = d["x"], d["y"].astype(np.int64)
+        if name == "expw":
+            clean = ~d["dup_conflict"]
+            x, y = x[clean], y[clean]
+        if name == "sfew":
+            x = np.concatenate([x, recrop_full_frames(d["x_full"], d["x"], cache_dir=cache_dir)])
+            y = np.concatenate([y, y])
+        reps = int(times) * [np.arange(len(x))]
+        if times % 1:
+            rng = np.random.default_rng([seed, k])
+            reps.append(rng.permutation(len(x))[: int(round((times % 1) * len(x)))])
+        idx = np.concatenate(reps) if reps else np.zeros(0, np.int64)
+        xs.append(x[idx]), ys.append(y[idx]), src.append(np.full(len(idx), k + 1))
+        log(f"mixed in {name}: {len(idx)} faces ({times} x {len(x)})")
+    if not xs:
+        return np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(src)
+
+
+def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Path | None = None) -> np.ndarray:
+    """Detect the face in each full frame and crop it as the product does; ``fallback`` where none is found.
+
+    The result is cached in ``cache_dir`` so a resumed run trains on exactly the same crops.
+    """
+    cache = cache_dir / "sfew_recrop.npz" if cache_dir else None
+    if cache and cache.exists():
+        return np.load(cache)["x"]
+    from .crop import face_crop
+    from .detection import FaceDetector
+
+    detector = FaceDetector(min_face_px=20)
+    out, found = fallback.copy(), 0
+    for i, img in enumerate(full):
+        # The aligned face fills the frame: pad it so the detector sees it at a size it knows.
+        pad = max(img.shape) // 2
+        bgr = cv2.cvtColor(cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0),
+                           cv2.COLOR_GRAY2BGR)
+        faces = detector.detect(bgr)
+        if faces:
+            x, y, w, h = max(faces, key=lambda f: f.w * f.h).box
+            out[i] = face_crop(bgr, (x, y, w, h))
+            found += 1
+    log(f"SFEW full frames re-cropped: a face found in {found} of {len(full)}")
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, x=out)
+    return out
+
+
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     """Per-class weights (counts / mean count) ** -power, normalised to mean 1 over samples."""
     counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
@@ -109,8 +194,9 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random flip, rotation, shift, zoom, brightness, contrast and a small occluding patch."""
+def augment(batch: np.ndarray, rng: np.random.Generator, *, photometric: bool = False) -> np.ndarray:
+    """Random flip, rotation, shift, zoom, brightness, contrast and a small occluding patch
+    (and, with ``photometric``, a random gamma)."""
     out = np.empty_like(batch)
     n = len(batch)
     c = FACE_SIZE / 2
@@ -128,6 +214,9 @@ def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     brightness = rng.uniform(-0.15, 0.15, (n, 1, 1)) * 255
     mean = f.mean(axis=(1, 2), keepdims=True)
     f = (f - mean) * contrast + mean + brightness
+    if photometric:
+        gamma = np.exp(rng.uniform(np.log(0.6), np.log(1.6), (n, 1, 1)))
+        f = 255.0 * (np.clip(f, 0, 255) / 255.0) ** gamma
     # Occlusion (hands, glasses, masks) is one of the study's named hard cases.
     for i in np.flatnonzero(rng.random(n) < 0.25):
         h, w = rng.integers(8, 20, 2)
@@ -139,10 +228,10 @@ def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class FerSequence(keras.utils.PyDataset):
     """Augmented, shuffled batches (x, target, sample weight); the order depends only on (seed, epoch)."""
 
-    def __init__(self, x, targets, sample_w, *, batch_size: int, seed: int):
+    def __init__(self, x, targets, sample_w, *, batch_size: int, seed: int, photometric: bool = False):
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.targets, self.sample_w = x, targets, sample_w
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.photometric = batch_size, seed, photometric
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -157,7 +246,8 @@ class FerSequence(keras.utils.PyDataset):
 
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        return preprocess(augment(self.x[idx], rng)), self.targets[idx], self.sample_w[idx]
+        batch = augment(self.x[idx], rng, photometric=self.photometric)
+        return preprocess(batch), self.targets[idx], self.sample_w[idx]
 
 
 # ----------------------------------------------------------------------------- weights io
@@ -192,8 +282,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     """Run training; returns a summary dict (best val accuracy, epochs run, paths)."""
     from .nets import build_classifier, preprocess
 
-    if cfg.schedule not in ("plateau", "cosine"):  # before minutes of data loading, not after
+    # checked before minutes of data loading, not after
+    if cfg.schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}: use 'plateau' or 'cosine'")
+    if cfg.optimizer not in ("adam", "sgd"):
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'")
+    if cfg.select not in ("publictest", "mean"):
+        raise ValueError(f"unknown selection {cfg.select!r}: use 'publictest' or 'mean'")
     run_dir = Path(cfg.out_dir) / cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
@@ -208,11 +303,17 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
 
     x, targets, labels = load_training_data(cfg.data_dir, ferplus_mix=cfg.ferplus_mix)
     xv, yv = load_validation_data(cfg.data_dir)
+    wild_val = load_wild_validation(cfg.data_dir)
+    if cfg.mix:
+        xw, yw, _ = load_wild_training(cfg.data_dir, cfg.mix, seed=cfg.seed, cache_dir=run_dir)
+        x, labels = np.concatenate([x, xw]), np.concatenate([labels, yw])
+        targets = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[yw]])
     if cfg.limit_train:
         pick = np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.limit_train]
         x, targets, labels = x[pick], targets[pick], labels[pick]
     if cfg.limit_val:
         xv, yv = xv[: cfg.limit_val], yv[: cfg.limit_val]
+        wild_val = {k: (a[: cfg.limit_val], b[: cfg.limit_val]) for k, (a, b) in wild_val.items()}
     weights = class_weights(labels, cfg.class_weight_power)[labels]
     log(f"{cfg.model}: {len(x)} training faces, {len(xv)} validation faces, backend {keras.backend.backend()}")
 
@@ -221,20 +322,28 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         load_compact(model, cfg.init_weights)
         log(f"started from {cfg.init_weights}")
     lr = cfg.learning_rate or DEFAULT_LR[cfg.model]
+    if cfg.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True,
+                                         weight_decay=cfg.weight_decay or None)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=lr, weight_decay=cfg.weight_decay or None)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
-    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed)
+    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed,
+                      photometric=cfg.photometric)
     val = (preprocess(xv), np.eye(NUM_CLASSES, dtype=np.float32)[yv])
 
     best_path = run_dir / "best.npz"
     callbacks = [
+        # first: the callbacks after it read the accuracies it adds to the epoch's logs
+        WildValidation(wild_val, select=cfg.select, batch_size=256),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
         BestCompact(best_path, state_path, best=state.get("best_val_accuracy", -1.0), cfg=cfg),
         schedule_callback(cfg, lr),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+        keras.callbacks.EarlyStopping(monitor=SELECTION_KEY, mode="max", patience=cfg.patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         Progress(seq, n_train=len(x), epochs=cfg.epochs, batch_size=cfg.batch_size),
     ]
@@ -252,6 +361,29 @@ def schedule_callback(cfg: TrainConfig, lr: float) -> keras.callbacks.Callback:
                                              min_lr=1e-6)
 
 
+SELECTION_KEY = "val_selection"
+
+
+class WildValidation(keras.callbacks.Callback):
+    """Score the in-the-wild test splits each epoch (``val_expw_accuracy``, ``val_sfew_accuracy``) and set
+    ``val_selection``, the accuracy that picks the best epoch."""
+
+    def __init__(self, sets: dict, *, select: str, batch_size: int):
+        super().__init__()
+        from .nets import preprocess
+
+        self.sets = {k: (preprocess(x), y) for k, (x, y) in sets.items()}
+        self.select, self.batch_size = select, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = [float(logs.get("val_accuracy", -1))]
+        for name, (x, y) in self.sets.items():
+            pred = np.argmax(self.model.predict(x, batch_size=self.batch_size, verbose=0), axis=1)
+            logs[f"val_{name}_accuracy"] = float(np.mean(pred == y))
+            scores.append(logs[f"val_{name}_accuracy"])
+        logs[SELECTION_KEY] = float(np.mean(scores)) if self.select == "mean" else scores[0]
+
+
 class BestCompact(keras.callbacks.Callback):
     """Keep the best epoch's weights as float16 .npz plus a small state file (best score, epoch, backend)."""
 
@@ -260,15 +392,16 @@ class BestCompact(keras.callbacks.Callback):
         self.path, self.state_path, self.best, self.cfg = path, state_path, best, cfg
 
     def on_epoch_end(self, epoch, logs=None):
-        acc = float(logs.get("val_accuracy", -1))
+        acc = float(logs.get(SELECTION_KEY, logs.get("val_accuracy", -1)))
         state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        wild = {k: float(v) for k, v in logs.items() if k.startswith("val_") and k.endswith("_accuracy")}
         state.update(last_epoch=epoch + 1, last_val_accuracy=acc, backend=keras.backend.backend(),
-                     mixed_bfloat16=self.cfg.mixed_bfloat16)
+                     mixed_bfloat16=self.cfg.mixed_bfloat16, last_val=wild)
         if acc > self.best:
             self.best = acc
             save_compact(self.model, self.path)
             self.model.save_weights(str(self.path.with_name(BEST_FLOAT32)))
-            state.update(best_val_accuracy=acc, best_epoch=epoch + 1,
+            state.update(best_val_accuracy=acc, best_epoch=epoch + 1, best_val=wild,
                          best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self.state_path.write_text(json.dumps(state, indent=2))
 
@@ -295,7 +428,9 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         dt = time.time() - self.t0
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        wild = "".join(f" {k[4:-9]} {v:.4f}" for k, v in logs.items()
+                       if k.startswith("val_") and k.endswith("_accuracy") and k != "val_accuracy")
         log(f"epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
-            f"val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f} lr {lr:.2e} "
+            f"val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}{wild} lr {lr:.2e} "
             f"{self.n_train / dt:.1f} img/s, {dt / 60:.1f} min/epoch, "
             f"at most {(self.epochs - epoch - 1) * dt / 60:.0f} min left")

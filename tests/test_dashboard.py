@@ -59,7 +59,7 @@ def test_home_on_an_empty_database_leads_the_way():
 
 def test_home_shows_sessions_ingested_elsewhere(filled):
     at = page()
-    assert [m.value for m in at.metric][:3] == ["2", "2", "12"]
+    assert [m.value for m in at.metric][:4] == ["2", "2", "2", "12"]  # sessions, media, people, readings
     assert list(at.dataframe[0].value["name"]) == ["Support call", "<b>Store panel</b>"]  # user text as text
 
 
@@ -77,7 +77,8 @@ def test_session_page(filled):
     assert len(charts_of(at)) >= 3  # distribution, timeline, satisfaction
     assert at.dataframe[0].value["original_name"].tolist() == ["clip.mp4"]
     assert any("report" in b.label for b in at.get("download_button"))
-    at.radio[0].set_value("share of faces by top label").run()
+    at.radio[0].set_value("share by top emotion").run()
+    at.radio[1].set_value("per reading").run()
     assert not at.exception
 
 
@@ -139,6 +140,30 @@ def test_upload_page_analyses_photos_and_reports_a_broken_file(group_photo, fres
     [b for b in at.button if b.label == "Retry"][0].click().run()
     assert not at.exception
     assert at.warning and "1 failed again" in at.warning[0].value
+
+
+@needs_weights
+def test_upload_page_takes_an_iphone_heic_close_up(faces, fresh_database, tmp_path):
+    """An iPhone photo (HEIC) in which the face fills the frame: chosen in the uploader, found and stored."""
+    import cv2
+    import numpy as np
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    face = cv2.resize(faces[0], (560, 560), interpolation=cv2.INTER_CUBIC)
+    photo = cv2.copyMakeBorder(face, 20, 20, 20, 20, cv2.BORDER_REPLICATE)  # the face fills 93% of it
+    path = tmp_path / "IMG_0042.HEIC"
+    Image.fromarray(np.repeat(photo[..., None], 3, axis=2)).save(path, format="HEIF", quality=90)
+    at = page("upload", timeout=600)
+    at.text_input[0].set_value("Selfies")
+    at.file_uploader[0].upload(path.name, path.read_bytes(), mime_type="image/heic")
+    [b for b in at.button if b.label == "Analyse"][0].click().run()
+    assert not at.exception
+    outcome = at.dataframe[0].value
+    assert outcome["status"].tolist() == ["done"] and outcome["faces"].tolist() == [1]
+    assert outcome["people"].tolist() == [1]
+    assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1  # shown with its box
 
 
 def test_login_when_a_password_is_set(monkeypatch):

@@ -81,9 +81,10 @@ def test_crop_frames_a_pasted_face_like_fer2013(detector, group_photo):
 
 def test_tracker_links_moving_faces_and_separates_people():
     t = Tracker()
-    assert t.update([(0, 0, 100, 100), (300, 0, 100, 100)]) == [0, 1]
-    assert t.update([(305, 2, 100, 100), (10, 0, 100, 100)]) == [1, 0]
-    assert t.update([]) == []  # a frame where detection missed everyone
-    assert t.update([(20, 0, 100, 100)]) == [0]  # back after a gap
-    assert t.update([(700, 0, 100, 100)]) == [2]  # a newcomer
+    assert t.update([(0, 0, 100, 100), (300, 0, 100, 100)], 0.0) == [0, 1]
+    assert t.update([(305, 2, 100, 100), (10, 0, 100, 100)], 0.5) == [1, 0]
+    assert t.update([], 1.0) == []  # a frame where detection missed everyone
+    assert t.update([(20, 0, 100, 100)], 1.5) == [0]  # back after a gap
+    assert t.update([(700, 0, 100, 100)], 2.0) == [2]  # a newcomer
+    assert t.update([(700, 0, 100, 100)], 4.0) == [3]  # gone for longer than max_gap_s: a new track
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)

@@ -4,7 +4,7 @@ from PIL import Image
 
 from fer_core.media import MediaError, media_kind, read_image, sample_video, video_info
 
-from conftest import background, write_video
+from conftest import background, write_vfr_video, write_video
 
 
 def _marked(h=60, w=80):
@@ -71,6 +71,70 @@ def test_video_sampling_timestamps(tmp_path):
     assert [f.index for f in sampled] == [0, 13, 25, 38, 50, 63]
     assert [f.t_s for f in sampled] == [0.0, 0.52, 1.0, 1.52, 2.0, 2.52]
     assert [f.index for f in sample_video(path, fps=1)] == [0, 25, 50]
+
+
+def _vfr_clip(tmp_path):
+    """12 s: 30 fps for 2 s, 5 fps from 2 to 11 s, 30 fps to the end; each frame shows its index in binary."""
+    times = [i / 30 for i in range(60)] + [2 + i / 5 for i in range(45)] + [11 + i / 30 for i in range(30)]
+    frames = []
+    for i in range(len(times)):
+        img = np.zeros((120, 160, 3), np.uint8)
+        for bit in range(8):
+            img[:, 20 * bit:20 * bit + 20] = 255 * ((i >> bit) & 1)
+        frames.append(img)
+    return write_vfr_video(tmp_path / "phone vfr.mp4", frames, times), times
+
+
+def _shown_index(image) -> int:
+    return sum(1 << bit for bit in range(8) if image[60, 20 * bit + 10].mean() > 128)
+
+
+def test_variable_frame_rate_video_gets_its_true_times(tmp_path):
+    path, times = _vfr_clip(tmp_path)
+    info = video_info(path)
+    assert info.duration_s == pytest.approx(12.0, abs=0.05)  # the stream's, not frame count / average rate
+    sampled = list(sample_video(path, fps=2))
+    # the first frame shown at or after each half second, whatever the rate does, at its presentation time
+    first = [min(i for i, t in enumerate(times) if t >= k / 2 - 1e-6) for k in range(24)]
+    assert [f.index for f in sampled] == first  # `frame` stays the decoded frame's index
+    assert [f.t_s for f in sampled] == pytest.approx([times[i] for i in first], abs=1e-3)
+    assert sampled[5].t_s == pytest.approx(2.6) and sampled[-1].t_s == pytest.approx(11.5)
+    assert [_shown_index(f.image) for f in sampled] == first  # the picture shown at that time
+
+
+def test_a_stored_frame_is_read_again_by_its_time(tmp_path):
+    from fer_core.media import read_video_frame
+
+    path, times = _vfr_clip(tmp_path)
+    for t in (0.5, 4.4, 7.0, 11.5):
+        image = read_video_frame(path, t)
+        assert image.shape == (120, 160, 3) and times[_shown_index(image)] == pytest.approx(t)
+
+
+def test_constant_rate_video_times_stay_within_a_frame(tmp_path):
+    frames = [background(120, 160, seed=i % 3) for i in range(50)]
+    path = write_vfr_video(tmp_path / "cfr.mp4", frames, [i / 25 for i in range(50)])
+    assert [f.t_s for f in sample_video(path, fps=2)] == pytest.approx([0.0, 0.52, 1.0, 1.52], abs=1 / 25)
+
+
+def test_heic_and_avif_photos_decode(tmp_path):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    for ext in (".heic", ".avif"):
+        path = tmp_path / f"iphone{ext}"
+        Image.fromarray(_marked()).save(path, quality=95)
+        assert media_kind(path) == "photo"
+        bgr = read_image(path)
+        assert bgr.shape == (60, 80, 3) and bgr[5, 5, 2] > 200 and bgr[5, 5, 0] < 80
+
+
+def test_a_multi_page_tiff_says_only_its_first_page_was_analysed(tmp_path):
+    path = tmp_path / "scan.tiff"
+    Image.fromarray(_marked()).save(path, save_all=True, append_images=[Image.new("RGB", (80, 60))] * 2)
+    notes = []
+    assert read_image(path, notes=notes).shape == (60, 80, 3)
+    assert notes == ["scan.tiff: the file holds 3 images; only the first was analysed"]
 
 
 def test_video_length_limit(tmp_path):

@@ -154,7 +154,8 @@ def test_ingest_cli_contract(db_url, upload, tmp_path):
     summary = json.loads(out.stdout)
     assert set(summary) == {"session_id", "files"}
     assert [(f["status"], f["faces"]) for f in summary["files"]] == [("done", 1), ("failed", 0), ("done", 2)]
-    assert all(set(f) == {"file", "status", "faces", "error"} for f in summary["files"])
+    assert all(set(f) == {"file", "status", "faces", "people", "error"} for f in summary["files"])
+    assert [f["people"] for f in summary["files"]] == [1, 0, 2]  # a photo's faces are its people
     assert summary["files"][0]["error"] is None and summary["files"][1]["error"]
     out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", str(upload[0])],
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)

@@ -6,6 +6,7 @@ from resources import get_engine
 from fer_core import queries as Q
 from fer_core.constants import MODEL_NAMES
 from fer_core.registry import spec
+from charts import PEOPLE_HELP, READINGS_HELP
 
 st.title("Feedback emotions")
 st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "
@@ -18,14 +19,16 @@ if not totals["sessions"]:
     st.info("No sessions yet. Start by uploading a session's photos and videos.")
     st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
 else:
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Sessions", int(totals["sessions"]))
     cols[1].metric("Media files", int(totals["media"]))
-    cols[2].metric("Faces", int(totals["faces"]))
-    cols[3].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
+    cols[2].metric("People seen", int(totals["people"]), help=PEOPLE_HELP)
+    cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
+    cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
     st.subheader("Latest sessions")
     latest = Q.sessions_overview(engine, limit=10)
-    st.dataframe(latest[["name", "recorded_at", "participant", "media", "faces", "failed"]], hide_index=True)
+    st.dataframe(latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]]
+                 .rename(columns={"people": "people seen", "faces": "face readings"}), hide_index=True)
 
 st.subheader("Models in use")
 rows = []

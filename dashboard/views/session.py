@@ -17,18 +17,24 @@ if session_id is None:
 
 media = Q.session_media(engine, session_id=session_id)
 st.subheader("Media")
-st.dataframe(media[["original_name", "kind", "status", "faces", "duration_s", "error"]], hide_index=True)
+st.dataframe(media[["original_name", "kind", "status", "people", "faces", "duration_s", "error"]]
+             .rename(columns={"people": "people seen", "faces": "face readings"}), hide_index=True)
+c1, c2 = st.columns(2)
+c1.metric("People seen", int(media["people"].sum()), help=charts.PEOPLE_HELP)
+c2.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
 
-dist = Q.emotion_distribution(engine, session_id=session_id)
+st.subheader("Emotion distribution per model")
+c1, c2 = st.columns(2)
+measure = c1.radio("Measure", ["mean probability", "share by top emotion"], horizontal=True)
+unit = charts.UNIT_CHOICES[c2.radio("Count", list(charts.UNIT_CHOICES), horizontal=True)]
+value = "mean_prob" if measure == "mean probability" else "label_share"
+dist = Q.emotion_distribution(engine, session_id=session_id, per=unit)
 if dist.empty:
     st.info("No face was found in this session's media yet.")
     st.stop()
-
-st.subheader("Emotion distribution per model")
-measure = st.radio("Measure", ["mean probability", "share of faces by top label"], horizontal=True)
-value = "mean_prob" if measure == "mean probability" else "label_share"
+st.caption(charts.UNIT_HELP[unit])
 dist_fig = charts.distribution_figure(dist, value=value)
-chart(dist_fig, dist, "emotion-distribution")
+chart(dist_fig, dist, f"emotion-distribution-per-{unit}")
 
 faces = Q.face_predictions(engine, session_id=session_id)
 
@@ -81,7 +87,9 @@ def session_report() -> bytes:
     name = Q.sessions_overview(engine).set_index("id").loc[session_id, "name"]
     parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(name)}</title></head><body>",
              f"<h1>Session report: {html.escape(name)}</h1>",
-             media[["original_name", "kind", "status", "faces", "duration_s"]].to_html(index=False),
+             media[["original_name", "kind", "status", "people", "faces", "duration_s"]]
+             .rename(columns={"people": "people seen", "faces": "face readings"}).to_html(index=False),
+             f"<p>{html.escape(charts.UNIT_HELP[unit])}</p>",
              dist_fig.to_html(include_plotlyjs=True, full_html=False), dist.to_html(index=False)]
     for v in videos.itertuples():
         tl = Q.video_timeline(engine, media_id=v.id, bin_s=2, model="ensemble")

@@ -20,22 +20,24 @@ if sessions.empty:
 with engine.connect() as c:
     all_tags = sorted(c.execute(select(SessionTag.tag).distinct()).scalars())
 when = sessions["recorded_at"].fillna(sessions["created_at"])
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 freq = c1.selectbox("Period", ["day", "week", "month"], index=1)
+unit = charts.UNIT_CHOICES[c5.radio("Count", list(charts.UNIT_CHOICES))]
 model = c2.selectbox("Model", ["ensemble", "resnet50", "vgg16"], format_func=charts.MODEL_LABELS.get)
 tags = c3.multiselect("Tags (any of)", all_tags)
 dates = c4.date_input("Recorded between", value=(when.min().date(), when.max().date()))
 start, end = (dates if isinstance(dates, tuple) and len(dates) == 2 else (when.min().date(), when.max().date()))
 
-trend = Q.distribution_over_time(engine, freq=freq, tags=tags or None, model=model,
+trend = Q.distribution_over_time(engine, freq=freq, tags=tags or None, model=model, per=unit,
                                  start=datetime.combine(start, time.min), end=datetime.combine(end, time.max))
 if trend.empty:
     st.info("No faces in the sessions that match these filters.")
     st.stop()
-chart(charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]})"), trend,
-      f"trend-{freq}-{model}")
+st.caption(charts.UNIT_HELP[unit])
+chart(charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"), trend,
+      f"trend-{freq}-{model}-per-{unit}")
 
-all_models = Q.distribution_over_time(engine, freq=freq, tags=tags or None,
+all_models = Q.distribution_over_time(engine, freq=freq, tags=tags or None, per=unit,
                                       start=datetime.combine(start, time.min), end=datetime.combine(end, time.max))
 sat = charts.satisfaction(all_models, by=["period", "model"])
 st.caption(charts.SATISFACTION_HELP)
@@ -46,7 +48,7 @@ st.subheader("Sessions side by side")
 names = dict(zip(sessions["id"], sessions["name"]))
 picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
 if picked:
-    dist = Q.emotion_distribution(engine)
+    dist = Q.emotion_distribution(engine, per=unit)
     dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
         session=lambda d: d.session_id.map(names))
     fig = charts.px.bar(dist, x="session", y="mean_prob", color="emotion", title="Mean emotion probability per session",

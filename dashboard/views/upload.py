@@ -76,14 +76,14 @@ if submitted:
                 st.stop()
             bar.progress(1.0, text="Done")
             st.session_state[SELECTED_SESSION] = summary.session_id
-            outcome = pd.DataFrame([{"file": o.file, "status": o.status, "faces": o.faces, "error": o.error or ""}
-                                    for o in summary.files])
-            st.dataframe(outcome, hide_index=True)
+            outcome = pd.DataFrame([{"file": o.file, "status": o.status, "people": o.people, "faces": o.faces,
+                                     "error": o.error or ""} for o in summary.files])
+            st.dataframe(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
             failed = outcome[outcome.status == "failed"]
             if len(failed):
                 st.warning(f"{len(failed)} file(s) could not be analysed; the others were stored.")
             for o, p in zip(summary.files, paths):
-                if o.status == "failed" or o.media_id is None or p.suffix not in IMAGE_EXTENSIONS:
+                if o.status == "failed" or o.media_id is None or p.suffix.lower() not in IMAGE_EXTENSIONS:
                     continue
                 faces = Q.face_predictions(engine, media_id=o.media_id)
                 try:
