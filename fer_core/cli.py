@@ -125,6 +125,8 @@ def cmd_models(args) -> int:
             "preprocessing": s.preprocessing, "backbone_size": s.backbone_size,
             "val_accuracy": card.get("publictest", {}).get("accuracy"),
             "val_accuracy_without_near_dups": card.get("publictest_without_near_dups", {}).get("accuracy"),
+            "expw_test_accuracy": card.get("expw_test", {}).get("accuracy"),
+            "sfew_test_accuracy": card.get("sfew2_test", {}).get("accuracy"),
         })
     print(json.dumps(rows, indent=2))
     return 0

@@ -20,7 +20,7 @@ from .constants import EMOTIONS, FACE_SIZE
 from .evaluation import expected_calibration_error, fit_temperature, metrics
 from .nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
 from .registry import WEIGHTS_DIR, sha256
-from .training import BEST_FLOAT32, load_compact, load_validation_data
+from .training import BEST_FLOAT32, WILD_SOURCES, load_compact, load_validation_data, load_wild_validation
 
 
 def _probs(model, x: np.ndarray) -> np.ndarray:
@@ -57,6 +57,14 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
     if expected_calibration_error(yv, apply_temperature(raw, temperature)) >= expected_calibration_error(yv, raw):
         temperature = 1.0  # kept only where it lowers the calibration error
     probs = apply_temperature(raw, temperature)
+    wild = {}  # the in-the-wild test splits, scored as PublicTest is (same TTA and temperature)
+    for name, (xw, yw) in load_wild_validation(data_dir).items():
+        if limit:
+            xw, yw = xw[:limit], yw[:limit]
+        pw = _probs(net, preprocess(xw))
+        if tta:
+            pw = (pw + _probs(net, preprocess(xw)[:, :, ::-1])) / 2
+        wild[Path(WILD_SOURCES[name][1]).stem] = metrics(yw, apply_temperature(pw, temperature))
 
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
     fp16_check = _float16_cost(model, run, x, yv, size)
@@ -85,10 +93,13 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         "labels": list(EMOTIONS),
         "training_data": "FER-2013 Training (28,709 faces less 12 blank ones)"
                          + (f"; targets mix FER+ votes at weight {train_cfg.get('ferplus_mix')}"
-                            if train_cfg.get("ferplus_mix") else "; FER-2013 hard labels"),
+                            if train_cfg.get("ferplus_mix") else "; FER-2013 hard labels")
+                         + (f"; mixed in (times per epoch): {train_cfg['mix']}" if train_cfg.get("mix") else ""),
         "training": {k: train_cfg.get(k) for k in ("epochs", "batch_size", "learning_rate", "class_weight_power",
                                                    "ferplus_mix", "label_smoothing", "mixed_bfloat16", "seed",
-                                                   "init_weights", "schedule", "backbone_size")},
+                                                   "init_weights", "schedule", "backbone_size", "mix",
+                                                   "optimizer", "weight_decay", "photometric", "select",
+                                                   "limit_train")},
         "epochs_trained": state.get("last_epoch"),
         "best_epoch": state.get("best_epoch"),
         "backend": state.get("backend", "tensorflow"),
@@ -103,6 +114,7 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         "ece_before_temperature": round(expected_calibration_error(yv, raw), 4),
         "publictest": metrics(yv, probs),
         "publictest_without_near_dups": metrics(yv[~near_dup], probs[~near_dup]),
+        **wild,
         "float16_check": fp16_check,
         "history": history,
         "notes": notes,

@@ -284,6 +284,22 @@ def test_video_timeline_bins_and_tracks(engine, filled):
     per_track = Q.video_timeline(engine, media_id=filled["media_a"], bin_s=2.0, model="resnet50", by_track=True)
     assert set(per_track["track"]) == {0, 1}
     assert per_track.groupby(["t_s", "track"])["faces"].first().sum() == 8
+    # smoothed along each track: the same readings; the happy track and the sad one are never mixed
+    smooth = Q.video_timeline(engine, media_id=filled["media_a"], bin_s=1.0, model="resnet50", smooth_s=2.5)
+    assert smooth.groupby("t_s")["faces"].first().sum() == tl.groupby("t_s")["faces"].first().sum()
+    happy_s = smooth[smooth.emotion == "happy"].set_index("t_s")["share"]
+    assert happy_s.to_dict() == pytest.approx(happy.to_dict())
+
+
+def test_smoothing_is_a_centred_moving_average_within_each_track():
+    import pandas as pd
+
+    rows = pd.DataFrame({"t_s": [0, 0.5, 1, 1.5, 2, 2.5, 3, 0], "track": [0] * 7 + [1],
+                         **{e: [0.0] * 8 for e in EMOTIONS}})
+    rows["happy"] = [1, 0, 1, 0, 1, 0, 1, 1.0]
+    smooth = Q.smooth_tracks(rows, window_s=2.5)["happy"].round(4).tolist()
+    # at 1 s the window [-0.25, 2.25] holds the readings at 0 ... 2 s: 3 of 5 happy; track 1 alone stays
+    assert smooth == [0.6667, 0.5, 0.6, 0.4, 0.6, 0.5, 0.6667, 1.0]
 
 
 def test_model_agreement(engine, filled):

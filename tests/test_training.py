@@ -58,6 +58,7 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
     assert card["sha256"] == sha256(tmp_path / "weights" / "vgg16.npz")
     assert card["params"] == 14_718_279 and card["epochs_trained"] == 2 and card["backend"] == "tensorflow"
     assert {"publictest", "publictest_without_near_dups", "temperature", "tta_flip", "float16_check"} <= set(card)
+    assert card["expw_test"]["n"] == 64 and card["sfew2_test"]["n"] == 64  # every validation set
     assert card["float16_check"]["checkpoint"] == "best epoch"  # measured against the shipped epoch's float32
     assert abs(card["float16_check"]["difference_points"]) < 5
     d = np.load(DATA_DIR / "fer2013_publictest.npz")
@@ -74,6 +75,23 @@ def test_cosine_schedule_falls_from_base_to_one_percent():
 
 
 @needs_data
+def test_tiny_training_mixes_in_the_wild_faces_and_scores_every_validation_set(tmp_path):
+    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, limit_train=64,
+                      limit_val=32, mix={"expw": 0.5}, optimizer="sgd", weight_decay=1e-4, learning_rate=1e-3,
+                      photometric=True, select="mean")
+    summary = train(cfg)
+    import csv
+
+    with open(tmp_path / "vgg16" / "history.csv") as f:
+        row = next(csv.DictReader(f))
+    scores = [float(row[k]) for k in ("val_accuracy", "val_expw_accuracy", "val_sfew_accuracy")]
+    assert float(row["val_selection"]) == pytest.approx(sum(scores) / 3)  # the best epoch is chosen on all three
+    assert summary["best_val"]["val_expw_accuracy"] == pytest.approx(scores[1])
+    with pytest.raises(ValueError, match="unknown source"):
+        train(TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path / "b"), epochs=1,
+                          limit_train=32, limit_val=32, mix={"affectnet": 1}))
+
+
 def test_tiny_training_follows_the_cosine_schedule(tmp_path):
     cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=3, batch_size=32,
                       limit_train=64, limit_val=32, mixed_bfloat16=True, schedule="cosine", learning_rate=2e-4)

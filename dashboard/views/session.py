@@ -50,15 +50,19 @@ if len(videos):
     st.subheader("Videos")
     names = {int(i): n for i, n in zip(videos["id"], videos["original_name"])}
     video_id = st.selectbox("Video", list(names), format_func=names.get, key=f"video-of-{session_id}")
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     model = model_names[c1.radio("Model", list(model_names), horizontal=True)]
     bin_s = c2.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2)
-    tl = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model)
+    smooth_s = Q.SMOOTH_S if c3.toggle("Smooth each person", value=True,
+                                       help=f"A moving average over {Q.SMOOTH_S:g} s of each person's readings "
+                                            "(the stored readings stay raw).") else 0.0
+    tl = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model, smooth_s=smooth_s)
     chart(charts.timeline_figure(tl, title=f"Emotions over the video ({model})"), tl, f"timeline-{video_id}-{model}")
     sat = charts.satisfaction(tl, by=["t_s"])
     st.caption(charts.SATISFACTION_HELP)
     chart(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), sat, f"satisfaction-{video_id}")
-    per_track = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model, by_track=True)
+    per_track = Q.video_timeline(engine, media_id=video_id, bin_s=bin_s, model=model, by_track=True,
+                                 smooth_s=smooth_s)
     if per_track["track"].nunique() > 1:
         chart(charts.track_timeline_figure(per_track), per_track, f"tracks-{video_id}-{model}")
     vf = faces[faces.media_id == video_id]
