@@ -59,7 +59,7 @@ BANDS = ((0.6, 0.8, "60-80%"), (0.8, 1.0, "80-100%"), (1.0, 1.3, "100-130% (cut)
 
 def reference_boxes(full: np.ndarray) -> list[tuple[int, tuple[float, float, float, float]]]:
     """(index, box) of the SFEW frames whose face the detector finds once the frame is zoomed out."""
-    det = FaceDetector(min_face_px=16, close_ups=False)
+    det = FaceDetector(min_face_px=16, max_views=8, close_ups=False)  # the face is a third of the zoomed-out frame
     out = []
     for i, img in enumerate(full):
         h, w = img.shape

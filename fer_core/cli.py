@@ -11,9 +11,18 @@ import os
 import sys
 from pathlib import Path
 
-# Measured with benchmarks/train_speed.py on this 2-core CPU: bfloat16 speeds VGG16
-# up (49 -> 87 img/s) but slows ResNet50 down (96 -> 90 img/s).
+# bfloat16 speeds VGG16 up on a CPU with bfloat16 instructions, not ResNet50 (benchmarks/train_speed.py;
+# figures in docs/training_log.md). A CPU without them emulates bfloat16 about 20 times slower than float32.
 BF16_FASTER = {"resnet50": False, "vgg16": True}
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 itself (x86 AVX-512 BF16 or AMX; on Linux, from /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
 
 def _quiet_tensorflow() -> None:
@@ -257,7 +266,7 @@ def cmd_train(args) -> int:
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     from .training import TrainConfig, train
 
-    bf16 = BF16_FASTER[args.model] if args.bf16 is None else args.bf16
+    bf16 = (BF16_FASTER[args.model] and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
     cfg = TrainConfig(
         model=args.model, data_dir=args.data, out_dir=args.out, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, class_weight_power=args.class_weight_power,

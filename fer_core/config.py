@@ -18,7 +18,7 @@ class AnalyzerConfig:
     max_views_photo: int = 120  # detector views per photo (more finds smaller faces in big photos)
     max_views_video: int = 8  # detector views per video frame (speed matters more here)
     max_faces: int = 100  # faces kept per photo or frame
-    align: bool = True  # turn each face crop so the eyes are level (README "Alignment" measures it)
+    align: bool = False  # turn tilted faces' crops so the eyes are level (FER_ALIGN=1; README "Alignment")
     max_upload_bytes: int = 2 * 1024 ** 3  # larger files are refused before any work
     max_image_pixels: int = 100_000_000  # guard against decompression bombs
     max_video_seconds: float = 4 * 3600.0

@@ -18,7 +18,7 @@ CROP_SCALE = 1.14  # crop side / detector box side
 CROP_SHIFT_Y = -0.05  # crop centre offset in box heights (negative: up)
 # Faces tilted less than this are cropped as they are: the detector's eye points wobble by a few degrees on
 # upright faces, and turning those only blurs them (benchmarks/alignment.py).
-ALIGN_MIN_DEGREES = 8.0
+ALIGN_MIN_DEGREES = 15.0
 
 
 def crop_box(box: tuple[int, int, int, int], *, scale: float = CROP_SCALE,
