@@ -94,29 +94,14 @@ def emotion_distribution(bind, *, session_id: int | None = None, per: str = "rea
         raise ValueError(f"per must be one of {UNITS}; received {per!r}")
     if per == "person":
         return _people_distribution(bind, session_id=session_id)
-    stmt = (select(M.session_id, M.model, func.sum(M.faces).label("total"),
+    total = func.sum(M.faces)
+    stmt = (select(M.session_id, M.model, total.label("total"),
                    *[func.sum(getattr(M, f"n_{e}")).label(f"n_{e}") for e in EMOTIONS],
-                   *[func.sum(getattr(M, f"sum_{e}")).label(e) for e in EMOTIONS])
+                   *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
             .group_by(M.session_id, M.model))
     if session_id is not None:
         stmt = stmt.where(M.session_id == session_id)
-    df = _frame(bind, stmt)
-    cols = ["session_id", "model", "emotion", "faces", "label_share", "mean_prob"]
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    counts = df.melt(id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS],
-                     var_name="emotion", value_name="faces")
-    counts["emotion"] = counts["emotion"].str[2:]
-    sums = df.melt(id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion",
-                   value_name="prob_sum")
-    out = sums.merge(counts, on=["session_id", "model", "emotion"])
-    out["faces"] = out["faces"].astype(int)
-    out["label_share"] = out["faces"] / out["total"]
-    out["mean_prob"] = out["prob_sum"] / out["total"]
-    out["emotion"] = pd.Categorical(out["emotion"], categories=list(EMOTIONS), ordered=True)
-    out = out.sort_values(["session_id", "model", "emotion"]).reset_index(drop=True)
-    out["emotion"] = out["emotion"].astype(str)
-    return out[cols]
+    return _long_distribution(_frame(bind, stmt), count="faces")
 
 
 def _people_distribution(bind, *, session_id: int | None) -> pd.DataFrame:
@@ -126,18 +111,24 @@ def _people_distribution(bind, *, session_id: int | None) -> pd.DataFrame:
             .group_by(MP.session_id, MP.model))
     if session_id is not None:
         stmt = stmt.where(MP.session_id == session_id)
-    df = _frame(bind, stmt)
-    cols = ["session_id", "model", "emotion", "people", "label_share", "mean_prob"]
+    return _long_distribution(_frame(bind, stmt), count="people")
+
+
+def _long_distribution(df: pd.DataFrame, *, count: str) -> pd.DataFrame:
+    """Wide rows (session_id, model, total, n_<emotion> counts, <emotion> mean probabilities) -> one row per
+    emotion: session_id, model, emotion, ``count`` (with that top label), label_share, mean_prob."""
+    cols = ["session_id", "model", "emotion", count, "label_share", "mean_prob"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     counts = df.melt(id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS],
-                     var_name="emotion", value_name="people")
+                     var_name="emotion", value_name=count)
     counts["emotion"] = counts["emotion"].str[2:]
     means = df.melt(id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion",
                     value_name="mean_prob")
     out = means.merge(counts, on=["session_id", "model", "emotion"])
-    out["people"] = out["people"].astype(int)
-    out["label_share"] = out["people"] / out["total"]
+    out[count] = out[count].astype(int)
+    out["label_share"] = out[count] / out["total"]
+    out["mean_prob"] = out["mean_prob"].astype(float)
     out["emotion"] = pd.Categorical(out["emotion"], categories=list(EMOTIONS), ordered=True)
     out = out.sort_values(["session_id", "model", "emotion"]).reset_index(drop=True)
     out["emotion"] = out["emotion"].astype(str)
