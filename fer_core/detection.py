@@ -240,29 +240,21 @@ class FaceDetector:
         return views
 
     @staticmethod
-    def close_up_views(width: int, height: int) -> list[tuple[int, int, int]]:
-        """The short-range model's views: the whole image in the centre of a square of its long side and, in
-        an image wider or taller than 4:3, squares of its short side at both ends and in the middle (there a
-        face filling the height is otherwise shown at half the view or less)."""
-        side, short = max(width, height), min(width, height)
-        views = [((width - side) // 2, (height - side) // 2, side)]
-        if side > short * 4 / 3:
-            starts = (0, (side - short) // 2, side - short)
-            views += [(x, 0, short) for x in starts] if width > height else [(0, y, short) for y in starts]
-        return views
+    def close_up_view(width: int, height: int) -> tuple[int, int, int]:
+        """The short-range model's view: the whole image in the centre of a square of its long side."""
+        side = max(width, height)
+        return ((width - side) // 2, (height - side) // 2, side)
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Return faces sorted by score, highest first."""
         height, width = image_bgr.shape[:2]
         runs = [self.full.run(image_bgr, v, self.min_score) for v in self.views(width, height)]
         if self.short is not None:
-            found = []
-            for view in self.close_up_views(width, height):
-                b, e, sc = self.short.run(image_bgr, view, min(self.min_score, self.close_up_min_score))
-                keep = (np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= SHORT_RANGE_MIN_SHARE * view[2]) \
-                    & _eyes_plausible(b, e)
-                found.append((b[keep], e[keep], sc[keep]))
-            boxes, eyes, scores = (np.concatenate(parts) for parts in zip(*found))
+            view = self.close_up_view(width, height)
+            boxes, eyes, scores = self.short.run(image_bgr, view, min(self.min_score, self.close_up_min_score))
+            keep = (np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= SHORT_RANGE_MIN_SHARE * view[2]) \
+                & _eyes_plausible(boxes, eyes)
+            boxes, eyes, scores = boxes[keep], eyes[keep], scores[keep]
             if len(scores):
                 confirmed = [i for i in _nms(boxes, scores, iou=0.3)[:SHORT_RANGE_CANDIDATES]
                              if self.mesh.score(image_bgr, boxes[i], eyes[i]) >= MESH_MIN_PRESENCE]
