@@ -111,6 +111,33 @@ def test_a_stored_frame_is_read_again_by_its_time(tmp_path):
         assert image.shape == (120, 160, 3) and times[_shown_index(image)] == pytest.approx(t)
 
 
+def test_a_rotated_phone_video_stays_upright_when_sampled_and_seeked(tmp_path):
+    """Phones store portrait video as landscape frames plus a display matrix (the track header's)."""
+    import struct
+
+    from fer_core.media import read_video_frame
+
+    frames = []
+    for _ in range(30):
+        img = np.zeros((120, 160, 3), np.uint8)
+        img[:40, :40] = 255  # a mark in the stored frame's top-left corner
+        frames.append(img)
+    data = bytearray(write_vfr_video(tmp_path / "landscape.mp4", frames, [i / 10 for i in range(30)]).read_bytes())
+    matrix = data.find(b"tkhd") + 4 + 40  # version 0 track header: the matrix follows 40 bytes of fields
+    assert struct.unpack(">9i", data[matrix:matrix + 36]) == (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # 90 degrees
+    path = tmp_path / "portrait.mp4"
+    path.write_bytes(bytes(data))
+
+    info = video_info(path)
+    assert (info.width, info.height) == (120, 160)
+    sampled = list(sample_video(path, fps=2))
+    seeked = read_video_frame(path, sampled[2].t_s)
+    for image in (sampled[2].image, seeked):  # turned clockwise: the mark is now top-right
+        assert image.shape == (160, 120, 3)
+        assert image[:40, 80:].mean() > 200 and image[:, :80].mean() < 30
+
+
 def test_constant_rate_video_times_stay_within_a_frame(tmp_path):
     frames = [background(120, 160, seed=i % 3) for i in range(50)]
     path = write_vfr_video(tmp_path / "cfr.mp4", frames, [i / 25 for i in range(50)])
