@@ -54,6 +54,26 @@ def background(height: int, width: int, seed: int = 0) -> np.ndarray:
     return cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
 
 
+def faceless(height: int, width: int, seed: int) -> np.ndarray:
+    """A background with random ellipses, boxes and lines, blurred and noisy: no face, some clutter."""
+    rng = np.random.default_rng(seed)
+    img = background(height, width, seed)
+    for _ in range(int(rng.integers(3, 12))):
+        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+        cx, cy, r = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(10, height // 2))
+        kind = rng.integers(3)
+        if kind == 0:
+            cv2.ellipse(img, (cx, cy), (r, int(r * rng.uniform(0.6, 1.4))), float(rng.uniform(0, 180)), 0, 360,
+                        colour, -1)
+        elif kind == 1:
+            cv2.rectangle(img, (cx, cy), (cx + r, cy + int(r * rng.uniform(0.3, 2))), colour, -1)
+        else:
+            cv2.line(img, (cx, cy), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour,
+                     int(rng.integers(2, 20)))
+    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 3)))
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
 def paste(image: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> None:
     """Paste a grayscale face, scaled to ``size``, into a BGR image at (x, y)."""
     big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)

@@ -6,7 +6,7 @@ from fer_core.detection import FaceDetector, _tiles
 from fer_core.media import read_image
 from fer_core.tracking import Tracker, iou
 
-from conftest import background
+from conftest import DATA_DIR, background, faceless
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,39 @@ def test_finds_every_face_in_a_12_megapixel_photo(detector, group_photo):
 
 def test_no_face_in_a_plain_background(detector):
     assert detector.detect(background(1080, 1920, seed=5)) == []
+
+
+def _video_close_ups(n: int) -> list[np.ndarray]:
+    """Real SFEW movie frames (train split) in 640x360 video frames: the face fills the height and more, cut
+    at the top and bottom, in the left third (a wide frame's letterboxed view shows it at half size)."""
+    import cv2
+
+    if not (DATA_DIR / "sfew2_train.npz").exists():
+        pytest.skip(f"SFEW data not found in {DATA_DIR}")
+    frames = []
+    for img in np.load(DATA_DIR / "sfew2_train.npz")["x_full"][:n]:
+        k = 1.15 * 360 / img.shape[0]
+        big = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+        m = np.float32([[1, 0, 160 - big.shape[1] / 2], [0, 1, 180 - big.shape[0] / 2]])
+        frames.append(cv2.cvtColor(cv2.warpAffine(big, m, (640, 360), borderMode=cv2.BORDER_REPLICATE),
+                                   cv2.COLOR_GRAY2BGR))
+    return frames
+
+
+@pytest.mark.parametrize("close_ups", [True, False])
+def test_faces_filling_a_video_frame_are_found(close_ups):
+    """The video setting's 8 full-range views find almost none of them (0 of 20 when written); with the
+    short-range views, all 20."""
+    detector = FaceDetector(max_views=8, close_ups=close_ups)
+    found = sum(any(abs(f.x + f.w / 2 - 160) < 100 and f.h >= 150 for f in detector.detect(frame))
+                for frame in _video_close_ups(20))
+    assert found == 20 if close_ups else found <= 3
+
+
+def test_no_face_in_cluttered_backgrounds():
+    """Where nothing is found the short-range model takes a second, closer look: it must not invent faces."""
+    detector = FaceDetector(max_views=8)
+    assert sum(len(detector.detect(faceless(360, 640, 500 + s))) for s in range(20)) == 0
 
 
 def test_min_face_size_is_honoured(group_photo):
