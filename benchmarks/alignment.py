@@ -17,9 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import background  # noqa: E402
+from fer_core import (
+    Analyzer,
+    AnalyzerConfig,  # noqa: E402
+)
 
-from fer_core import Analyzer, AnalyzerConfig  # noqa: E402
+from conftest import background  # noqa: E402
 
 
 def photos(x: np.ndarray, n: int, *, tilt: bool, seed: int = 7):

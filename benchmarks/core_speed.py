@@ -28,11 +28,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import background, paste  # noqa: E402
+from fer_core import (
+    Analyzer,
+    AnalyzerConfig,  # noqa: E402
+)
+from fer_core.service import ingest  # noqa: E402
+from fer_core.storage.db import make_engine, upgrade  # noqa: E402
 
-from fer_core import Analyzer, AnalyzerConfig  # noqa: E402
-from fer_core.db import make_engine, upgrade  # noqa: E402
-from fer_core.ingest import ingest  # noqa: E402
+from conftest import background, paste  # noqa: E402
 
 
 def clip(path: Path, face: np.ndarray, width: int, height: int, seconds: float, fps: int = 25) -> Path:

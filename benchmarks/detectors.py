@@ -36,10 +36,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import background, faceless, paste  # noqa: E402
+from fer_core.vision.detection import FaceDetector  # noqa: E402
+from fer_core.vision.media import sample_video  # noqa: E402
 
-from fer_core.detection import FaceDetector  # noqa: E402
-from fer_core.media import sample_video  # noqa: E402
+from conftest import background, faceless, paste  # noqa: E402
 
 
 def make_photos(faces: np.ndarray, n: int, seed: int = 3):

@@ -4,7 +4,7 @@
 
 Builds (once; reused when the file already holds enough rows) a database of
 200 sessions over a year, each with videos whose faces carry 3 predictions
-(resnet50, vgg16, ensemble), then times each query in fer_core.queries
+(resnet50, vgg16, ensemble), then times each query in fer_core.storage.queries
 (best of 3 runs) and prints one JSON line per query.
 """
 from __future__ import annotations
@@ -20,11 +20,17 @@ import numpy as np
 from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fer_core import queries as Q  # noqa: E402
 from fer_core.constants import EMOTIONS  # noqa: E402
-from fer_core.db import make_engine, upgrade  # noqa: E402
-from fer_core.orm import FaceDetection, FeedbackSession, MediaFile, Prediction, SessionTag  # noqa: E402
-from fer_core.repository import summarise_media  # noqa: E402
+from fer_core.storage import queries as Q  # noqa: E402
+from fer_core.storage.db import make_engine, upgrade  # noqa: E402
+from fer_core.storage.orm import (  # noqa: E402
+    FaceDetection,
+    FeedbackSession,
+    MediaFile,
+    Prediction,
+    SessionTag,
+)
+from fer_core.storage.repository import summarise_media  # noqa: E402
 
 SESSIONS, VIDEOS_PER_SESSION = 200, 5
 TAGS = ["store-1", "store-2", "product-x", "product-y", "support", "interview"]

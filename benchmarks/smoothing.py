@@ -20,9 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import background, write_video  # noqa: E402
+from fer_core import (
+    EMOTIONS,
+    Analyzer,
+    AnalyzerConfig,  # noqa: E402
+)
 
-from fer_core import EMOTIONS, Analyzer, AnalyzerConfig  # noqa: E402
+from conftest import background, write_video  # noqa: E402
 
 
 def spliced_clip(x, y, seconds: float, path: Path, seed: int = 5):

@@ -11,7 +11,7 @@ import sys
 CHILD = r"""
 import json, sys, time, numpy as np, keras
 sys.path.insert(0, ".")
-from fer_core.nets import build_classifier
+from fer_core.models.nets import build_classifier
 backbone, policy, steps, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 keras.mixed_precision.set_global_policy(policy)
 m = build_classifier(backbone=backbone)

@@ -23,7 +23,8 @@ for p in (repo, repo / "tests", repo / "benchmarks"):
     sys.path.insert(0, str(p))
 import numpy as np
 from core_speed import clip
-from fer_core import Analyzer, AnalyzerConfig
+from fer_core import Analyzer
+from fer_core import AnalyzerConfig
 x = np.load(sys.argv[2])["x"]
 faces = x[x.reshape(len(x), -1).std(axis=1) > 40]
 with tempfile.TemporaryDirectory() as tmp:

@@ -21,12 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import ScratchPostgres  # noqa: E402
 from core_speed import clip  # noqa: E402
+from test_workers import Worker  # noqa: E402
 
 from fer_core import jobs  # noqa: E402
-from fer_core.db import make_engine, upgrade  # noqa: E402
-from test_workers import Worker  # noqa: E402
+from fer_core.storage.db import make_engine, upgrade  # noqa: E402
+
+from conftest import ScratchPostgres  # noqa: E402
 
 
 def url(var: str, script: str) -> str:

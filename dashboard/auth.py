@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
 import streamlit as st
 
+from fer_core import settings
+
 
 def _expected() -> str | None:
-    value = os.environ.get("FER_DASHBOARD_PASSWORD_SHA256")
+    value = settings.current().dashboard_password_sha256
     if value:
         return value.strip().lower()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_core import Analyzer, AnalyzerConfig
-from fer_core.db import make_engine, upgrade
+from fer_core.storage.db import make_engine, upgrade
 
 
 @st.cache_resource

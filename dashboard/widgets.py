@@ -6,13 +6,13 @@ import re
 import pandas as pd
 import streamlit as st
 
+from fer_core import MediaError
+from fer_core.storage import queries as Q
+from fer_core.storage.store import face_key, media_store, store_for
+from fer_core.vision.pictures import face_thumbnail
+
 import charts
 from resources import get_analyzer, get_engine
-
-from fer_core import MediaError
-from fer_core import queries as Q
-from fer_core.media import face_thumbnail
-from fer_core.store import face_key, media_store, store_for
 
 SELECTED_SESSION = "selected_session_id"
 

@@ -11,17 +11,25 @@ in one batched call per model.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import constants as C
-from .config import AnalyzerConfig
-from .crop import face_crop
-from .media import Frame, face_jpeg, media_kind, read_image, sample_video, video_info
-from .tracking import Tracker
+from fer_core import constants as C
+from fer_core.config import AnalyzerConfig
+from fer_core.models.metrics import apply_temperature
+from fer_core.vision.crop import face_crop
+from fer_core.vision.media import (
+    Frame,
+    media_kind,
+    read_image,
+    sample_video,
+    video_info,
+)
+from fer_core.vision.pictures import face_jpeg
+from fer_core.vision.tracking import Tracker
 
 ProgressFn = Callable[[float, str], None]
 FacesFn = Callable[[list[dict]], None]
@@ -74,7 +82,7 @@ class Analyzer:
 
     # ---------------------------------------------------------------- components
     def detector(self, *, video: bool = False):
-        from .detection import FaceDetector
+        from fer_core.vision.detection import FaceDetector
 
         views = self.config.max_views_video if video else self.config.max_views_photo
         if views not in self._detectors:
@@ -85,7 +93,7 @@ class Analyzer:
         return self._detectors[views]
 
     def model_info(self) -> dict[str, dict]:
-        from .registry import spec
+        from fer_core.models.registry import spec
 
         return {m: {"version": spec(m, self.config.weights_dir).version} for m in self.config.models}
 
@@ -98,7 +106,8 @@ class Analyzer:
         """"openvino" (the models converted to LiteRT, run by OpenVINO's CPU runtime: the LiteRT numbers, about a
         quarter faster), "litert" (the same file on the LiteRT interpreter), "litert-int8" (the same with int8
         weights, only when asked for) or "keras". None of the first three imports TensorFlow."""
-        from .registry import WeightsError, litert_available, openvino_available
+        from fer_core.models.engines import litert_available, openvino_available
+        from fer_core.models.registry import WeightsError
 
         engine = self.config.engine
         if engine == "auto":
@@ -112,7 +121,8 @@ class Analyzer:
         return engine
 
     def _model(self, name: str):
-        from .registry import load_lite, load_model, load_openvino
+        from fer_core.models.engines import load_lite, load_openvino
+        from fer_core.models.registry import load_model
 
         engine = self.engine()
         if engine == "openvino":
@@ -130,7 +140,7 @@ class Analyzer:
         both cores (benchmarks/core_speed.py).  Flip TTA (where the model card asks for
         it and ``tta`` allows it) goes in the same call.
         """
-        from .nets import preprocess
+        from fer_core.models.nets import preprocess
 
         if len(crops) == 0:
             return {m: np.zeros((0, C.NUM_CLASSES), np.float32) for m in self._output_names()}
@@ -145,7 +155,7 @@ class Analyzer:
         return out
 
     def _classify_one(self, name: str, x: np.ndarray, tta: bool = True) -> np.ndarray:
-        from .registry import spec
+        from fer_core.models.registry import spec
 
         model = self._model(name)
         if name not in self._card_settings:  # read each model card once, not on every batch
@@ -306,7 +316,7 @@ def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """Batched inference. For Keras and LiteRT each chunk is zero-padded to a power of two so the model sees a
     handful of shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a
     reallocation. OpenVINO's one network takes any batch size (a new one costs it a few ms once): no padding."""
-    from .registry import LiteModel, OpenVinoModel
+    from fer_core.models.engines import LiteModel, OpenVinoModel
 
     smallest = 1 if isinstance(model, LiteModel) else 8
     out = []
@@ -318,13 +328,3 @@ def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
             chunk = np.concatenate([chunk, np.zeros((padded - n, *chunk.shape[1:]), chunk.dtype)])
         out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float32)[:n])
     return np.concatenate(out)
-
-
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Soften (T > 1) or sharpen (T < 1) softmax outputs: softmax(log p / T)."""
-    if temperature == 1.0:
-        return probs
-    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

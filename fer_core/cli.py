@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from fer_core import settings
+
 # bfloat16 speeds VGG16 up on a CPU with bfloat16 instructions, not ResNet50 (benchmarks/train_speed.py;
 # figures in docs/training_log.md). A CPU without them emulates bfloat16 about 20 times slower than float32.
 BF16_FASTER = {"resnet50": False, "vgg16": True}
@@ -26,7 +28,7 @@ def cpu_has_bfloat16() -> bool:
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings.quiet_tensorflow()
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -38,10 +40,10 @@ def _models_arg(text: str) -> tuple[str, ...]:
 
 
 def cmd_analyze(args) -> int:
-    from .analyzer import Analyzer
-    from .config import AnalyzerConfig
-    from .media import MediaError
-    from .registry import WeightsError
+    from fer_core.analyzer import Analyzer
+    from fer_core.config import AnalyzerConfig
+    from fer_core.models.registry import WeightsError
+    from fer_core.vision.media import MediaError
 
     overrides = {"fps": args.fps} if args.fps else {}
     if args.models:
@@ -82,11 +84,12 @@ def cmd_analyze(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from .analyzer import Analyzer
-    from .config import AnalyzerConfig
-    from .constants import FACE_SIZE
-    from .crop import to_face_size
-    from .evaluation import load_labelled, metrics
+    from fer_core.analyzer import Analyzer
+    from fer_core.config import AnalyzerConfig
+    from fer_core.constants import FACE_SIZE
+    from fer_core.lab.evaluation import load_labelled
+    from fer_core.models.metrics import metrics
+    from fer_core.vision.crop import to_face_size
 
     overrides = {"models": _models_arg(args.models)} if args.models else {}
     analyzer = Analyzer(AnalyzerConfig.from_env(**overrides))
@@ -120,8 +123,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from .constants import MODEL_NAMES
-    from .registry import sha256, spec
+    from fer_core.constants import MODEL_NAMES
+    from fer_core.models.registry import sha256, spec
 
     rows = []
     for name in MODEL_NAMES:
@@ -142,7 +145,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from .modelcard import write_card
+    from fer_core.lab.modelcard import write_card
 
     card = write_card(model=args.model, weights=args.weights, data_dir=args.data, run_dir=args.run,
                       notes=args.notes)
@@ -153,12 +156,12 @@ def cmd_card(args) -> int:
 def cmd_ingest(args) -> int:
     from datetime import datetime
 
-    from .analyzer import Analyzer
-    from .config import AnalyzerConfig
-    from .db import make_engine, upgrade
-    from . import jobs
-    from .ingest import IngestSummary, ingest
-    from .registry import WeightsError
+    from fer_core import jobs, service
+    from fer_core.analyzer import Analyzer
+    from fer_core.config import AnalyzerConfig
+    from fer_core.models.registry import WeightsError
+    from fer_core.service import IngestSummary, ingest
+    from fer_core.storage.db import make_engine, upgrade
 
     try:
         recorded_at = datetime.fromisoformat(args.recorded_at) if args.recorded_at else None
@@ -174,7 +177,7 @@ def cmd_ingest(args) -> int:
                    keep=args.keep)
     if jobs.broker_url():  # queue workers do the analysis
         session_id, job_ids = jobs.submit(args.files, engine=engine, **details)
-        jobs.dispatch(job_ids, engine=engine)
+        service.dispatch(job_ids, engine=engine)
         if args.no_wait:
             print(json.dumps({"session_id": session_id, "jobs": job_ids}))
             return 0
@@ -197,12 +200,13 @@ def cmd_ingest(args) -> int:
 def cmd_prepare(args) -> int:
     """Convert the shipped weights to LiteRT files once (scripts/install.sh runs this); the default engine,
     OpenVINO, and the LiteRT interpreter both run these files."""
-    from .registry import WeightsError, lite_file, litert_available, openvino_available
+    from fer_core.models.engines import lite_file, litert_available, openvino_available
+    from fer_core.models.registry import WeightsError
 
     if not (openvino_available() or litert_available()):
         print("neither openvino nor ai-edge-litert is installed: inference uses Keras (slower start)", file=sys.stderr)
         return 0
-    from .config import AnalyzerConfig
+    from fer_core.config import AnalyzerConfig
 
     int8 = args.int8 or AnalyzerConfig.from_env().engine == "litert-int8"
     try:
@@ -217,23 +221,23 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from .tasks import run_worker
+    from fer_core.worker import run_worker
 
     run_worker(name=args.name, threads=args.threads, loglevel=args.loglevel)
     return 0
 
 
 def cmd_jobs(args) -> int:
-    from . import jobs
-    from .db import make_engine, upgrade
-    from .queries import jobs_overview
+    from fer_core import jobs, service
+    from fer_core.storage.db import make_engine, upgrade
+    from fer_core.storage.queries import jobs_overview
 
     engine = make_engine()
     upgrade(engine)
     if args.retry:
         queued = jobs.retry(args.retry, engine=engine)
         if queued:
-            jobs.dispatch(queued, engine=engine)
+            service.dispatch(queued, engine=engine)
         print(json.dumps({"queued_again": queued}))
         return 0 if len(queued) == len(args.retry) else 1
     table = jobs_overview(engine, status=args.status, limit=args.limit)
@@ -244,9 +248,9 @@ def cmd_jobs(args) -> int:
 def cmd_delete_session(args) -> int:
     from sqlalchemy import select
 
-    from .db import make_engine, session_factory, upgrade
-    from .orm import FeedbackSession
-    from .repository import delete_session
+    from fer_core.storage.db import make_engine, session_factory, upgrade
+    from fer_core.storage.orm import FeedbackSession
+    from fer_core.storage.repository import delete_session
 
     engine = make_engine()
     upgrade(engine)
@@ -262,9 +266,9 @@ def cmd_delete_session(args) -> int:
 
 def cmd_train(args) -> int:
     if args.threads:
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)  # TensorFlow's own variables, for training
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from .training import TrainConfig, train
+    from fer_core.lab.training import TrainConfig, train
 
     bf16 = (BF16_FASTER[args.model] and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
     cfg = TrainConfig(

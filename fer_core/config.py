@@ -1,10 +1,10 @@
 """Analysis settings in one typed object, with defaults a user can override from the environment."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 
-from .constants import MODEL_NAMES
+from fer_core import settings
+from fer_core.constants import MODEL_NAMES
 
 ENGINES = ("auto", "openvino", "litert", "keras", "litert-int8")
 
@@ -39,9 +39,9 @@ class AnalyzerConfig:
     @classmethod
     def from_env(cls, **overrides) -> AnalyzerConfig:
         """Defaults, then FER_<FIELD> environment variables (e.g. FER_FPS=1), then ``overrides``."""
-        values = {}
+        values, env = {}, settings.current().analysis
         for f in fields(cls):
-            raw = os.environ.get(f"FER_{f.name.upper()}")
+            raw = env.get(f.name)
             if raw is None:
                 continue
             if f.name == "models":

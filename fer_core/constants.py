@@ -33,3 +33,6 @@ PREDICTION_COLUMNS: tuple[str, ...] = FACE_COLUMNS + (COL_MODEL, COL_LABEL, COL_
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+# What an upload keeps besides its results: the file itself, a small picture of each face, or nothing.
+KEEP_CHOICES: tuple[str, ...] = ("media", "faces", "none")

@@ -27,13 +27,21 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .analyzer import Analyzer
-from .db import session_factory
-from .ingest import FileOutcome, analyse_and_store, file_sha256, find_media, media_key, start_run
-from .orm import AnalysisJob, utcnow
-from .registry import WeightsError
-from .repository import finish_run, get_or_create_session
-from .store import MediaStore, media_store, store_for
+from fer_core import settings
+from fer_core.analyzer import Analyzer
+from fer_core.models.registry import WeightsError
+from fer_core.pipeline import (
+    FileOutcome,
+    analyse_and_store,
+    file_sha256,
+    find_media,
+    media_key,
+    start_run,
+)
+from fer_core.storage.db import session_factory
+from fer_core.storage.orm import AnalysisJob, utcnow
+from fer_core.storage.repository import finish_run, get_or_create_session
+from fer_core.storage.store import MediaStore, media_store, store_for
 
 ProgressFn = Callable[[float, str], None]
 UNFINISHED = ("queued", "running")
@@ -41,16 +49,16 @@ UNFINISHED = ("queued", "running")
 
 def stale_after_s() -> float:
     """A running job whose heartbeat is older than this is taken to be orphaned (its worker died)."""
-    return float(os.environ.get("FER_JOB_STALE_S", "60"))
+    return settings.current().job_stale_s
 
 
 def heartbeat_every_s() -> float:
-    return float(os.environ.get("FER_JOB_HEARTBEAT_S", "2"))
+    return settings.current().job_heartbeat_s
 
 
 def broker_url() -> str | None:
     """The task-queue broker (e.g. redis://host:6379/0); None means: run jobs in-process."""
-    return os.environ.get("BROKER_URL") or None
+    return settings.current().broker_url
 
 
 def worker_name(label: str | None = None) -> str:
@@ -150,25 +158,6 @@ def retry(job_ids: list[int], *, engine: Engine) -> list[int]:
                 done.append(job.id)
         db.commit()
     return done
-
-
-def dispatch(job_ids: list[int], *, engine: Engine, analyzer: Analyzer | None = None,
-             store: MediaStore | None = None, on_progress: ProgressFn | None = None) -> list[FileOutcome] | None:
-    """Send jobs to the queue workers (BROKER_URL set; returns None), or run them here and return outcomes."""
-    if broker_url():
-        from .tasks import enqueue
-
-        enqueue(job_ids)
-        return None
-    analyzer = analyzer or Analyzer()
-    outcomes = []
-    for i, job_id in enumerate(job_ids):
-        def step(fraction: float, message: str, i=i) -> None:
-            if on_progress:
-                on_progress((i + fraction) / len(job_ids), message)
-
-        outcomes.append(run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step))
-    return outcomes
 
 
 # ----------------------------------------------------------------------------- run

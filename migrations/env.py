@@ -1,15 +1,15 @@
-"""Alembic environment: metadata from fer_core.orm, URL from fer_core.db (DATABASE_URL or the default file)."""
+"""Alembic environment: metadata from fer_core.storage.orm, URL from fer_core.storage.db (DATABASE_URL or the default file)."""
 from alembic import context
 
-from fer_core.db import make_engine
-from fer_core.orm import Base
+from fer_core.storage.db import make_engine
+from fer_core.storage.orm import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def run_migrations_offline() -> None:
-    from fer_core.db import database_url
+    from fer_core.storage.db import database_url
 
     context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True,
                       render_as_batch=True, compare_type=True)

@@ -32,7 +32,7 @@ def faces() -> np.ndarray:
     """
     if not (DATA_DIR / "ferplus_valid.npz").exists():
         pytest.skip(f"FER-2013 data not found in {DATA_DIR}")
-    from fer_core.detection import FaceDetector
+    from fer_core.vision.detection import FaceDetector
 
     detector = FaceDetector(min_score=0.7, close_ups=False)  # the same faces as before the close-up view
     x = np.load(DATA_DIR / "ferplus_valid.npz")["x"]

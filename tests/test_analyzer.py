@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from fer_core import EMOTIONS, Analyzer, AnalyzerConfig, WeightsError
-from fer_core.analyzer import apply_temperature
 from fer_core.constants import PREDICTION_COLUMNS
+from fer_core.models.metrics import apply_temperature
 
 from conftest import needs_weights
 
@@ -132,8 +132,9 @@ def test_openvino_gives_the_litert_numbers(faces):
 def test_int8_engine_stays_close_to_keras():
     """The opt-in int8 engine (FER_ENGINE=litert-int8) really is quantized, and on 600 labelled PublicTest
     faces it gives the Keras models' label on almost every face and the same accuracy within a point."""
+    from fer_core.models.engines import lite_file
+
     from conftest import DATA_DIR
-    from fer_core.registry import lite_file
 
     for model in ("resnet50", "vgg16"):
         assert lite_file(model, int8=True).stat().st_size < 0.4 * lite_file(model).stat().st_size, model

@@ -17,10 +17,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from fer_core import Analyzer, AnalyzerConfig, MediaError
-from fer_core.db import make_engine, session_factory, upgrade
-from fer_core.ingest import ingest
-from fer_core.media import read_image, sample_video
-from fer_core.orm import FaceDetection, MediaFile, Prediction
+from fer_core.service import ingest
+from fer_core.storage.db import make_engine, session_factory, upgrade
+from fer_core.storage.orm import FaceDetection, MediaFile, Prediction
+from fer_core.vision.media import read_image, sample_video
 
 from conftest import REPO, background, needs_weights, paste, write_video
 
@@ -135,7 +135,7 @@ def test_two_ingests_at_once_on_one_sqlite_file(tmp_path, faces):
     procs = [subprocess.Popen([sys.executable, "-m", "fer_core", "ingest", "--session", f"S{k}", str(v)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
              for k, v in enumerate(videos)]
-    from fer_core import queries as Q
+    from fer_core.storage import queries as Q
 
     reader = make_engine(env["DATABASE_URL"])
     reads = 0

@@ -5,8 +5,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-import charts
 from fer_core.constants import EMOTIONS
+
+import charts
 
 has_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
                                   reason="PNG/SVG export needs Chromium (apt-get install chromium)")

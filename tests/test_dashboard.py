@@ -4,12 +4,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
+from test_storage import _add_media, _fake_faces
 
-from fer_core.db import make_engine, session_factory, upgrade
-from fer_core.orm import FeedbackSession, MediaFile
+from fer_core.storage.db import make_engine, session_factory, upgrade
+from fer_core.storage.orm import FeedbackSession, MediaFile
 
 from conftest import REPO, needs_weights
-from test_storage import _add_media, _fake_faces
 
 HOME = str(REPO / "dashboard" / "Home.py")
 

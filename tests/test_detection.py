@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from fer_core.crop import crop_box, face_crop, to_face_size
-from fer_core.detection import FaceDetector, _tiles
-from fer_core.media import read_image
-from fer_core.tracking import Tracker, iou
+from fer_core.vision.crop import crop_box, face_crop, to_face_size
+from fer_core.vision.detection import FaceDetector, _tiles
+from fer_core.vision.media import read_image
+from fer_core.vision.tracking import Tracker, iou
 
 from conftest import DATA_DIR, background, faceless
 

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core.media import MediaError, media_kind, read_image, sample_video, video_info
+from fer_core.vision.media import (
+    MediaError,
+    media_kind,
+    read_image,
+    sample_video,
+    video_info,
+)
 
 from conftest import background, write_vfr_video, write_video
 
@@ -103,7 +109,7 @@ def test_variable_frame_rate_video_gets_its_true_times(tmp_path):
 
 
 def test_a_stored_frame_is_read_again_by_its_time(tmp_path):
-    from fer_core.media import read_video_frame
+    from fer_core.vision.media import read_video_frame
 
     path, times = _vfr_clip(tmp_path)
     for t in (0.5, 4.4, 7.0, 11.5):
@@ -115,7 +121,7 @@ def test_a_rotated_phone_video_stays_upright_when_sampled_and_seeked(tmp_path):
     """Phones store portrait video as landscape frames plus a display matrix (the track header's)."""
     import struct
 
-    from fer_core.media import read_video_frame
+    from fer_core.vision.media import read_video_frame
 
     frames = []
     for _ in range(30):
@@ -186,7 +192,7 @@ def test_media_kind(tmp_path):
 
 
 def test_blur_faces_hides_the_face_and_nothing_else():
-    from fer_core.media import blur_faces
+    from fer_core.vision.pictures import blur_faces
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (100, 120, 3)).astype(np.uint8)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fer_core.constants import EMOTIONS
-from fer_core.nets import EXPECTED_PARAMS, build_classifier, preprocess
+from fer_core.models.nets import EXPECTED_PARAMS, build_classifier, preprocess
 
 
 @pytest.mark.parametrize("backbone", ["resnet50", "vgg16"])

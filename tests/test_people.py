@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fer_core import Analyzer, AnalyzerConfig
-from fer_core import queries as Q
-from fer_core.db import make_engine, upgrade
-from fer_core.ingest import ingest
+from fer_core.service import ingest
+from fer_core.storage import queries as Q
+from fer_core.storage.db import make_engine, upgrade
 
 from conftest import background, needs_weights, paste, write_video
 

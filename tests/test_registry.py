@@ -6,7 +6,7 @@ import pytest
 
 from fer_core.analyzer import Analyzer
 from fer_core.config import AnalyzerConfig
-from fer_core.registry import WEIGHTS_DIR, WeightsError, load_model, sha256, spec
+from fer_core.models.registry import WEIGHTS_DIR, WeightsError, load_model, sha256, spec
 
 from conftest import needs_weights
 

@@ -12,18 +12,41 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from fer_core import Analyzer, AnalyzerConfig
-from fer_core import queries as Q
 from fer_core.constants import EMOTIONS
-from fer_core.db import alembic_config, downgrade, make_engine, session_factory, upgrade
-from fer_core.ingest import ingest
-from fer_core.orm import AnalysisRun, FaceDetection, FeedbackSession, MediaFile, Prediction
-from fer_core.repository import delete_session, get_or_create_session, save_faces
+from fer_core.service import ingest
+from fer_core.storage import queries as Q
+from fer_core.storage.db import (
+    alembic_config,
+    downgrade,
+    make_engine,
+    session_factory,
+    upgrade,
+)
+from fer_core.storage.orm import (
+    AnalysisRun,
+    FaceDetection,
+    FeedbackSession,
+    MediaFile,
+    Prediction,
+)
+from fer_core.storage.repository import (
+    delete_session,
+    get_or_create_session,
+    save_faces,
+)
 
-from conftest import REPO, ScratchPostgres, background, needs_weights, paste, write_video
+from conftest import (
+    REPO,
+    ScratchPostgres,
+    background,
+    needs_weights,
+    paste,
+    write_video,
+)
 
 PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 
@@ -349,7 +372,7 @@ def test_queries_on_an_empty_database(engine):
 def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_path):
     from dataclasses import replace
 
-    from fer_core.ingest import reanalyse_session
+    from fer_core.service import reanalyse_session
 
     first = ingest([upload[3]], engine=engine, analyzer=analyzer, session_name="Again", media_root=tmp_path / "m")
     assert first.files[0].faces == 12
@@ -367,7 +390,7 @@ def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_pat
 
 @needs_weights
 def test_keep_faces_only_or_nothing(engine, analyzer, upload, tmp_path):
-    from fer_core.ingest import face_path
+    from fer_core.pipeline import face_path
 
     root = tmp_path / "media"
     faces_only = ingest([upload[2]], engine=engine, analyzer=analyzer, session_name="Faces only", keep="faces",

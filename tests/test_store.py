@@ -6,11 +6,11 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from fer_core.db import make_engine, session_factory, upgrade
-from fer_core.ingest import ingest, reanalyse_session
-from fer_core.orm import FaceDetection, MediaFile
-from fer_core.repository import delete_session
-from fer_core.store import LocalStore, S3Store, face_key, media_store, store_for
+from fer_core.service import ingest, reanalyse_session
+from fer_core.storage.db import make_engine, session_factory, upgrade
+from fer_core.storage.orm import FaceDetection, MediaFile
+from fer_core.storage.repository import delete_session
+from fer_core.storage.store import LocalStore, S3Store, face_key, media_store, store_for
 
 from conftest import needs_weights
 

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from fer_core.cli import cpu_has_bfloat16
-from fer_core.training import TrainConfig, augment, class_weights, cosine_lr, load_training_data, train
+from fer_core.lab.training import (
+    TrainConfig,
+    augment,
+    class_weights,
+    cosine_lr,
+    load_training_data,
+    train,
+)
 
 from conftest import DATA_DIR, needs_data
 
@@ -54,8 +61,8 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
 
     # ship it: the card is measured, and the analyzer reproduces the card's accuracy from the shipped files
     from fer_core import Analyzer, AnalyzerConfig
-    from fer_core.modelcard import write_card
-    from fer_core.registry import sha256
+    from fer_core.lab.modelcard import write_card
+    from fer_core.models.registry import sha256
 
     card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
                       weights_dir=tmp_path / "weights", limit=120)
@@ -115,9 +122,10 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
                       limit_train=64, limit_val=32, backbone_size=64)
     train(cfg)
     from fer_core import Analyzer, AnalyzerConfig
-    from fer_core.modelcard import write_card
-    from fer_core.nets import preprocess
-    from fer_core.registry import load_lite, load_model
+    from fer_core.lab.modelcard import write_card
+    from fer_core.models.engines import load_lite
+    from fer_core.models.nets import preprocess
+    from fer_core.models.registry import load_model
 
     card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
                       weights_dir=tmp_path / "weights", limit=64)

@@ -21,13 +21,19 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from fer_core import Analyzer, AnalyzerConfig
-from fer_core import jobs
-from fer_core.db import make_engine, session_factory, upgrade
-from fer_core.ingest import ingest
-from fer_core.orm import AnalysisJob, FaceDetection, MediaFile, Prediction
+from fer_core import Analyzer, AnalyzerConfig, jobs
+from fer_core.service import ingest
+from fer_core.storage.db import make_engine, session_factory, upgrade
+from fer_core.storage.orm import AnalysisJob, FaceDetection, MediaFile, Prediction
 
-from conftest import REPO, ScratchPostgres, background, needs_weights, paste, write_video
+from conftest import (
+    REPO,
+    ScratchPostgres,
+    background,
+    needs_weights,
+    paste,
+    write_video,
+)
 
 PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("FER_TEST_REDIS_URL")
@@ -111,7 +117,7 @@ def submit(cluster, files: list[Path], session: str) -> list[int]:
 
 def results(engine, session_name: str) -> dict[str, list[tuple]]:
     """Per file: (frame, x, y, model, label, probabilities) of every prediction, in a stable order."""
-    from fer_core.orm import FeedbackSession
+    from fer_core.storage.orm import FeedbackSession
 
     stmt = (select(MediaFile.original_name, FaceDetection.frame, FaceDetection.x, FaceDetection.y, Prediction.model,
                    Prediction.label, Prediction.p_angry, Prediction.p_disgust, Prediction.p_fear, Prediction.p_happy,

@@ -1,13 +1,14 @@
 """Compare models: agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagreement gallery."""
-import charts
 import pandas as pd
 import streamlit as st
+
+from fer_core.constants import EMOTIONS, MODEL_NAMES
+from fer_core.models.registry import spec
+from fer_core.storage import queries as Q
+
+import charts
 from resources import get_engine
 from widgets import chart, face_gallery
-
-from fer_core import queries as Q
-from fer_core.constants import EMOTIONS, MODEL_NAMES
-from fer_core.registry import spec
 
 st.title("Compare models")
 engine = get_engine()

@@ -1,12 +1,13 @@
 """Home: what the product does, totals, the latest sessions, the models in use."""
 import pandas as pd
 import streamlit as st
-from resources import get_engine
 
-from fer_core import queries as Q
 from fer_core.constants import MODEL_NAMES
-from fer_core.registry import spec
+from fer_core.models.registry import spec
+from fer_core.storage import queries as Q
+
 from charts import PEOPLE_HELP, READINGS_HELP
+from resources import get_engine
 
 st.title("Feedback emotions")
 st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "

@@ -1,9 +1,10 @@
 """Jobs: every uploaded file's analysis, where it runs, how far it is; failed ones can be retried."""
 import streamlit as st
-from resources import get_analyzer, get_engine
 
-from fer_core import WeightsError, jobs
-from fer_core import queries as Q
+from fer_core import WeightsError, jobs, service
+from fer_core.storage import queries as Q
+
+from resources import get_analyzer, get_engine
 
 st.title("Jobs")
 engine = get_engine()
@@ -42,12 +43,12 @@ if retryable:
     if st.button("Retry", type="primary", disabled=not chosen):
         ids = jobs.retry(chosen, engine=engine)
         if broker:
-            jobs.dispatch(ids, engine=engine)
+            service.dispatch(ids, engine=engine)
             st.success(f"{len(ids)} job(s) sent to the workers again.")
         else:
             bar = st.progress(0.0, text="Starting...")
             try:
-                results = jobs.dispatch(ids, engine=engine, analyzer=get_analyzer(),
+                results = service.dispatch(ids, engine=engine, analyzer=get_analyzer(),
                                         on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
             except WeightsError as exc:
                 st.error(str(exc))

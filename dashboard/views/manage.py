@@ -1,14 +1,15 @@
 """Manage: rename, tag, re-analyse or delete a session (deletion removes its stored media)."""
 import pandas as pd
 import streamlit as st
-from resources import get_analyzer, get_engine
-from widgets import SELECTED_SESSION, session_picker
 
 from fer_core import Analyzer, WeightsError
-from fer_core.db import session_factory
-from fer_core.ingest import reanalyse_session
-from fer_core.orm import FeedbackSession, SessionTag
-from fer_core.repository import delete_session
+from fer_core.service import reanalyse_session
+from fer_core.storage.db import session_factory
+from fer_core.storage.orm import FeedbackSession, SessionTag
+from fer_core.storage.repository import delete_session
+
+from resources import get_analyzer, get_engine
+from widgets import SELECTED_SESSION, session_picker
 
 st.title("Manage")
 engine = get_engine()

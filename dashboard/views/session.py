@@ -1,13 +1,14 @@
 """Session: media, emotion distribution per model, video timelines, satisfaction, strongest moments, disagreements."""
 import html
 
-import charts
 import pandas as pd
 import streamlit as st
+
+from fer_core.storage import queries as Q
+
+import charts
 from resources import get_engine
 from widgets import chart, face_gallery, session_picker
-
-from fer_core import queries as Q
 
 st.title("Session")
 engine = get_engine()

@@ -1,14 +1,15 @@
 """Trends: emotion shares and satisfaction over calendar time, filtered by tags and dates; sessions side by side."""
 from datetime import datetime, time
 
-import charts
 import streamlit as st
-from resources import get_engine
 from sqlalchemy import select
-from widgets import chart
 
-from fer_core import queries as Q
-from fer_core.orm import SessionTag
+from fer_core.storage import queries as Q
+from fer_core.storage.orm import SessionTag
+
+import charts
+from resources import get_engine
+from widgets import chart
 
 st.title("Trends")
 engine = get_engine()

@@ -6,14 +6,16 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import streamlit as st
+
+from fer_core import MediaError, WeightsError, jobs, service
+from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fer_core.service import ingest
+from fer_core.storage import queries as Q
+from fer_core.vision.media import read_image
+from fer_core.vision.pictures import blur_faces
+
 from resources import get_analyzer, get_engine
 from widgets import SELECTED_SESSION
-
-from fer_core import MediaError, WeightsError, jobs
-from fer_core import queries as Q
-from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from fer_core.ingest import ingest
-from fer_core.media import blur_faces, read_image
 
 st.title("Upload")
 engine = get_engine()
@@ -59,7 +61,7 @@ if submitted:
             if jobs.broker_url():  # workers analyse; this page only hands the files over
                 session_id, job_ids = jobs.submit(paths, engine=engine, **details)
                 try:
-                    jobs.dispatch(job_ids, engine=engine)
+                    service.dispatch(job_ids, engine=engine)
                 except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
                     st.error(f"The files are saved, but the task queue could not be reached ({exc}). "
                              "Send them again from the Jobs page once it is back.")

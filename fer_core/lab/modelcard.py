@@ -16,11 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import EMOTIONS, FACE_SIZE
-from .evaluation import expected_calibration_error, fit_temperature, metrics
-from .nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
-from .registry import WEIGHTS_DIR, sha256
-from .training import BEST_FLOAT32, WILD_SOURCES, load_compact, load_validation_data, load_wild_validation
+from fer_core.constants import EMOTIONS, FACE_SIZE
+from fer_core.lab.training import (
+    BEST_FLOAT32,
+    WILD_SOURCES,
+    load_compact,
+    load_validation_data,
+    load_wild_validation,
+)
+from fer_core.models.metrics import expected_calibration_error, fit_temperature, metrics
+from fer_core.models.nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
+from fer_core.models.registry import WEIGHTS_DIR, sha256
 
 
 def _probs(model, x: np.ndarray) -> np.ndarray:
@@ -31,8 +37,8 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
                weights_dir: str | Path | None = None, limit: int | None = None) -> dict:
     """Copy ``weights`` to WEIGHTS_DIR/MODEL.npz and write its measured card; ``limit`` (tests only)
     evaluates on the first N PublicTest faces."""
-    from .analyzer import apply_temperature
-    from .nets import build_classifier
+    from fer_core.models.metrics import apply_temperature
+    from fer_core.models.nets import build_classifier
 
     out_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +137,7 @@ def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int
         ckpt, which = run / "backup" / "latest.weights.h5", "latest epoch"
     if not ckpt.exists():
         return None
-    from .nets import build_classifier
+    from fer_core.models.nets import build_classifier
 
     net = build_classifier(backbone=model, backbone_size=size)
     try:

@@ -4,7 +4,7 @@ Used only when ``BROKER_URL`` is set (e.g. redis://host:6379/0).  Start a worker
 on any machine that reaches the broker, the database (DATABASE_URL) and the media
 store (FER_MEDIA_STORE):
 
-    python -m fer_core worker            # = celery -A fer_core.tasks worker --pool=solo ...
+    python -m fer_core worker            # = celery -A fer_core.worker:make_app worker --pool=solo ...
 
 Delivery is at least once: the message is acknowledged only after the job's
 results are committed (``acks_late``), so a worker killed mid-job leaves its
@@ -15,43 +15,58 @@ delivery safe: it takes over only an orphaned job and writes under a claim token
 from __future__ import annotations
 
 import logging
-import os
 
 from celery import Celery, signals
 
-from . import jobs
+from fer_core import jobs, settings
 
 QUEUE = "fer-analysis"
+TASK = "fer_core.analyse_job"
 log = logging.getLogger(__name__)
 
-app = Celery("fer_core")
-app.conf.update(
-    broker_url=jobs.broker_url(),
-    task_default_queue=QUEUE,
-    task_acks_late=True,  # acknowledge after the work is stored, not before
-    task_reject_on_worker_lost=True,  # a lost worker's message goes back to the queue
-    worker_prefetch_multiplier=1,  # a busy worker holds no messages that an idle one could take
-    task_ignore_result=True,  # job state lives in our database (analysis_job), not in a result backend
-    broker_connection_retry_on_startup=True,
-    worker_hijack_root_logger=False,
-    broker_transport_options={
-        # how long a delivered, unacknowledged message waits before another worker gets it
-        "visibility_timeout": int(os.environ.get("FER_JOB_VISIBILITY_S", "3600")),
-        "unacked_restore_interval": int(os.environ.get("FER_JOB_RESTORE_EVERY_S", "10")),
-        "unacked_restore_throttle": 1,
-    },
-)
-
+_app: Celery | None = None
 _state: dict = {}
+
+
+def make_app() -> Celery:
+    """The Celery app for the broker in ``BROKER_URL``, with the analysis task: built on first use, not at
+    import, so importing this module reads no settings and connects to nothing."""
+    app = Celery("fer_core")
+    s = settings.current()
+    app.conf.update(
+        broker_url=s.broker_url,
+        task_default_queue=QUEUE,
+        task_acks_late=True,  # acknowledge after the work is stored, not before
+        task_reject_on_worker_lost=True,  # a lost worker's message goes back to the queue
+        worker_prefetch_multiplier=1,  # a busy worker holds no messages that an idle one could take
+        task_ignore_result=True,  # job state lives in our database (analysis_job), not in a result backend
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        broker_transport_options={
+            # how long a delivered, unacknowledged message waits before another worker gets it
+            "visibility_timeout": s.job_visibility_s,
+            "unacked_restore_interval": s.job_restore_every_s,
+            "unacked_restore_throttle": 1,
+        },
+    )
+    app.task(bind=True, name=TASK, max_retries=None)(analyse_job)
+    return app
+
+
+def app() -> Celery:
+    global _app
+    if _app is None:
+        _app = make_app()
+    return _app
 
 
 def _resources():
     """The worker's engine, analyzer (models loaded once per process) and media store."""
     if not _state:
-        from .analyzer import Analyzer
-        from .config import AnalyzerConfig
-        from .db import make_engine, upgrade
-        from .store import media_store
+        from fer_core.analyzer import Analyzer
+        from fer_core.config import AnalyzerConfig
+        from fer_core.storage.db import make_engine, upgrade
+        from fer_core.storage.store import media_store
 
         engine = make_engine()
         upgrade(engine)
@@ -67,8 +82,8 @@ def _load_models_before_the_first_job(**_):
     log.info("models loaded; waiting for jobs")
 
 
-@app.task(bind=True, name="fer_core.analyse_job", max_retries=None)
 def analyse_job(self, job_id: int) -> str:
+    """The task: run one analysis job (``jobs.run_job``); retried later while another live worker has it."""
     r = _resources()
     label = (self.request.hostname or "").split("@")[0] or None
     outcome = jobs.run_job(job_id, engine=r["engine"], analyzer=r["analyzer"], store=r["store"],
@@ -82,7 +97,7 @@ def analyse_job(self, job_id: int) -> str:
 
 def enqueue(job_ids: list[int]) -> None:
     for job_id in job_ids:
-        analyse_job.apply_async(args=[job_id])
+        app().send_task(TASK, args=[job_id], queue=QUEUE)
 
 
 def run_worker(name: str | None = None, threads: int = 0, loglevel: str = "INFO") -> None:
@@ -90,11 +105,9 @@ def run_worker(name: str | None = None, threads: int = 0, loglevel: str = "INFO"
     if not jobs.broker_url():
         raise SystemExit("error: set BROKER_URL (e.g. redis://localhost:6379/0) to run a worker")
     if threads:
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-        os.environ["FER_THREADS"] = str(threads)
-        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+        settings.use_threads(threads)
     argv = ["worker", "--pool=solo", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
             "--without-mingle"]
     if name:
         argv += ["-n", f"{name}@%h"]
-    app.worker_main(argv)
+    app().worker_main(argv)

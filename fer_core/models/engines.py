@@ -1,110 +1,15 @@
-"""Which models exist, where their weights are, and how to load them (once).
-
-Each model ships as two files in ``weights/``: ``NAME.npz`` (float16 weights)
-and ``NAME.json``, its model card (architecture, training, PublicTest scores,
-calibration temperature, sha256 of the weights file).  Loading checks the
-sha256 and the array shapes, so a missing, truncated or foreign file gives a
-clear error that names it, never random predictions.
-"""
+"""Inference engines for the shipped Keras models: OpenVINO and LiteRT (converted once, cached beside the
+weights) besides Keras itself (``registry.load_model``)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .constants import FACE_SIZE, MODEL_NAMES
-from .nets import EXPECTED_PARAMS, PREPROCESSING
-
-WEIGHTS_DIR = Path(os.environ.get("FER_WEIGHTS_DIR", Path(__file__).resolve().parent.parent / "weights"))
-
-
-class WeightsError(Exception):
-    """The models cannot be loaded: weights missing or unusable (the message names the file), or the
-    engine asked for is not installed."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    weights_file: Path
-    card_file: Path
-    preprocessing: str = PREPROCESSING
-    params: int = 0
-
-    def card(self) -> dict:
-        """The model card, or {} when none has been written yet."""
-        if not self.card_file.is_file():
-            return {}
-        return json.loads(self.card_file.read_text())
-
-    @property
-    def version(self) -> str:
-        return str(self.card().get("version", "untrained"))
-
-    @property
-    def temperature(self) -> float:
-        return float(self.card().get("temperature", 1.0))
-
-    @property
-    def backbone_size(self) -> int:
-        """Side the net enlarges its 48x48 input to; cards written before this field describe 48 px nets."""
-        return int(self.card().get("backbone_size") or FACE_SIZE)
-
-
-def spec(name: str, weights_dir: str | Path | None = None) -> ModelSpec:
-    if name not in MODEL_NAMES:
-        raise ValueError(f"model must be one of {MODEL_NAMES}; received {name!r}")
-    d = Path(weights_dir) if weights_dir else WEIGHTS_DIR
-    return ModelSpec(name=name, weights_file=d / f"{name}.npz", card_file=d / f"{name}.json",
-                     params=EXPECTED_PARAMS[name])
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-_cache: dict[tuple[str, str], object] = {}
-_lock = threading.RLock()
-
-
-def load_model(name: str, weights_dir: str | Path | None = None):
-    """Build the Keras model and load its shipped weights; cached per process."""
-    s = spec(name, weights_dir)
-    key = (name, str(s.weights_file))
-    with _lock:
-        if key not in _cache:
-            _cache[key] = _load(s)
-        return _cache[key]
-
-
-def _load(s: ModelSpec):
-    from .nets import build_classifier
-
-    if not s.weights_file.is_file():
-        raise WeightsError(f"no trained weights for {s.name}: {s.weights_file} does not exist. Train them with "
-                           f"`python -m fer_core train --model {s.name}` and `python -m fer_core card`.")
-    expected = s.card().get("sha256")
-    if expected and sha256(s.weights_file) != expected:
-        raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
-                           "the file is corrupt or was replaced without a new card")
-    model = build_classifier(backbone=s.name, backbone_size=s.backbone_size)
-    try:
-        with np.load(s.weights_file) as data:
-            arrays = [data[k].astype(np.float32) for k in sorted(data.files)]
-        model.set_weights(arrays)
-    except Exception as exc:  # zip errors, missing keys, shape mismatches
-        raise WeightsError(f"cannot load {s.weights_file} into {s.name}: {exc}") from None
-    return model
+from fer_core.models.registry import ModelSpec, WeightsError, _load, sha256, spec
 
 
 # ----------------------------------------------------------------------------- fast inference (LiteRT, OpenVINO)
@@ -230,7 +135,9 @@ def _convert(s: ModelSpec, target: Path, *, int8: bool = False) -> None:
     # Freeze the weights into constants first: through a SavedModel, a net with a Resizing layer kept its
     # variables as resource ops (1,402 ops) and gave probabilities 0.39 away from Keras'; frozen it has 77
     # ops and matches within 2e-6.
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     signature = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
     forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
@@ -246,6 +153,7 @@ def _convert(s: ModelSpec, target: Path, *, int8: bool = False) -> None:
 
 _lite: dict[tuple[str, str, int, bool], LiteModel] = {}
 _openvino: dict[tuple[str, str, int], OpenVinoModel] = {}
+_lock = threading.Lock()
 
 
 def load_openvino(name: str, weights_dir: str | Path | None = None, threads: int = 1) -> OpenVinoModel:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .constants import FACE_SIZE
+from fer_core.constants import FACE_SIZE
 
 CROP_SCALE = 1.14  # crop side / detector box side
 CROP_SHIFT_Y = -0.05  # crop centre offset in box heights (negative: up)

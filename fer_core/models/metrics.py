@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import EMOTIONS, NUM_CLASSES
+from fer_core.constants import EMOTIONS, NUM_CLASSES
 
 SKIP = 255  # label value meaning "no label: leave out"
 
@@ -42,7 +42,7 @@ def expected_calibration_error(y: np.ndarray, probs: np.ndarray, *, bins: int = 
 
 def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
     """Temperature minimising the negative log-likelihood (grid search: robust, no optimiser needed)."""
-    from .analyzer import apply_temperature
+    from fer_core.models.metrics import apply_temperature
 
     grid = np.round(np.arange(0.25, 5.001, 0.05), 2)
     nll = [float(-np.mean(np.log(np.clip(apply_temperature(probs, t)[np.arange(len(y)), y], 1e-12, 1))))
@@ -50,17 +50,11 @@ def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
     return float(grid[int(np.argmin(nll))])
 
 
-def load_labelled(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Read an evaluation .npz: ``x`` uint8 images, ``y`` labels (255 rows dropped), extras by name."""
-    data = np.load(path)
-    if "x" not in data.files or "y" not in data.files:
-        raise ValueError(f"{path}: expected arrays 'x' and 'y'; found {data.files}")
-    x, y = data["x"], data["y"].astype(np.int64)
-    if x.dtype != np.uint8 or x.ndim not in (3, 4) or len(x) != len(y):
-        raise ValueError(f"{path}: 'x' must be uint8 (N,H,W) or (N,H,W,3) with one label per image; "
-                         f"received {x.dtype} {x.shape} and {len(y)} labels")
-    keep = y != SKIP
-    if (y[keep] >= NUM_CLASSES).any():
-        raise ValueError(f"{path}: labels must be 0-6 (FER-2013 order) or 255; found {sorted(set(y[keep]))}")
-    extras = {k: data[k][keep] for k in data.files if k not in ("x", "y") and data[k].shape[:1] == y.shape}
-    return x[keep], y[keep], extras
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Soften (T > 1) or sharpen (T < 1) softmax outputs: softmax(log p / T)."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .db import data_home
+from fer_core import settings
+from fer_core.storage.db import data_home
 
 
 class LocalStore:
@@ -155,7 +156,7 @@ MediaStore = LocalStore | S3Store
 
 def media_store(spec: str | Path | None = None) -> MediaStore:
     """The configured store: ``spec``, else ``FER_MEDIA_STORE``, else the folder FER_HOME/media."""
-    spec = str(spec or os.environ.get("FER_MEDIA_STORE") or data_home() / "media")
+    spec = str(spec or settings.current().media_store or data_home() / "media")
     return S3Store(spec) if spec.startswith("s3://") else LocalStore(spec)
 
 

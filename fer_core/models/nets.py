@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import FACE_SIZE, MODEL_NAMES, NUM_CLASSES
+from fer_core.constants import FACE_SIZE, MODEL_NAMES, NUM_CLASSES
 
 # Parameter counts of the study; a test checks the builders still match them.
 EXPECTED_PARAMS = {"resnet50": 23_602_055, "vgg16": 14_718_279}

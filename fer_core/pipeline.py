@@ -1,4 +1,4 @@
-"""Ingest: analyse files into a session and store every result, one transaction per file.
+"""One file to stored rows: analyse it and store every result in one transaction; knows nothing of jobs.
 
 Why one transaction per file: a file's media row, detections, predictions and
 job state appear together or not at all, so an ingest killed mid-file leaves nothing
@@ -9,26 +9,23 @@ failed before is tried again.  One bad file never stops the others.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from .analyzer import Analyzer
-from .db import session_factory
-from .media import MediaError
-from .orm import FaceDetection, MediaFile
-from .registry import WeightsError
-from .repository import find_media, finish_run, people_of, save_faces
-from .repository import start_run as repo_start_run
-from .store import MediaStore, face_key, media_store, store_for
+from fer_core.analyzer import Analyzer
+from fer_core.models.registry import WeightsError
+from fer_core.storage.db import session_factory
+from fer_core.storage.orm import FaceDetection, MediaFile
+from fer_core.storage.repository import find_media, finish_run, people_of, save_faces
+from fer_core.storage.repository import start_run as repo_start_run
+from fer_core.storage.store import MediaStore, face_key, store_for
+from fer_core.vision.media import MediaError
 
 ProgressFn = Callable[[float, str], None]
-KEEP_CHOICES = ("media", "faces", "none")
 
 
 def face_path(media_root: Path, session_id: int, detection_id: int) -> Path:
@@ -66,50 +63,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
-           recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
-           notes: str | None = None, consent: bool = False, keep: str = "media",
-           media_root: Path | None = None, store: MediaStore | None = None,
-           display_names: list[str] | None = None, on_progress: ProgressFn | None = None) -> IngestSummary:
-    """Analyse ``files`` into the session ``session_name`` (created if new) and store the results, here and now.
-
-    Each file becomes a job (``fer_core.jobs``) that this process runs at once, so
-    the dashboard's job list shows in-process work too.  ``keep`` says what is
-    stored besides the results: "media" (the file: thumbnails and re-analysis
-    work), "faces" (a small JPEG of each face only) or "none".  Files go to
-    ``store`` (default: the folder ``media_root``, else FER_MEDIA_STORE).
-    ``display_names`` gives the names users know the files by (an upload's original
-    name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
-    reports overall progress.
-    """
-    from . import jobs
-
-    if keep not in KEEP_CHOICES:
-        raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
-    store = store or media_store(media_root)
-    names = display_names or [Path(f).name for f in files]
-    analyzer.load_models()  # missing weights: fail before touching the database
-    session_id, job_ids = jobs.submit(files, engine=engine, store=store, session_name=session_name,
-                                      recorded_at=recorded_at, participant=participant, tags=tags, notes=notes,
-                                      consent=consent, keep=keep, display_names=names)
-    summary = IngestSummary(session_id=session_id)
-    n = len(job_ids)
-    for i, (job_id, name) in enumerate(zip(job_ids, names)):
-        def step(fraction: float, message: str, i=i, name=name) -> None:
-            if on_progress:
-                on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
-
-        outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
-        while outcome is None:  # another worker has this very file: wait for it (or for it to be found dead)
-            step(0.0, "being analysed by another worker; waiting")
-            time.sleep(2)
-            outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
-        outcome.file = name
-        summary.files.append(outcome)
-        step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
-    return summary
 
 
 def start_run(db, session_id: int, analyzer: Analyzer, **extra):
@@ -218,7 +171,7 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
                       on_progress: ProgressFn | None = None) -> IngestSummary:
     """Analyse a session's stored media again (e.g. with other settings), replacing each file's results
     in one transaction per file. Files whose media was not kept are reported as failed with the reason."""
-    from .orm import Prediction
+    from fer_core.storage.orm import Prediction
 
     make = session_factory(engine)
     analyzer.load_models()

@@ -11,10 +11,21 @@ import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from .constants import EMOTIONS
-from .db import floor_int
-from .orm import (CONFIDENCE_BINS, AnalysisJob, FaceDetection, FeedbackSession, MediaConfidenceBin, MediaEmotionSummary, MediaFile,
-                  MediaLabelPair, MediaPerson, Prediction, SessionTag)
+from fer_core.constants import EMOTIONS
+from fer_core.storage.db import floor_int
+from fer_core.storage.orm import (
+    CONFIDENCE_BINS,
+    AnalysisJob,
+    FaceDetection,
+    FeedbackSession,
+    MediaConfidenceBin,
+    MediaEmotionSummary,
+    MediaFile,
+    MediaLabelPair,
+    MediaPerson,
+    Prediction,
+    SessionTag,
+)
 
 P = Prediction
 D = FaceDetection

@@ -8,23 +8,23 @@ keys enforced.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, Integer, cast, create_engine, event, func
 from sqlalchemy.orm import Session, sessionmaker
 
-REPO = Path(__file__).resolve().parent.parent
-MIGRATIONS = REPO / "migrations"
+from fer_core import settings
+
+MIGRATIONS = settings.REPO / "migrations"
 
 
 def data_home() -> Path:
     """Folder for the default database and stored media (``FER_HOME``, default ./data)."""
-    return Path(os.environ.get("FER_HOME", "data")).resolve()
+    return settings.current().home
 
 
 def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
+    url = settings.current().database_url
     if url:
         return url
     home = data_home()

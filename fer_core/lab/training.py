@@ -21,7 +21,7 @@ import cv2
 import keras
 import numpy as np
 
-from .constants import FACE_SIZE, NUM_CLASSES
+from fer_core.constants import FACE_SIZE, NUM_CLASSES
 
 # FER+ vote columns -> FER-2013 class index (contempt, unknown, not-a-face dropped).
 FERPLUS_TO_FER = {0: 6, 1: 3, 2: 5, 3: 4, 4: 0, 5: 1, 6: 2}
@@ -164,8 +164,8 @@ def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Pat
     cache = cache_dir / "sfew_recrop.npz" if cache_dir else None
     if cache and cache.exists():
         return np.load(cache)["x"]
-    from .crop import face_crop
-    from .detection import FaceDetector
+    from fer_core.vision.crop import face_crop
+    from fer_core.vision.detection import FaceDetector
 
     detector = FaceDetector(min_face_px=20)
     out, found = fallback.copy(), 0
@@ -242,7 +242,7 @@ class FerSequence(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, i):
-        from .nets import preprocess
+        from fer_core.models.nets import preprocess
 
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, i])
@@ -280,7 +280,7 @@ def cosine_lr(epoch: int, *, base: float, epochs: int, floor: float = 0.01) -> f
 
 def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     """Run training; returns a summary dict (best val accuracy, epochs run, paths)."""
-    from .nets import build_classifier, preprocess
+    from fer_core.models.nets import build_classifier, preprocess
 
     # checked before minutes of data loading, not after
     if cfg.schedule not in ("plateau", "cosine"):
@@ -370,7 +370,7 @@ class WildValidation(keras.callbacks.Callback):
 
     def __init__(self, sets: dict, *, select: str, batch_size: int):
         super().__init__()
-        from .nets import preprocess
+        from fer_core.models.nets import preprocess
 
         self.sets = {k: (preprocess(x), y) for k, (x, y) in sets.items()}
         self.select, self.batch_size = select, batch_size

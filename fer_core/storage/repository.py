@@ -5,13 +5,25 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, select
-from sqlalchemy.orm import aliased
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from .constants import EMOTIONS
-from .db import floor_int
-from .orm import (CONFIDENCE_BINS, AnalysisJob, AnalysisRun, FaceDetection, FeedbackSession, MediaConfidenceBin,
-                  MediaEmotionSummary, MediaFile, MediaLabelPair, MediaPerson, Prediction, SessionTag, utcnow)
+from fer_core.constants import EMOTIONS
+from fer_core.storage.db import floor_int
+from fer_core.storage.orm import (
+    CONFIDENCE_BINS,
+    AnalysisJob,
+    AnalysisRun,
+    FaceDetection,
+    FeedbackSession,
+    MediaConfidenceBin,
+    MediaEmotionSummary,
+    MediaFile,
+    MediaLabelPair,
+    MediaPerson,
+    Prediction,
+    SessionTag,
+    utcnow,
+)
 
 
 def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
@@ -139,7 +151,7 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     """Delete a session, all its rows and its stored files (these are people's faces).
 
     Files go from ``store`` (default: the folder ``media_root``, else FER_MEDIA_STORE)."""
-    from .store import media_store, store_for
+    from fer_core.storage.store import media_store, store_for
 
     fs = db.get(FeedbackSession, session_id)
     if fs is None:

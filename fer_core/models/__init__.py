@@ -1,0 +1,1 @@
+"""The two networks, their registry and cards, inference engines, metrics and calibration."""

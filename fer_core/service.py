@@ -1,0 +1,85 @@
+"""The one door for the dashboard and the CLI: analyse files (here, or on queue workers), analyse a session
+again.  It sits above ``jobs`` (job rows and running one) and ``worker`` (the Celery side), so calls go one way.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from fer_core import jobs, pipeline
+from fer_core.analyzer import Analyzer
+from fer_core.constants import KEEP_CHOICES
+from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
+from fer_core.storage.store import MediaStore, media_store
+
+
+def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
+           recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
+           notes: str | None = None, consent: bool = False, keep: str = "media",
+           media_root: Path | None = None, store: MediaStore | None = None,
+           display_names: list[str] | None = None, on_progress: ProgressFn | None = None) -> IngestSummary:
+    """Analyse ``files`` into the session ``session_name`` (created if new) and store the results, here and now.
+
+    Each file becomes a job (``fer_core.jobs``) that this process runs at once, so
+    the dashboard's job list shows in-process work too.  ``keep`` says what is
+    stored besides the results: "media" (the file: thumbnails and re-analysis
+    work), "faces" (a small JPEG of each face only) or "none".  Files go to
+    ``store`` (default: the folder ``media_root``, else FER_MEDIA_STORE).
+    ``display_names`` gives the names users know the files by (an upload's original
+    name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
+    reports overall progress.
+    """
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
+    store = store or media_store(media_root)
+    names = display_names or [Path(f).name for f in files]
+    analyzer.load_models()  # missing weights: fail before touching the database
+    session_id, job_ids = jobs.submit(files, engine=engine, store=store, session_name=session_name,
+                                      recorded_at=recorded_at, participant=participant, tags=tags, notes=notes,
+                                      consent=consent, keep=keep, display_names=names)
+    summary = IngestSummary(session_id=session_id)
+    n = len(job_ids)
+    for i, (job_id, name) in enumerate(zip(job_ids, names)):
+        def step(fraction: float, message: str, i=i, name=name) -> None:
+            if on_progress:
+                on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
+
+        outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
+        while outcome is None:  # another worker has this very file: wait for it (or for it to be found dead)
+            step(0.0, "being analysed by another worker; waiting")
+            time.sleep(2)
+            outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
+        outcome.file = name
+        summary.files.append(outcome)
+        step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
+    return summary
+
+
+def dispatch(job_ids: list[int], *, engine: Engine, analyzer: Analyzer | None = None,
+             store: MediaStore | None = None, on_progress: ProgressFn | None = None) -> list[FileOutcome] | None:
+    """Send jobs to the queue workers (BROKER_URL set; returns None), or run them here and return outcomes."""
+    if jobs.broker_url():
+        from fer_core.worker import (
+            enqueue,  # Celery is imported only where a broker is used
+        )
+
+        enqueue(job_ids)
+        return None
+    analyzer = analyzer or Analyzer()
+    outcomes = []
+    for i, job_id in enumerate(job_ids):
+        def step(fraction: float, message: str, i=i) -> None:
+            if on_progress:
+                on_progress((i + fraction) / len(job_ids), message)
+
+        outcomes.append(jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step))
+    return outcomes
+
+
+def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
+                      on_progress: ProgressFn | None = None) -> IngestSummary:
+    """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``)."""
+    return pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)

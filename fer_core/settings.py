@@ -1,0 +1,60 @@
+"""The product's settings, read from the environment here and nowhere else.
+
+``current()`` reads the variables each time it is called (cheap), so a test or a worker that changes them
+sees the change.  Analysis settings are ``config.AnalyzerConfig``'s (its ``FER_<FIELD>`` variables are
+collected here, parsed there).  Libraries that read their own variables (boto3's ``AWS_*``, TensorFlow's
+``TF_*``, Kaleido's ``BROWSER_PATH``) keep doing so.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path  # FER_HOME: the default database and media live here (default ./data)
+    database_url: str | None  # DATABASE_URL (default: sqlite in FER_HOME)
+    media_store: str | None  # FER_MEDIA_STORE: a folder or s3://bucket/prefix (default: FER_HOME/media)
+    weights_dir: Path  # FER_WEIGHTS_DIR (default: the repository's weights/)
+    broker_url: str | None  # BROKER_URL: analysis jobs go to Celery workers when set
+    job_stale_s: float  # FER_JOB_STALE_S: a running job without a heartbeat for this long is orphaned
+    job_heartbeat_s: float  # FER_JOB_HEARTBEAT_S
+    job_visibility_s: int  # FER_JOB_VISIBILITY_S: an unacknowledged message goes to another worker after this
+    job_restore_every_s: int  # FER_JOB_RESTORE_EVERY_S
+    dashboard_password_sha256: str | None  # FER_DASHBOARD_PASSWORD_SHA256: login on when set
+    analysis: Mapping[str, str] = field(default_factory=dict)  # FER_<FIELD> of AnalyzerConfig, raw
+
+
+def current(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from ``environ`` (default: this process's environment)."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        home=Path(env.get("FER_HOME", "data")).resolve(),
+        database_url=env.get("DATABASE_URL") or None,
+        media_store=env.get("FER_MEDIA_STORE") or None,
+        weights_dir=Path(env.get("FER_WEIGHTS_DIR") or REPO / "weights"),
+        broker_url=env.get("BROKER_URL") or None,
+        job_stale_s=float(env.get("FER_JOB_STALE_S", "60")),
+        job_heartbeat_s=float(env.get("FER_JOB_HEARTBEAT_S", "2")),
+        job_visibility_s=int(env.get("FER_JOB_VISIBILITY_S", "3600")),
+        job_restore_every_s=int(env.get("FER_JOB_RESTORE_EVERY_S", "10")),
+        dashboard_password_sha256=env.get("FER_DASHBOARD_PASSWORD_SHA256") or None,
+        analysis={k[4:].lower(): v for k, v in env.items() if k.startswith("FER_")},
+    )
+
+
+def use_threads(threads: int) -> None:
+    """Have this process's models use ``threads`` CPU threads (TensorFlow reads its own variables at import)."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ["FER_THREADS"] = str(threads)
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up messages off, unless the user asked for them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

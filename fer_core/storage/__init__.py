@@ -1,0 +1,1 @@
+"""The database (engine, tables, every write, every read) and the media store."""

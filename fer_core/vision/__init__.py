@@ -1,0 +1,1 @@
+"""Media reading, faces (detection, crops, tracking) and pictures."""

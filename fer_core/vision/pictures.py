@@ -1,0 +1,55 @@
+"""Pictures of faces: thumbnails for the dashboard and reports, and pixelated faces for privacy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_core.vision.media import read_image, read_video_frame
+
+
+def blur_faces(image: np.ndarray, boxes, *, strength: float = 0.25) -> np.ndarray:
+    """A copy of ``image`` with each (x, y, w, h) box pixelated beyond recognition (for privacy)."""
+    out = image.copy()
+    h_img, w_img = out.shape[:2]
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = max(0, int(x)), max(0, int(y)), min(w_img, int(x + w)), min(h_img, int(y + h))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        patch = out[y0:y1, x0:x1]
+        cells = max(2, int(8 * strength * 4))  # a few blocks across the face
+        small = cv2.resize(patch, (cells, cells), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return out
+
+
+def face_jpeg(image: np.ndarray, box: tuple[int, int, int, int], size: int = 128) -> bytes:
+    """A small JPEG of one face (what is kept when a session stores faces instead of whole media)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(_square_around(image, box, size), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return data.tobytes()
+
+
+def face_thumbnail(path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int],
+                   size: int = 128, blur: bool = False) -> np.ndarray:
+    """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``.
+
+    ``kind`` "face" means ``path`` is already such a thumbnail (sessions that keep faces only)."""
+    if kind == "face":
+        image = read_image(path)
+        return cv2.cvtColor(blur_faces(image, [(0, 0, *image.shape[1::-1])]) if blur else image, cv2.COLOR_BGR2RGB)
+    image = read_video_frame(path, t_s) if kind == "video" else read_image(path)
+    if blur:
+        image = blur_faces(image, [box])
+    return _square_around(image, box, size)
+
+
+def _square_around(image: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    x, y, w, h = box
+    side = int(max(w, h) * 1.4)
+    cx, cy = x + w // 2, y + h // 2
+    x0, y0 = max(0, cx - side // 2), max(0, cy - side // 2)
+    patch = image[y0:y0 + side, x0:x0 + side]
+    patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
