@@ -6,6 +6,7 @@ FER-2013 PublicTest faces (their labels known), each turned by 10-30 degrees eit
 160-320 px into a 640x480 photo, are detected and classified with and without alignment; a face the
 detector misses counts as wrong in both.  Also reports upright faces, to show alignment costs nothing there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,11 @@ def photos(x: np.ndarray, n: int, *, tilt: bool, seed: int = 7):
         pad = size // 2
         big = cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         m = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), angle, 1.0)
-        turned = cv2.warpAffine(big, m, big.shape[::-1], borderMode=cv2.BORDER_REPLICATE)[pad:pad + size, pad:pad + size]
+        turned = cv2.warpAffine(big, m, big.shape[::-1], borderMode=cv2.BORDER_REPLICATE)[
+            pad : pad + size, pad : pad + size
+        ]
         x0, y0 = int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size))
-        img[y0:y0 + size, x0:x0 + size] = turned[..., None]
+        img[y0 : y0 + size, x0 : x0 + size] = turned[..., None]
         yield img, (x0, y0, size)
 
 
@@ -46,11 +49,13 @@ def accuracy(analyzer: Analyzer, images, labels) -> tuple[float, float]:
     detector = analyzer.detector()
     crops, found = [], []
     for img, (x0, y0, s) in images:
-        faces = [f for f in detector.detect(img) if abs(f.x + f.w / 2 - (x0 + s / 2)) < s / 3
-                 and abs(f.y + f.h / 2 - (y0 + s / 2)) < s / 3]
+        faces = [
+            f
+            for f in detector.detect(img)
+            if abs(f.x + f.w / 2 - (x0 + s / 2)) < s / 3 and abs(f.y + f.h / 2 - (y0 + s / 2)) < s / 3
+        ]
         found.append(bool(faces))
-        crops.append(analyzer.crop(img, max(faces, key=lambda f: f.score)) if faces
-                     else np.zeros((48, 48), np.uint8))
+        crops.append(analyzer.crop(img, max(faces, key=lambda f: f.score)) if faces else np.zeros((48, 48), np.uint8))
     pred = analyzer.classify(np.stack(crops))["ensemble"].argmax(axis=1)
     found = np.array(found)
     return 100 * float(np.mean((pred == labels) & found)), 100 * float(found.mean())
@@ -70,8 +75,10 @@ def main() -> None:
         for align in (False, True):
             acc, found = accuracy(Analyzer(AnalyzerConfig(align=align)), images, y)
             row.append(f"{'aligned' if align else 'not aligned'} {acc:.1f}%")
-        print(f"{'turned 10-30 degrees' if tilt else 'upright'}: {len(x)} faces, found {found:.1f}%; "
-              f"ensemble accuracy {', '.join(row)}")
+        print(
+            f"{'turned 10-30 degrees' if tilt else 'upright'}: {len(x)} faces, found {found:.1f}%; "
+            f"ensemble accuracy {', '.join(row)}"
+        )
 
 
 if __name__ == "__main__":

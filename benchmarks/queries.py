@@ -7,6 +7,7 @@ Builds (once; reused when the file already holds enough rows) a database of
 (resnet50, vgg16, ensemble), then times each query in fer_core.storage.queries
 (best of 3 runs) and prints one JSON line per query.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,44 @@ def build(engine, n_predictions: int) -> None:
     det_id = 0
     with engine.begin() as c:
         for s in range(SESSIONS):
-            sid = c.execute(insert(FeedbackSession).values(
-                name=f"session {s:03d}", recorded_at=start + timedelta(days=int(rng.integers(0, 365)), hours=10),
-                consent=True)).inserted_primary_key[0]
+            sid = c.execute(
+                insert(FeedbackSession).values(
+                    name=f"session {s:03d}",
+                    recorded_at=start + timedelta(days=int(rng.integers(0, 365)), hours=10),
+                    consent=True,
+                )
+            ).inserted_primary_key[0]
             c.execute(insert(SessionTag), [{"session_id": sid, "tag": t} for t in rng.choice(TAGS, 2, replace=False)])
             for v in range(VIDEOS_PER_SESSION):
-                mid = c.execute(insert(MediaFile).values(
-                    session_id=sid, original_name=f"video {v}.mp4", kind="video", sha256=f"{s}-{v}", bytes=1,
-                    status="done", fps=30.0, duration_s=per_video / 2)).inserted_primary_key[0]
+                mid = c.execute(
+                    insert(MediaFile).values(
+                        session_id=sid,
+                        original_name=f"video {v}.mp4",
+                        kind="video",
+                        sha256=f"{s}-{v}",
+                        bytes=1,
+                        status="done",
+                        fps=30.0,
+                        duration_s=per_video / 2,
+                    )
+                ).inserted_primary_key[0]
                 t = np.arange(per_video) * 0.5
-                dets = [{"id": det_id + i + 1, "media_id": mid, "session_id": sid, "frame": int(i * 15),
-                         "t_s": float(t[i]), "x": 10, "y": 10, "w": 80, "h": 80, "det_score": 0.9, "track": 0}
-                        for i in range(per_video)]
+                dets = [
+                    {
+                        "id": det_id + i + 1,
+                        "media_id": mid,
+                        "session_id": sid,
+                        "frame": int(i * 15),
+                        "t_s": float(t[i]),
+                        "x": 10,
+                        "y": 10,
+                        "w": 80,
+                        "h": 80,
+                        "det_score": 0.9,
+                        "track": 0,
+                    }
+                    for i in range(per_video)
+                ]
                 c.execute(insert(FaceDetection), dets)
                 logits = rng.normal(size=(per_video, 2, 7)) + np.array([0, -2, 0, 1, 0, 0, 1])
                 p = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
@@ -63,9 +90,16 @@ def build(engine, n_predictions: int) -> None:
                 for i in range(per_video):
                     for model, probs in (("resnet50", p[i, 0]), ("vgg16", p[i, 1]), ("ensemble", p[i].mean(0))):
                         k = int(probs.argmax())
-                        preds.append({"detection_id": det_id + i + 1, "model": model, "model_version": "bench",
-                                      "label": EMOTIONS[k], "confidence": float(probs[k]),
-                                      **{f"p_{e}": float(x) for e, x in zip(EMOTIONS, probs)}})
+                        preds.append(
+                            {
+                                "detection_id": det_id + i + 1,
+                                "model": model,
+                                "model_version": "bench",
+                                "label": EMOTIONS[k],
+                                "confidence": float(probs[k]),
+                                **{f"p_{e}": float(x) for e, x in zip(EMOTIONS, probs)},
+                            }
+                        )
                 c.execute(insert(Prediction), preds)
                 summarise_media(c, media_id=mid)  # as ingest does, in the same transaction
                 det_id += per_video
@@ -107,8 +141,13 @@ def main() -> None:
         "emotion_distribution(all sessions)": lambda: Q.emotion_distribution(engine),
         "distribution_over_time(week, all)": lambda: Q.distribution_over_time(engine, freq="week"),
         "distribution_over_time(month, tag, dates, model)": lambda: Q.distribution_over_time(
-            engine, freq="month", tags=["store-1"], start=datetime(2026, 3, 1), end=datetime(2026, 9, 30),
-            model="ensemble"),
+            engine,
+            freq="month",
+            tags=["store-1"],
+            start=datetime(2026, 3, 1),
+            end=datetime(2026, 9, 30),
+            model="ensemble",
+        ),
         "video_timeline(1 s bins)": lambda: Q.video_timeline(engine, media_id=mid, bin_s=1.0),
         "video_timeline(per track)": lambda: Q.video_timeline(engine, media_id=mid, bin_s=5.0, by_track=True),
         "model_agreement(one session)": lambda: Q.model_agreement(engine, session_id=sid),

@@ -8,6 +8,7 @@ known times (segments of 2-8 s, one label each), and within a segment the face s
 2 frames/s; each reading's ensemble label is scored against the label shown at its time, raw and after a
 centred moving average of the track's probabilities over 3, 5 or 9 readings.
 """
+
 from __future__ import annotations
 
 import argparse

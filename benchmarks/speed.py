@@ -11,6 +11,7 @@ a 10-minute 640x360 clip for peak memory, and last benchmarks/queries.py (every 
 1,000,000-prediction SQLite database, built first if /tmp/fer_bench.db does not hold it; `--no-queries`
 skips it). Prints JSON lines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,17 @@ def main() -> None:
         for minutes in (1, 10):
             path = clip(Path(tmp) / f"m{minutes}.mp4", face, 640, 360, minutes * 60)
             wall, mb, out = measure([sys.executable, "-m", "fer_core", "analyze", str(path)])
-            print(json.dumps({"memory": f"{minutes} min 640x360", "faces": len(out.splitlines()),
-                              "wall_s": round(wall, 1), "peak_rss_mb": round(mb)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "memory": f"{minutes} min 640x360",
+                        "faces": len(out.splitlines()),
+                        "wall_s": round(wall, 1),
+                        "peak_rss_mb": round(mb),
+                    }
+                ),
+                flush=True,
+            )
             path.unlink()
     if not args.no_queries:
         subprocess.run([sys.executable, str(HERE / "queries.py")], check=True, cwd=ROOT)

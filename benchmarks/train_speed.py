@@ -4,6 +4,7 @@
 
 Each configuration runs in its own process, because a Keras dtype policy is global.
 """
+
 import argparse
 import subprocess
 import sys
@@ -34,8 +35,11 @@ def main() -> None:
     args = ap.parse_args()
     for backbone in args.models.split(","):
         for policy in ("float32", "mixed_bfloat16"):
-            out = subprocess.run([sys.executable, "-c", CHILD, backbone, policy, str(args.steps), str(args.batch)],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, backbone, policy, str(args.steps), str(args.batch)],
+                capture_output=True,
+                text=True,
+            )
             print(out.stdout.strip().splitlines()[-1] if out.returncode == 0 else out.stderr[-2000:], flush=True)
 
 

@@ -9,13 +9,14 @@ Each checkout runs in its own process: a generated 20 s clip with one real FER-2
 machine, and a ratio between checkouts measured side by side carries over to another machine better than
 either figure.
 """
+
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
 
-ONE_RUN = r'''
+ONE_RUN = r"""
 import json, sys, tempfile, time
 from pathlib import Path
 repo = Path(sys.argv[1]).resolve()
@@ -39,7 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
         walls.append(time.perf_counter() - t)
     print(json.dumps({"checkout": str(repo), "engine": a.engine(), "faces": len(r.faces),
                       "walls_s": [round(w, 2) for w in walls], "video_s_per_s": round(20 / min(walls), 2)}))
-'''
+"""
 
 
 def main() -> None:

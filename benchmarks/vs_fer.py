@@ -8,6 +8,7 @@ Generates a 640x360 and a 1920x1080 clip of ``--seconds`` with one real FER-2013
 pipeline as a separate process, start-up (imports, model loading) included, and reports seconds of video
 analysed per second of wall time and the process's peak memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,11 @@ print(faces)
 """
 
 
-WRAP = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-        "sys.exit(r.returncode)")
+WRAP = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(r.returncode)"
+)
 
 
 def measure(cmd: list[str]) -> tuple[float, float, str]:
@@ -80,9 +83,20 @@ def main() -> None:
             for name, cmd in (("ours (BlazeFace + ResNet50 + VGG16)", ours), ("fer (Haar + mini-Xception)", fer)):
                 wall, mb, out = measure(cmd)
                 faces = len(out.splitlines()) if name.startswith("ours") else int(out.strip() or 0)
-                print(json.dumps({"pipeline": name, "video": f"{width}x{height}", "video_s": args.seconds,
-                                  "wall_s": round(wall, 1), "video_s_per_s": round(args.seconds / wall, 2),
-                                  "faces": faces, "peak_rss_mb": round(mb)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "pipeline": name,
+                            "video": f"{width}x{height}",
+                            "video_s": args.seconds,
+                            "wall_s": round(wall, 1),
+                            "video_s_per_s": round(args.seconds / wall, 2),
+                            "faces": faces,
+                            "peak_rss_mb": round(mb),
+                        }
+                    ),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ FER_TEST_REDIS_URL / FER_TEST_POSTGRES_URL), a fresh database per run, and `pyth
 worker` processes (2 CPU threads for one worker, 1 each for two). Times from submission until
 the last job is done, workers already started (models loaded). Prints one JSON line per setting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,12 @@ from conftest import ScratchPostgres  # noqa: E402
 
 
 def url(var: str, script: str) -> str:
-    return os.environ.get(var) or subprocess.run(["bash", str(ROOT / "scripts" / script)], capture_output=True,
-                                                 text=True, check=True).stdout.strip()
+    return (
+        os.environ.get(var)
+        or subprocess.run(
+            ["bash", str(ROOT / "scripts" / script)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) -> dict:
@@ -42,8 +47,13 @@ def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) 
     db_url, name = db.url, db.name
     broker = redis_url.rsplit("/", 1)[0] + "/5"
     redis.Redis.from_url(broker).flushdb()
-    env = {**os.environ, "DATABASE_URL": db_url, "BROKER_URL": broker, "FER_HOME": str(home / name),
-           "FER_MEDIA_STORE": str(home / name / "media")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "BROKER_URL": broker,
+        "FER_HOME": str(home / name),
+        "FER_MEDIA_STORE": str(home / name / "media"),
+    }
     engine = make_engine(db_url)
     upgrade(engine)
     threads = max(1, (os.cpu_count() or 2) // n_workers)
@@ -51,9 +61,25 @@ def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) 
     for w in workers:
         w.wait_ready()
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "bench", "--no-wait",
-                          "--keep", "none", *map(str, files)], capture_output=True, text=True, env=env, cwd=ROOT,
-                         check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer_core",
+            "ingest",
+            "--session",
+            "bench",
+            "--no-wait",
+            "--keep",
+            "none",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
     ids = json.loads(out.stdout)["jobs"]
     outcomes = jobs.wait(ids, engine=engine, poll_s=0.2, timeout_s=3600)
     wall = time.perf_counter() - t0
@@ -61,8 +87,13 @@ def run(n_workers: int, files: list[Path], pg: str, redis_url: str, home: Path) 
         w.stop()
     engine.dispose()
     db.drop()
-    return {"workers": n_workers, "threads_per_worker": threads, "files": len(files),
-            "done": sum(o.status == "done" for o in outcomes), "wall_s": round(wall, 1)}
+    return {
+        "workers": n_workers,
+        "threads_per_worker": threads,
+        "files": len(files),
+        "done": sum(o.status == "done" for o in outcomes),
+        "wall_s": round(wall, 1),
+    }
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 Declares the pages (dashboard/views/) and the sidebar frame; each page calls
 fer_core through dashboard/resources.py and draws.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,15 +19,17 @@ def run() -> None:
     st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
     if not require_login():
         return
-    page = st.navigation([
-        st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
-        st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
-        st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
-        st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
-        st.Page(VIEWS / "compare.py", title="Compare models", icon=":material/compare:"),
-        st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
-    ])
+    page = st.navigation(
+        [
+            st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
+            st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
+            st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
+            st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
+            st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
+            st.Page(VIEWS / "compare.py", title="Compare models", icon=":material/compare:"),
+            st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
+        ]
+    )
     page.run()
 
 

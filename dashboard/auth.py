@@ -4,6 +4,7 @@ Set FER_DASHBOARD_PASSWORD_SHA256 (or `password_sha256` in .streamlit/secrets.to
 to the hex SHA-256 of the password, e.g.
     python -c "import hashlib,getpass;print(hashlib.sha256(getpass.getpass().encode()).hexdigest())"
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -2,6 +2,7 @@
 
 Pure functions (DataFrame -> Figure, Figure -> bytes): no Streamlit, no database.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -12,21 +13,32 @@ from fer_core.constants import EMOTIONS
 
 # One colour per emotion, on every page and in every export.
 EMOTION_COLORS = {
-    "angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#f2b701",
-    "sad": "#1f77b4", "surprise": "#17becf", "neutral": "#7f7f7f",
+    "angry": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "happy": "#f2b701",
+    "sad": "#1f77b4",
+    "surprise": "#17becf",
+    "neutral": "#7f7f7f",
 }
 MODEL_LABELS = {"resnet50": "ResNet50", "vgg16": "VGG16", "ensemble": "Ensemble (mean)"}
 POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
-SATISFACTION_HELP = ("Satisfaction index = P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), "
-                     "averaged over faces: from -1 (all negative) to +1 (all positive); neutral counts as 0.")
+SATISFACTION_HELP = (
+    "Satisfaction index = P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), "
+    "averaged over faces: from -1 (all negative) to +1 (all positive); neutral counts as 0."
+)
 
-PEOPLE_HELP = ("People seen: each face track in a video (one person followed from frame to frame) and each "
-               "face in a photo counts once.")
+PEOPLE_HELP = (
+    "People seen: each face track in a video (one person followed from frame to frame) and each "
+    "face in a photo counts once."
+)
 READINGS_HELP = "Face readings: one per face in each analysed video frame or photo."
 UNIT_CHOICES = {"per person": "person", "per reading": "reading"}
-UNIT_HELP = {"person": "Per person: each person's mean over their readings, then the mean over people, so "
-                       "everyone weighs the same however long they are on screen.",
-             "reading": "Per reading: every face reading counts once, so people on screen longer weigh more."}
+UNIT_HELP = {
+    "person": "Per person: each person's mean over their readings, then the mean over people, so "
+    "everyone weighs the same however long they are on screen.",
+    "reading": "Per reading: every face reading counts once, so people on screen longer weigh more.",
+}
 
 _common = dict(category_orders={"emotion": list(EMOTIONS)}, color_discrete_map=EMOTION_COLORS, template="plotly_white")
 
@@ -35,11 +47,16 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
     """Bars per emotion, one panel per model (df from queries.emotion_distribution, per person or reading)."""
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     share = "share of people (top emotion)" if "people" in df.columns else "share of readings (top label)"
-    fig = px.bar(d, x="emotion", y=value, color="emotion", facet_col="model", title=title,
-                 labels={"mean_prob": "mean probability", "label_share": share,
-                         "emotion": "emotion", "model": "model"},
-                 **{**_common, "category_orders": {"emotion": list(EMOTIONS),
-                                                   "model": list(MODEL_LABELS.values())}})
+    fig = px.bar(
+        d,
+        x="emotion",
+        y=value,
+        color="emotion",
+        facet_col="model",
+        title=title,
+        labels={"mean_prob": "mean probability", "label_share": share, "emotion": "emotion", "model": "model"},
+        **{**_common, "category_orders": {"emotion": list(EMOTIONS), "model": list(MODEL_LABELS.values())}},
+    )
     fig.update_layout(showlegend=False, yaxis_tickformat=".0%")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig
@@ -47,16 +64,31 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
 
 def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video"):
     """Stacked areas of mean probability per time bin (df from queries.video_timeline)."""
-    fig = px.area(df, x="t_s", y="share", color="emotion", title=title,
-                  labels={"t_s": "time in video (s)", "share": "mean probability", "emotion": "emotion"}, **_common)
+    fig = px.area(
+        df,
+        x="t_s",
+        y="share",
+        color="emotion",
+        title=title,
+        labels={"t_s": "time in video (s)", "share": "mean probability", "emotion": "emotion"},
+        **_common,
+    )
     fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1])
     return fig
 
 
 def track_timeline_figure(df: pd.DataFrame, *, title: str = "Emotions per face track"):
     d = df.assign(track=df["track"].map(lambda t: f"face {int(t) + 1}" if pd.notna(t) else "face"))
-    fig = px.area(d, x="t_s", y="share", color="emotion", facet_row="track", title=title,
-                  labels={"t_s": "time in video (s)", "share": "mean probability"}, **_common)
+    fig = px.area(
+        d,
+        x="t_s",
+        y="share",
+        color="emotion",
+        facet_row="track",
+        title=title,
+        labels={"t_s": "time in video (s)", "share": "mean probability"},
+        **_common,
+    )
     fig.update_layout(yaxis_tickformat=".0%")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return fig
@@ -65,14 +97,22 @@ def track_timeline_figure(df: pd.DataFrame, *, title: str = "Emotions per face t
 def satisfaction(df: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
     """Satisfaction index per group of a tidy (…, emotion, share) frame."""
     sign = df["emotion"].map(lambda e: 1 if e in POSITIVE else (-1 if e in NEGATIVE else 0))
-    return (df.assign(v=sign * df["share"]).groupby(by, as_index=False)["v"].sum()
-            .rename(columns={"v": "satisfaction"}))
+    return df.assign(v=sign * df["share"]).groupby(by, as_index=False)["v"].sum().rename(columns={"v": "satisfaction"})
 
 
-def satisfaction_figure(df: pd.DataFrame, *, x: str, color: str | None = None, title: str = "Satisfaction index",
-                        x_title: str = "time"):
-    fig = px.line(df, x=x, y="satisfaction", color=color, markers=True, title=title, template="plotly_white",
-                  labels={x: x_title, "satisfaction": "satisfaction index (-1 to +1)", "model": "model"})
+def satisfaction_figure(
+    df: pd.DataFrame, *, x: str, color: str | None = None, title: str = "Satisfaction index", x_title: str = "time"
+):
+    fig = px.line(
+        df,
+        x=x,
+        y="satisfaction",
+        color=color,
+        markers=True,
+        title=title,
+        template="plotly_white",
+        labels={x: x_title, "satisfaction": "satisfaction index (-1 to +1)", "model": "model"},
+    )
     fig.add_hline(y=0, line_dash="dot", line_color="#999")
     fig.update_layout(yaxis_range=[-1, 1])
     return fig
@@ -80,32 +120,65 @@ def satisfaction_figure(df: pd.DataFrame, *, x: str, color: str | None = None, t
 
 def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     """Stacked bars per period (df from queries.distribution_over_time, one model)."""
-    fig = px.bar(df, x="period", y="share", color="emotion", title=title,
-                 labels={"period": "period", "share": "mean probability", "emotion": "emotion"},
-                 hover_data=[c for c in ("people", "faces", "sessions") if c in df.columns], **_common)
+    fig = px.bar(
+        df,
+        x="period",
+        y="share",
+        color="emotion",
+        title=title,
+        labels={"period": "period", "share": "mean probability", "emotion": "emotion"},
+        hover_data=[c for c in ("people", "faces", "sessions") if c in df.columns],
+        **_common,
+    )
     fig.update_layout(yaxis_tickformat=".0%", barmode="stack")
     return fig
 
 
 def crosstab_figure(cross: pd.DataFrame, *, title: str = "ResNet50 label against VGG16 label"):
-    fig = px.imshow(cross, text_auto=True, color_continuous_scale="Blues", title=title, template="plotly_white",
-                    labels={"x": f"{MODEL_LABELS.get(cross.columns.name, cross.columns.name)} label",
-                            "y": f"{MODEL_LABELS.get(cross.index.name, cross.index.name)} label", "color": "faces"})
+    fig = px.imshow(
+        cross,
+        text_auto=True,
+        color_continuous_scale="Blues",
+        title=title,
+        template="plotly_white",
+        labels={
+            "x": f"{MODEL_LABELS.get(cross.columns.name, cross.columns.name)} label",
+            "y": f"{MODEL_LABELS.get(cross.index.name, cross.index.name)} label",
+            "color": "faces",
+        },
+    )
     return fig
 
 
 def confidence_figure(df: pd.DataFrame, *, title: str = "Confidence of the top label"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
-    fig = px.histogram(d, x="confidence", color="model", barmode="overlay", nbins=20, title=title,
-                       template="plotly_white", labels={"confidence": "confidence (top-label probability)"})
+    fig = px.histogram(
+        d,
+        x="confidence",
+        color="model",
+        barmode="overlay",
+        nbins=20,
+        title=title,
+        template="plotly_white",
+        labels={"confidence": "confidence (top-label probability)"},
+    )
     fig.update_layout(yaxis_title="faces")
     return fig
 
 
 def recall_figure(df: pd.DataFrame, *, title: str = "Per-class recall on FER-2013 PublicTest (model cards)"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
-    fig = px.bar(d, x="emotion", y="recall", color="model", barmode="group", title=title, template="plotly_white",
-                 category_orders={"emotion": list(EMOTIONS)}, labels={"recall": "recall"})
+    fig = px.bar(
+        d,
+        x="emotion",
+        y="recall",
+        color="model",
+        barmode="group",
+        title=title,
+        template="plotly_white",
+        category_orders={"emotion": list(EMOTIONS)},
+        labels={"recall": "recall"},
+    )
     fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1])
     return fig
 

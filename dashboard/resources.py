@@ -1,4 +1,5 @@
 """The only glue between Streamlit and fer_core: process-wide cached engine and analyzer."""
+
 from __future__ import annotations
 
 import streamlit as st

@@ -1,4 +1,5 @@
 """Small Streamlit building blocks shared by the pages: charts with downloads, the session picker, thumbnails."""
+
 from __future__ import annotations
 
 import re
@@ -26,14 +27,38 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     st.plotly_chart(fig, width="stretch")
     slug = _slug(name)
     cols = st.columns(4)
-    cols[0].download_button("PNG", data=lambda: charts.to_image(fig, "png"), file_name=f"{slug}.png",
-                            mime="image/png", key=f"png-{slug}", icon=":material/image:")
-    cols[1].download_button("SVG", data=lambda: charts.to_image(fig, "svg"), file_name=f"{slug}.svg",
-                            mime="image/svg+xml", key=f"svg-{slug}", icon=":material/draw:")
-    cols[2].download_button("HTML", data=lambda: charts.to_html(fig), file_name=f"{slug}.html", mime="text/html",
-                            key=f"html-{slug}", icon=":material/public:")
-    cols[3].download_button("CSV", data=data.to_csv(index=False).encode(), file_name=f"{slug}.csv",
-                            mime="text/csv", key=f"csv-{slug}", icon=":material/table:")
+    cols[0].download_button(
+        "PNG",
+        data=lambda: charts.to_image(fig, "png"),
+        file_name=f"{slug}.png",
+        mime="image/png",
+        key=f"png-{slug}",
+        icon=":material/image:",
+    )
+    cols[1].download_button(
+        "SVG",
+        data=lambda: charts.to_image(fig, "svg"),
+        file_name=f"{slug}.svg",
+        mime="image/svg+xml",
+        key=f"svg-{slug}",
+        icon=":material/draw:",
+    )
+    cols[2].download_button(
+        "HTML",
+        data=lambda: charts.to_html(fig),
+        file_name=f"{slug}.html",
+        mime="text/html",
+        key=f"html-{slug}",
+        icon=":material/public:",
+    )
+    cols[3].download_button(
+        "CSV",
+        data=data.to_csv(index=False).encode(),
+        file_name=f"{slug}.csv",
+        mime="text/csv",
+        key=f"csv-{slug}",
+        icon=":material/table:",
+    )
 
 
 def session_picker(label: str = "Session") -> int | None:

@@ -9,6 +9,7 @@ The detector and the models load lazily, once per Analyzer (and the models
 once per process, through the registry).  Faces of many frames are classified
 in one batched call per model.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -55,19 +56,37 @@ class AnalysisResult:
 
         rows = []
         for f in self.faces:
-            base = {C.COL_FILE: f["file"], C.COL_FRAME: f["frame"], C.COL_T_S: f["t_s"],
-                    C.COL_X: f["box"][0], C.COL_Y: f["box"][1], C.COL_W: f["box"][2], C.COL_H: f["box"][3],
-                    C.COL_DET_SCORE: f["det_score"], C.COL_TRACK: f["track"]}
+            base = {
+                C.COL_FILE: f["file"],
+                C.COL_FRAME: f["frame"],
+                C.COL_T_S: f["t_s"],
+                C.COL_X: f["box"][0],
+                C.COL_Y: f["box"][1],
+                C.COL_W: f["box"][2],
+                C.COL_H: f["box"][3],
+                C.COL_DET_SCORE: f["det_score"],
+                C.COL_TRACK: f["track"],
+            }
             for model, p in f["predictions"].items():
-                rows.append({**base, C.COL_MODEL: model, C.COL_LABEL: p["label"],
-                             C.COL_CONFIDENCE: p["confidence"], **p["probs"]})
+                rows.append(
+                    {
+                        **base,
+                        C.COL_MODEL: model,
+                        C.COL_LABEL: p["label"],
+                        C.COL_CONFIDENCE: p["confidence"],
+                        **p["probs"],
+                    }
+                )
         return pd.DataFrame(rows, columns=list(C.PREDICTION_COLUMNS))
 
 
 def prediction_record(probs: np.ndarray) -> dict:
     i = int(np.argmax(probs))
-    return {"label": C.EMOTIONS[i], "confidence": round(float(probs[i]), 6),
-            "probs": {e: round(float(p), 6) for e, p in zip(C.EMOTIONS, probs)}}
+    return {
+        "label": C.EMOTIONS[i],
+        "confidence": round(float(probs[i]), 6),
+        "probs": {e: round(float(p), 6) for e, p in zip(C.EMOTIONS, probs)},
+    }
 
 
 class Analyzer:
@@ -86,10 +105,13 @@ class Analyzer:
 
         views = self.config.max_views_video if video else self.config.max_views_photo
         if views not in self._detectors:
-            self._detectors[views] = FaceDetector(min_score=self.config.det_min_score,
-                                                  min_face_px=self.config.min_face_px,
-                                                  max_views=views, max_faces=self.config.max_faces,
-                                                  threads=self.config.threads)
+            self._detectors[views] = FaceDetector(
+                min_score=self.config.det_min_score,
+                min_face_px=self.config.min_face_px,
+                max_views=views,
+                max_faces=self.config.max_faces,
+                threads=self.config.threads,
+            )
         return self._detectors[views]
 
     def model_info(self) -> dict[str, dict]:
@@ -103,7 +125,7 @@ class Analyzer:
             self._model(m)
 
     def engine(self) -> str:
-        """"openvino" (the models converted to LiteRT, run by OpenVINO's CPU runtime: the LiteRT numbers, about a
+        """ "openvino" (the models converted to LiteRT, run by OpenVINO's CPU runtime: the LiteRT numbers, about a
         quarter faster), "litert" (the same file on the LiteRT interpreter), "litert-int8" (the same with int8
         weights, only when asked for) or "keras". None of the first three imports TensorFlow."""
         from fer_core.models.engines import litert_available, openvino_available
@@ -113,11 +135,15 @@ class Analyzer:
         if engine == "auto":
             return "openvino" if openvino_available() else "litert" if litert_available() else "keras"
         if engine == "openvino" and not openvino_available():
-            raise WeightsError("engine 'openvino' (FER_ENGINE) needs the openvino package, which is not installed: "
-                               "pip install -r requirements.txt, or use FER_ENGINE=auto")
+            raise WeightsError(
+                "engine 'openvino' (FER_ENGINE) needs the openvino package, which is not installed: "
+                "pip install -r requirements.txt, or use FER_ENGINE=auto"
+            )
         if engine.startswith("litert") and not litert_available():
-            raise WeightsError(f"engine {engine!r} (FER_ENGINE) needs the ai-edge-litert package, which "
-                               "is not installed: pip install -r requirements.txt, or use FER_ENGINE=auto")
+            raise WeightsError(
+                f"engine {engine!r} (FER_ENGINE) needs the ai-edge-litert package, which "
+                "is not installed: pip install -r requirements.txt, or use FER_ENGINE=auto"
+            )
         return engine
 
     def _model(self, name: str):
@@ -128,8 +154,7 @@ class Analyzer:
         if engine == "openvino":
             return load_openvino(name, self.config.weights_dir, threads=self.config.threads)
         if engine.startswith("litert"):
-            return load_lite(name, self.config.weights_dir, threads=self.config.threads,
-                             int8=engine == "litert-int8")
+            return load_lite(name, self.config.weights_dir, threads=self.config.threads, int8=engine == "litert-int8")
         return load_model(name, self.config.weights_dir)
 
     def classify(self, crops: np.ndarray, *, tta: bool = True) -> dict[str, np.ndarray]:
@@ -181,8 +206,14 @@ class Analyzer:
         return list(self.config.models) + ([C.ENSEMBLE] if len(self.config.models) > 1 else [])
 
     # ---------------------------------------------------------------- analysis
-    def analyze_file(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                     thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
+    def analyze_file(
+        self,
+        path: str | Path,
+        *,
+        on_progress: ProgressFn | None = None,
+        thumbnails: bool = False,
+        on_faces: FacesFn | None = None,
+    ) -> AnalysisResult:
         """Analyse a photo or a video; ``thumbnails`` also keeps a small JPEG of every face.
 
         With ``on_faces``, each batch's face records go to it instead of ``result.faces``,
@@ -190,25 +221,44 @@ class Analyzer:
         analyze = self.analyze_video if media_kind(path) == "video" else self.analyze_image
         return analyze(path, on_progress=on_progress, thumbnails=thumbnails, on_faces=on_faces)
 
-    def analyze_image(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                      thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
+    def analyze_image(
+        self,
+        path: str | Path,
+        *,
+        on_progress: ProgressFn | None = None,
+        thumbnails: bool = False,
+        on_faces: FacesFn | None = None,
+    ) -> AnalysisResult:
         """Detect and classify every face of one photo (frame 0, t_s 0, no track)."""
         notes: list[str] = []
         image = read_image(path, max_pixels=self.config.max_image_pixels, notes=notes)
-        result = AnalysisResult(file=str(path), kind="photo", width=image.shape[1], height=image.shape[0],
-                                warnings=notes)
+        result = AnalysisResult(
+            file=str(path), kind="photo", width=image.shape[1], height=image.shape[0], warnings=notes
+        )
         found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
         self._classify_found(result, found, crops, on_faces=on_faces)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.face_count} faces")
         return result
 
-    def analyze_video(self, path: str | Path, *, on_progress: ProgressFn | None = None,
-                      thumbnails: bool = False, on_faces: FacesFn | None = None) -> AnalysisResult:
+    def analyze_video(
+        self,
+        path: str | Path,
+        *,
+        on_progress: ProgressFn | None = None,
+        thumbnails: bool = False,
+        on_faces: FacesFn | None = None,
+    ) -> AnalysisResult:
         """Sample the video at ``config.fps``, detect, track and classify every face."""
         info = video_info(path)
-        result = AnalysisResult(file=str(path), kind="video", width=info.width, height=info.height,
-                                fps=info.fps, duration_s=round(info.duration_s, 3))
+        result = AnalysisResult(
+            file=str(path),
+            kind="video",
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            duration_s=round(info.duration_s, 3),
+        )
         tracker = Tracker()
 
         def detected_chunks():
@@ -225,14 +275,14 @@ class Analyzer:
         for (found, crops), t_s in chunks:
             self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces)
             if on_progress and info.duration_s > 0:
-                on_progress(min(t_s / info.duration_s, 1.0),
-                            f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
+                on_progress(min(t_s / info.duration_s, 1.0), f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {result.face_count} faces")
         return result
 
-    def _detect(self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None,
-                thumbnails: bool = False) -> tuple[list, list[np.ndarray]]:
+    def _detect(
+        self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None, thumbnails: bool = False
+    ) -> tuple[list, list[np.ndarray]]:
         """Faces of ``frames`` with their track ids and 48x48 crops; the frames themselves are not kept."""
         detector = self.detector(video=tracker is not None)
         found, crops = [], []
@@ -240,9 +290,11 @@ class Analyzer:
             faces = detector.detect(frame.image)
             if len(faces) >= self.config.max_faces:
                 where = f"frame {frame.index} ({frame.t_s:.1f} s)" if tracker else "the photo"
-                result.warnings.append(f"{Path(result.file).name}: {where} has {self.config.max_faces} faces or "
-                                       f"more; only the {self.config.max_faces} clearest were analysed "
-                                       "(FER_MAX_FACES)")
+                result.warnings.append(
+                    f"{Path(result.file).name}: {where} has {self.config.max_faces} faces or "
+                    f"more; only the {self.config.max_faces} clearest were analysed "
+                    "(FER_MAX_FACES)"
+                )
             tracks = tracker.update([f.box for f in faces], frame.t_s) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
                 found.append((frame.index, frame.t_s, face, track))
@@ -257,15 +309,30 @@ class Analyzer:
         it), turned so the eyes are level when ``config.align`` is on."""
         return face_crop(image, face.crop_box, eyes=face.eyes if self.config.align else None)
 
-    def _classify_found(self, result: AnalysisResult, found: list, crops: list[np.ndarray], *,
-                        tta: bool = True, on_faces: FacesFn | None = None) -> None:
+    def _classify_found(
+        self,
+        result: AnalysisResult,
+        found: list,
+        crops: list[np.ndarray],
+        *,
+        tta: bool = True,
+        on_faces: FacesFn | None = None,
+    ) -> None:
         if not found:
             return
         probs = self.classify(np.stack(crops), tta=tta)
-        records = [{"file": result.file, "frame": index, "t_s": t_s, "box": list(face.box),
-                    "det_score": round(face.score, 4), "track": track,
-                    "predictions": {m: prediction_record(p[i]) for m, p in probs.items()}}
-                   for i, (index, t_s, face, track) in enumerate(found)]
+        records = [
+            {
+                "file": result.file,
+                "frame": index,
+                "t_s": t_s,
+                "box": list(face.box),
+                "det_score": round(face.score, 4),
+                "track": track,
+                "predictions": {m: prediction_record(p[i]) for m, p in probs.items()},
+            }
+            for i, (index, t_s, face, track) in enumerate(found)
+        ]
         result.face_count += len(records)
         if on_faces:
             on_faces(records)
@@ -321,7 +388,7 @@ def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
     smallest = 1 if isinstance(model, LiteModel) else 8
     out = []
     for i in range(0, len(x), batch_size):
-        chunk = x[i:i + batch_size]
+        chunk = x[i : i + batch_size]
         n = len(chunk)
         padded = n if isinstance(model, OpenVinoModel) else max(smallest, 1 << (n - 1).bit_length())
         if padded != n:

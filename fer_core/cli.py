@@ -3,6 +3,7 @@
 Results go to stdout as JSON (one object per line for ``analyze``); progress and
 warnings go to stderr, so stdout can be piped into other tools.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,7 @@ def cmd_analyze(args) -> int:
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
     def emit(records: list[dict]) -> None:  # printed as found: memory stays flat on long videos
         for face in records:
             print(json.dumps(face, ensure_ascii=False), flush=True)
@@ -71,8 +73,12 @@ def cmd_analyze(args) -> int:
             continue
         except Exception as exc:  # one bad file must never stop the others
             failed += 1
-            print(json.dumps({"file": path, "error": f"unexpected error: {type(exc).__name__}: {exc}"},
-                             ensure_ascii=False), flush=True)
+            print(
+                json.dumps(
+                    {"file": path, "error": f"unexpected error: {type(exc).__name__}: {exc}"}, ensure_ascii=False
+                ),
+                flush=True,
+            )
             continue
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -131,15 +137,22 @@ def cmd_models(args) -> int:
         s = spec(name)
         card = s.card()
         exists = s.weights_file.is_file()
-        rows.append({
-            "name": name, "params": s.params, "weights_file": str(s.weights_file), "weights_present": exists,
-            "sha256": sha256(s.weights_file) if exists else None, "version": s.version,
-            "preprocessing": s.preprocessing, "backbone_size": s.backbone_size,
-            "val_accuracy": card.get("publictest", {}).get("accuracy"),
-            "val_accuracy_without_near_dups": card.get("publictest_without_near_dups", {}).get("accuracy"),
-            "expw_test_accuracy": card.get("expw_test", {}).get("accuracy"),
-            "sfew_test_accuracy": card.get("sfew2_test", {}).get("accuracy"),
-        })
+        rows.append(
+            {
+                "name": name,
+                "params": s.params,
+                "weights_file": str(s.weights_file),
+                "weights_present": exists,
+                "sha256": sha256(s.weights_file) if exists else None,
+                "version": s.version,
+                "preprocessing": s.preprocessing,
+                "backbone_size": s.backbone_size,
+                "val_accuracy": card.get("publictest", {}).get("accuracy"),
+                "val_accuracy_without_near_dups": card.get("publictest_without_near_dups", {}).get("accuracy"),
+                "expw_test_accuracy": card.get("expw_test", {}).get("accuracy"),
+                "sfew_test_accuracy": card.get("sfew2_test", {}).get("accuracy"),
+            }
+        )
     print(json.dumps(rows, indent=2))
     return 0
 
@@ -147,8 +160,7 @@ def cmd_models(args) -> int:
 def cmd_card(args) -> int:
     from fer_core.lab.modelcard import write_card
 
-    card = write_card(model=args.model, weights=args.weights, data_dir=args.data, run_dir=args.run,
-                      notes=args.notes)
+    card = write_card(model=args.model, weights=args.weights, data_dir=args.data, run_dir=args.run, notes=args.notes)
     print(json.dumps(card, indent=2))
     return 0
 
@@ -166,15 +178,24 @@ def cmd_ingest(args) -> int:
     try:
         recorded_at = datetime.fromisoformat(args.recorded_at) if args.recorded_at else None
     except ValueError:
-        print(f"error: --recorded-at must be an ISO date or date-time, e.g. 2026-11-28T14:30; "
-              f"received {args.recorded_at!r}", file=sys.stderr)
+        print(
+            f"error: --recorded-at must be an ISO date or date-time, e.g. 2026-11-28T14:30; "
+            f"received {args.recorded_at!r}",
+            file=sys.stderr,
+        )
         return 2
     overrides = {"fps": args.fps} if args.fps else {}
     engine = make_engine()
     upgrade(engine)
-    details = dict(session_name=args.session, recorded_at=recorded_at, participant=args.participant,
-                   tags=_models_arg(args.tags) if args.tags else [], notes=args.notes, consent=args.consent,
-                   keep=args.keep)
+    details = dict(
+        session_name=args.session,
+        recorded_at=recorded_at,
+        participant=args.participant,
+        tags=_models_arg(args.tags) if args.tags else [],
+        notes=args.notes,
+        consent=args.consent,
+        keep=args.keep,
+    )
     if jobs.broker_url():  # queue workers do the analysis
         session_id, job_ids = jobs.submit(args.files, engine=engine, **details)
         service.dispatch(job_ids, engine=engine)
@@ -188,8 +209,13 @@ def cmd_ingest(args) -> int:
             f.file = Path(name).name
     else:
         try:
-            summary = ingest(args.files, engine=engine, analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
-                             on_progress=_progress, **details)
+            summary = ingest(
+                args.files,
+                engine=engine,
+                analyzer=Analyzer(AnalyzerConfig.from_env(**overrides)),
+                on_progress=_progress,
+                **details,
+            )
         except WeightsError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -272,13 +298,28 @@ def cmd_train(args) -> int:
 
     bf16 = (BF16_FASTER[args.model] and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
     cfg = TrainConfig(
-        model=args.model, data_dir=args.data, out_dir=args.out, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, class_weight_power=args.class_weight_power,
-        ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing, mixed_bfloat16=bf16,
-        patience=args.patience, limit_train=args.limit_train, limit_val=args.limit_val,
-        seed=args.seed, init_weights=args.init_weights, schedule=args.schedule,
-        backbone_size=args.backbone_size, mix=_mix_arg(args.mix), optimizer=args.optimizer,
-        weight_decay=args.weight_decay, photometric=args.photometric, select=args.select,
+        model=args.model,
+        data_dir=args.data,
+        out_dir=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        class_weight_power=args.class_weight_power,
+        ferplus_mix=args.ferplus_mix,
+        label_smoothing=args.label_smoothing,
+        mixed_bfloat16=bf16,
+        patience=args.patience,
+        limit_train=args.limit_train,
+        limit_val=args.limit_val,
+        seed=args.seed,
+        init_weights=args.init_weights,
+        schedule=args.schedule,
+        backbone_size=args.backbone_size,
+        mix=_mix_arg(args.mix),
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
+        photometric=args.photometric,
+        select=args.select,
     )
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
@@ -312,8 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("data", metavar="DATA.npz")
     e.add_argument("--detect", action="store_true", help="images are photos: detect and classify the largest face")
     e.add_argument("--models", default=None)
-    e.add_argument("--exclude", default=None, metavar="MASK",
-                   help="leave out rows where this boolean array of DATA.npz is true, e.g. near_dup_in_train")
+    e.add_argument(
+        "--exclude",
+        default=None,
+        metavar="MASK",
+        help="leave out rows where this boolean array of DATA.npz is true, e.g. near_dup_in_train",
+    )
     e.set_defaults(func=cmd_evaluate)
 
     m = sub.add_parser("models", help="list the models, their weights and model-card accuracy")
@@ -336,16 +381,24 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--notes", default=None)
     i.add_argument("--consent", action="store_true", help="participants consented to analysis")
     i.add_argument("--fps", type=float, default=None)
-    i.add_argument("--keep", choices=("media", "faces", "none"), default="media",
-                   help="besides the results, store a copy of each file (default), a small JPEG of each face, "
-                        "or nothing")
-    i.add_argument("--no-wait", action="store_true",
-                   help="with BROKER_URL: print the queued job ids and return at once")
+    i.add_argument(
+        "--keep",
+        choices=("media", "faces", "none"),
+        default="media",
+        help="besides the results, store a copy of each file (default), a small JPEG of each face, or nothing",
+    )
+    i.add_argument(
+        "--no-wait", action="store_true", help="with BROKER_URL: print the queued job ids and return at once"
+    )
     i.set_defaults(func=cmd_ingest)
 
-    pr = sub.add_parser("prepare", help="convert the shipped weights for fast inference (LiteRT files, run by OpenVINO or LiteRT), once")
+    pr = sub.add_parser(
+        "prepare", help="convert the shipped weights for fast inference (LiteRT files, run by OpenVINO or LiteRT), once"
+    )
     pr.add_argument("--models", default=None)
-    pr.add_argument("--int8", action="store_true", help="also make the int8 files (default when FER_ENGINE=litert-int8)")
+    pr.add_argument(
+        "--int8", action="store_true", help="also make the int8 files (default when FER_ENGINE=litert-int8)"
+    )
     pr.set_defaults(func=cmd_prepare)
 
     w = sub.add_parser("worker", help="run an analysis worker for the task queue at BROKER_URL (Celery)")
@@ -371,10 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=None, help="initial learning rate (default per backbone)")
-    t.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
-                   help="learning rate: halve on a plateau, or cosine decay to 1%% over --epochs")
-    t.add_argument("--backbone-size", type=int, default=48,
-                   help="enlarge the 48x48 face to N x N inside the net before the backbone (default 48: no)")
+    t.add_argument(
+        "--schedule",
+        choices=("plateau", "cosine"),
+        default="plateau",
+        help="learning rate: halve on a plateau, or cosine decay to 1%% over --epochs",
+    )
+    t.add_argument(
+        "--backbone-size",
+        type=int,
+        default=48,
+        help="enlarge the 48x48 face to N x N inside the net before the backbone (default 48: no)",
+    )
     t.add_argument("--bf16", dest="bf16", action="store_true", default=None, help="force mixed bfloat16")
     t.add_argument("--no-bf16", dest="bf16", action="store_false", help="force float32")
     t.add_argument("--class-weight-power", type=float, default=0.5)
@@ -386,13 +447,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit-val", type=int, default=0, help="use only N validation faces")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--init-weights", default=None, help="compact .npz to start from, e.g. weights/resnet50.npz")
-    t.add_argument("--mix", default=None, metavar="SOURCE=TIMES,...",
-                   help="in-the-wild training sets mixed in, e.g. expw=1,sfew=2 (times each face per epoch)")
+    t.add_argument(
+        "--mix",
+        default=None,
+        metavar="SOURCE=TIMES,...",
+        help="in-the-wild training sets mixed in, e.g. expw=1,sfew=2 (times each face per epoch)",
+    )
     t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd: Nesterov, momentum 0.9")
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--photometric", action="store_true", help="random gamma too (dark movie frames)")
-    t.add_argument("--select", choices=("publictest", "mean"), default="publictest",
-                   help="best epoch by PublicTest, or by the mean of PublicTest, ExpW test and SFEW test")
+    t.add_argument(
+        "--select",
+        choices=("publictest", "mean"),
+        default="publictest",
+        help="best epoch by PublicTest, or by the mean of PublicTest, ExpW test and SFEW test",
+    )
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.set_defaults(func=cmd_train)
     return p

@@ -1,4 +1,5 @@
 """Analysis settings in one typed object, with defaults a user can override from the environment."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -19,7 +20,7 @@ class AnalyzerConfig:
     max_views_video: int = 8  # detector views per video frame (speed matters more here)
     max_faces: int = 100  # faces kept per photo or frame
     align: bool = False  # turn tilted faces' crops so the eyes are level (FER_ALIGN=1; README "Alignment")
-    max_upload_bytes: int = 2 * 1024 ** 3  # larger files are refused before any work
+    max_upload_bytes: int = 2 * 1024**3  # larger files are refused before any work
     max_image_pixels: int = 100_000_000  # guard against decompression bombs
     max_video_seconds: float = 4 * 3600.0
     batch_size: int = 64  # faces per model call

@@ -26,7 +26,15 @@ COL_MODEL = "model"
 COL_LABEL = "label"
 COL_CONFIDENCE = "confidence"
 FACE_COLUMNS: tuple[str, ...] = (
-    COL_FILE, COL_FRAME, COL_T_S, COL_X, COL_Y, COL_W, COL_H, COL_DET_SCORE, COL_TRACK,
+    COL_FILE,
+    COL_FRAME,
+    COL_T_S,
+    COL_X,
+    COL_Y,
+    COL_W,
+    COL_H,
+    COL_DET_SCORE,
+    COL_TRACK,
 )
 # Long format: one row per (face, model) with the 7 probabilities as columns.
 PREDICTION_COLUMNS: tuple[str, ...] = FACE_COLUMNS + (COL_MODEL, COL_LABEL, COL_CONFIDENCE) + EMOTIONS

@@ -13,6 +13,7 @@ another worker, which takes over the stale job) or that lost its job can never
 write a second copy of the results.  The media file's (session, sha256)
 uniqueness is the last guard against duplicates.
 """
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,9 @@ def _dead_here(worker: str | None) -> bool:
 def _orphaned():
     """SQL condition: running, but its worker's heartbeat is older than FER_JOB_STALE_S (the worker died)."""
     stale = utcnow() - timedelta(seconds=stale_after_s())
-    return and_(AnalysisJob.status == "running",
-                or_(AnalysisJob.heartbeat_at.is_(None), AnalysisJob.heartbeat_at < stale))
+    return and_(
+        AnalysisJob.status == "running", or_(AnalysisJob.heartbeat_at.is_(None), AnalysisJob.heartbeat_at < stale)
+    )
 
 
 class LostClaim(RuntimeError):
@@ -94,10 +96,20 @@ class LostClaim(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- submit
-def submit(files: list[str | Path], *, engine: Engine, store: MediaStore | None = None, session_name: str,
-           recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
-           notes: str | None = None, consent: bool = False, keep: str = "media",
-           display_names: list[str] | None = None) -> tuple[int, list[int]]:
+def submit(
+    files: list[str | Path],
+    *,
+    engine: Engine,
+    store: MediaStore | None = None,
+    session_name: str,
+    recorded_at: datetime | None = None,
+    participant: str | None = None,
+    tags: list[str] = (),
+    notes: str | None = None,
+    consent: bool = False,
+    keep: str = "media",
+    display_names: list[str] | None = None,
+) -> tuple[int, list[int]]:
     """Copy each file into the media store and record one queued job for it; returns (session id, job ids).
 
     Idempotent per file: the same file (name and content) with an unfinished or
@@ -108,30 +120,61 @@ def submit(files: list[str | Path], *, engine: Engine, store: MediaStore | None 
     store = store or media_store()
     names = display_names or [Path(f).name for f in files]
     with session_factory(engine)() as db:
-        fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, participant=participant,
-                                   tags=list(tags), notes=notes, consent=consent)
+        fs = get_or_create_session(
+            db,
+            name=session_name,
+            recorded_at=recorded_at,
+            participant=participant,
+            tags=list(tags),
+            notes=notes,
+            consent=consent,
+        )
         db.commit()
         ids = []
         for path, name in zip(map(Path, files), names):
             try:
                 size, sha = path.stat().st_size, file_sha256(path)
             except OSError as exc:
-                job = AnalysisJob(session_id=fs.id, original_name=name, bytes=0, keep=keep, status="failed",
-                                  outcome="failed", error=f"{name}: cannot read the file ({exc})",
-                                  finished_at=utcnow())
+                job = AnalysisJob(
+                    session_id=fs.id,
+                    original_name=name,
+                    bytes=0,
+                    keep=keep,
+                    status="failed",
+                    outcome="failed",
+                    error=f"{name}: cannot read the file ({exc})",
+                    finished_at=utcnow(),
+                )
                 db.add(job)
                 db.commit()
                 ids.append(job.id)
                 continue
-            job = db.scalar(select(AnalysisJob).where(AnalysisJob.session_id == fs.id, AnalysisJob.sha256 == sha,
-                                                      AnalysisJob.original_name == name,
-                                                      AnalysisJob.status != "done").order_by(AnalysisJob.id))
+            job = db.scalar(
+                select(AnalysisJob)
+                .where(
+                    AnalysisJob.session_id == fs.id,
+                    AnalysisJob.sha256 == sha,
+                    AnalysisJob.original_name == name,
+                    AnalysisJob.status != "done",
+                )
+                .order_by(AnalysisJob.id)
+            )
             source = store.location(media_key(fs.id, sha, path.suffix))
             if not store.exists(source):
                 source = store.put_file(media_key(fs.id, sha, path.suffix), path)
             if job is None:
-                job = AnalysisJob(session_id=fs.id, original_name=name, sha256=sha, bytes=size, keep=keep,
-                                  source=source, status="queued", progress=0.0, message="queued", attempts=0)
+                job = AnalysisJob(
+                    session_id=fs.id,
+                    original_name=name,
+                    sha256=sha,
+                    bytes=size,
+                    keep=keep,
+                    source=source,
+                    status="queued",
+                    progress=0.0,
+                    message="queued",
+                    attempts=0,
+                )
                 db.add(job)
             else:
                 job.source, job.keep = source, keep
@@ -174,10 +217,11 @@ class _Heartbeat(threading.Thread):
         while not self.stopped.wait(heartbeat_every_s()):
             try:
                 with self.engine.begin() as c:
-                    c.execute(update(AnalysisJob)
-                              .where(AnalysisJob.id == self.job_id, AnalysisJob.claim_token == self.token)
-                              .values(heartbeat_at=utcnow(), progress=round(self.progress, 4),
-                                      message=self.message[:500]))
+                    c.execute(
+                        update(AnalysisJob)
+                        .where(AnalysisJob.id == self.job_id, AnalysisJob.claim_token == self.token)
+                        .values(heartbeat_at=utcnow(), progress=round(self.progress, 4), message=self.message[:500])
+                    )
             except Exception:  # a missed beat is harmless; the next one retries
                 pass
 
@@ -191,15 +235,33 @@ def claim(engine: Engine, job_id: int, worker: str) -> str | None:
         current = c.execute(select(J.status, J.worker, J.claim_token).where(J.id == job_id)).first()
         if current and current.status == "running" and _dead_here(current.worker):
             claimable = or_(claimable, and_(J.status == "running", J.claim_token == current.claim_token))
-        n = c.execute(update(J).where(J.id == job_id, claimable)
-                      .values(status="running", worker=worker[:200], attempts=J.attempts + 1, claim_token=token,
-                              started_at=now, heartbeat_at=now, progress=0.0, message="starting", error=None)
-                      ).rowcount
+        n = c.execute(
+            update(J)
+            .where(J.id == job_id, claimable)
+            .values(
+                status="running",
+                worker=worker[:200],
+                attempts=J.attempts + 1,
+                claim_token=token,
+                started_at=now,
+                heartbeat_at=now,
+                progress=0.0,
+                message="starting",
+                error=None,
+            )
+        ).rowcount
     return token if n == 1 else None
 
 
-def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStore | None = None,
-            worker: str | None = None, on_progress: ProgressFn | None = None) -> FileOutcome | None:
+def run_job(
+    job_id: int,
+    *,
+    engine: Engine,
+    analyzer: Analyzer,
+    store: MediaStore | None = None,
+    worker: str | None = None,
+    on_progress: ProgressFn | None = None,
+) -> FileOutcome | None:
     """Claim and run one job; returns the file's outcome, or None while another live worker has the job.
 
     A job that is already finished returns its recorded outcome without work (a
@@ -216,8 +278,14 @@ def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStor
         if token is None:
             if job.status in UNFINISHED:
                 return None
-            return FileOutcome(job.original_name, job.outcome or job.status, faces=job.faces or 0,
-                               people=job.people or 0, error=job.error, media_id=job.media_id)
+            return FileOutcome(
+                job.original_name,
+                job.outcome or job.status,
+                faces=job.faces or 0,
+                people=job.people or 0,
+                error=job.error,
+                media_id=job.media_id,
+            )
         beat = _Heartbeat(engine, job_id, token)
         beat.start()
 
@@ -228,11 +296,22 @@ def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStor
 
         def finish(db: Session, outcome: FileOutcome) -> None:
             status = "failed" if outcome.status == "failed" else "done"
-            n = db.execute(update(AnalysisJob).where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
-                           .values(status=status, outcome=outcome.status, error=outcome.error, faces=outcome.faces,
-                                   people=outcome.people,
-                                   media_id=outcome.media_id, progress=1.0, message=outcome.status,
-                                   finished_at=utcnow(), claim_token=None)).rowcount
+            n = db.execute(
+                update(AnalysisJob)
+                .where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
+                .values(
+                    status=status,
+                    outcome=outcome.status,
+                    error=outcome.error,
+                    faces=outcome.faces,
+                    people=outcome.people,
+                    media_id=outcome.media_id,
+                    progress=1.0,
+                    message=outcome.status,
+                    finished_at=utcnow(),
+                    claim_token=None,
+                )
+            ).rowcount
             if n != 1:
                 raise LostClaim(f"job {job_id} was taken over by another worker")
 
@@ -253,8 +332,16 @@ def run_job(job_id: int, *, engine: Engine, analyzer: Analyzer, store: MediaStor
             beat.stopped.set()
 
 
-def _run_claimed(db: Session, job: AnalysisJob, *, engine: Engine, analyzer: Analyzer, store: MediaStore | None,
-                 step: ProgressFn, finish) -> FileOutcome:
+def _run_claimed(
+    db: Session,
+    job: AnalysisJob,
+    *,
+    engine: Engine,
+    analyzer: Analyzer,
+    store: MediaStore | None,
+    step: ProgressFn,
+    finish,
+) -> FileOutcome:
     name, session_id, keep = job.original_name, job.session_id, job.keep
     if job.sha256 is None or job.source is None:
         outcome = FileOutcome(name, "failed", error=job.error or f"{name}: the uploaded file is not available")
@@ -265,9 +352,22 @@ def _run_claimed(db: Session, job: AnalysisJob, *, engine: Engine, analyzer: Ana
     run, versions = start_run(db, session_id, analyzer, job_id=job.id)
     try:
         with source_store.local_file(job.source) as path:
-            outcome = analyse_and_store(db, path, name, session_id=session_id, run_id=run.id, analyzer=analyzer,
-                                        versions=versions, keep=keep, store=source_store, source=job.source,
-                                        sha=job.sha256, size=job.bytes, step=step, finish=finish)
+            outcome = analyse_and_store(
+                db,
+                path,
+                name,
+                session_id=session_id,
+                run_id=run.id,
+                analyzer=analyzer,
+                versions=versions,
+                keep=keep,
+                store=source_store,
+                source=job.source,
+                sha=job.sha256,
+                size=job.bytes,
+                step=step,
+                finish=finish,
+            )
     except FileNotFoundError as exc:
         db.rollback()
         outcome = FileOutcome(name, "failed", error=f"{name}: {exc}")
@@ -292,9 +392,18 @@ def _run_claimed(db: Session, job: AnalysisJob, *, engine: Engine, analyzer: Ana
 def _fail(engine: Engine, job_id: int, token: str, error: str) -> None:
     try:
         with engine.begin() as c:
-            c.execute(update(AnalysisJob).where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
-                      .values(status="failed", outcome="failed", error=error, finished_at=utcnow(),
-                              claim_token=None, message="failed"))
+            c.execute(
+                update(AnalysisJob)
+                .where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
+                .values(
+                    status="failed",
+                    outcome="failed",
+                    error=error,
+                    finished_at=utcnow(),
+                    claim_token=None,
+                    message="failed",
+                )
+            )
     except Exception:
         pass  # the heartbeat stops; the job is taken over as orphaned
 
@@ -312,28 +421,50 @@ def outcomes(job_ids: list[int], *, engine: Engine) -> list[FileOutcome | None]:
         elif j.status in UNFINISHED:
             out.append(None)
         else:
-            out.append(FileOutcome(j.original_name, j.outcome or j.status, faces=j.faces or 0,
-                                   people=j.people or 0, error=j.error, media_id=j.media_id))
+            out.append(
+                FileOutcome(
+                    j.original_name,
+                    j.outcome or j.status,
+                    faces=j.faces or 0,
+                    people=j.people or 0,
+                    error=j.error,
+                    media_id=j.media_id,
+                )
+            )
     return out
 
 
-def wait(job_ids: list[int], *, engine: Engine, on_progress: ProgressFn | None = None,
-         poll_s: float = 1.0, timeout_s: float | None = None) -> list[FileOutcome]:
+def wait(
+    job_ids: list[int],
+    *,
+    engine: Engine,
+    on_progress: ProgressFn | None = None,
+    poll_s: float = 1.0,
+    timeout_s: float | None = None,
+) -> list[FileOutcome]:
     """Wait until every job is done or failed (workers run them); reports overall progress."""
     import time
 
     start = time.monotonic()
     while True:
         with session_factory(engine)() as db:
-            rows = db.execute(select(AnalysisJob.status, AnalysisJob.progress, AnalysisJob.original_name,
-                                     AnalysisJob.message, AnalysisJob.worker)
-                              .where(AnalysisJob.id.in_(job_ids))).all()
+            rows = db.execute(
+                select(
+                    AnalysisJob.status,
+                    AnalysisJob.progress,
+                    AnalysisJob.original_name,
+                    AnalysisJob.message,
+                    AnalysisJob.worker,
+                ).where(AnalysisJob.id.in_(job_ids))
+            ).all()
         finished = sum(r.status not in UNFINISHED for r in rows)
         if on_progress:
             running = [r for r in rows if r.status == "running"]
             done = sum(1.0 if r.status not in UNFINISHED else r.progress or 0.0 for r in rows)
-            msg = "; ".join(f"{r.original_name} on {r.worker}: {r.message}" for r in running[:3]) or \
-                f"{finished}/{len(rows)} files finished, {len(rows) - finished} waiting for a worker"
+            msg = (
+                "; ".join(f"{r.original_name} on {r.worker}: {r.message}" for r in running[:3])
+                or f"{finished}/{len(rows)} files finished, {len(rows) - finished} waiting for a worker"
+            )
             on_progress(done / max(len(rows), 1), msg)
         if finished == len(rows):
             return outcomes(job_ids, engine=engine)
@@ -351,6 +482,9 @@ def retryable(engine: Engine, *, include_queued: bool = False) -> dict[int, str]
         wanted = or_(wanted, J.status == "queued")
     with session_factory(engine)() as db:
         rows = db.scalars(select(J).where(wanted, J.source.is_not(None)).order_by(J.id).limit(500)).all()
-    why = {"failed": lambda j: f"failed: {j.error}", "running": lambda j: f"worker {j.worker} stopped answering",
-           "queued": lambda j: "queued: send to the workers again"}
+    why = {
+        "failed": lambda j: f"failed: {j.error}",
+        "running": lambda j: f"worker {j.worker} stopped answering",
+        "queued": lambda j: "queued: send to the workers again",
+    }
     return {j.id: f"#{j.id} {j.original_name} ({why[j.status](j)})" for j in rows}

@@ -6,6 +6,7 @@ half-written, and running it again redoes exactly the files that are missing.
 A file already stored in the session (same sha256) is skipped; a file that
 failed before is tried again.  One bad file never stops the others.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,10 @@ class IngestSummary:
         return all(f.status != "failed" for f in self.files)
 
     def to_dict(self) -> dict:
-        return {"session_id": self.session_id,
-                "files": [{k: v for k, v in asdict(f).items() if k != "media_id"} for f in self.files]}
+        return {
+            "session_id": self.session_id,
+            "files": [{k: v for k, v in asdict(f).items() if k != "media_id"} for f in self.files],
+        }
 
 
 def file_sha256(path: Path) -> str:
@@ -69,10 +72,21 @@ def start_run(db, session_id: int, analyzer: Analyzer, **extra):
     """Record an analysis run (models and versions, detector, settings); returns it and the version per model."""
     cfg = analyzer.config
     versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-    run = repo_start_run(db, session_id=session_id, models=versions, detector=analyzer.detector().name, fps=cfg.fps,
-                         settings={"min_face_px": cfg.min_face_px, "det_min_score": cfg.det_min_score,
-                                   "max_views_photo": cfg.max_views_photo, "max_views_video": cfg.max_views_video,
-                                   "engine": analyzer.engine(), **extra})
+    run = repo_start_run(
+        db,
+        session_id=session_id,
+        models=versions,
+        detector=analyzer.detector().name,
+        fps=cfg.fps,
+        settings={
+            "min_face_px": cfg.min_face_px,
+            "det_min_score": cfg.det_min_score,
+            "max_views_photo": cfg.max_views_photo,
+            "max_views_video": cfg.max_views_video,
+            "engine": analyzer.engine(),
+            **extra,
+        },
+    )
     db.commit()
     versions["ensemble"] = "+".join(f"{m}:{v}" for m, v in versions.items())
     return run, versions
@@ -81,14 +95,29 @@ def start_run(db, session_id: int, analyzer: Analyzer, **extra):
 FinishFn = Callable[[Session, FileOutcome], None]
 
 
-def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, run_id: int, analyzer: Analyzer,
-                      versions: dict[str, str], keep: str, store: MediaStore, source: str | None,
-                      sha: str, size: int, step: ProgressFn, finish: FinishFn | None = None) -> FileOutcome:
+def analyse_and_store(
+    db: Session,
+    path: Path,
+    name: str,
+    *,
+    session_id: int,
+    run_id: int,
+    analyzer: Analyzer,
+    versions: dict[str, str],
+    keep: str,
+    store: MediaStore,
+    source: str | None,
+    sha: str,
+    size: int,
+    step: ProgressFn,
+    finish: FinishFn | None = None,
+) -> FileOutcome:
     """Analyse one file and store its rows in one transaction (``finish`` runs inside it, before the commit).
 
     ``source`` is where the file already is in the media store; with keep="media" it
     becomes the media's stored file.  A file this session already has is skipped.
     """
+
     def commit(outcome: FileOutcome) -> FileOutcome:
         if finish:
             finish(db, outcome)
@@ -97,24 +126,45 @@ def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, ru
 
     limit = analyzer.config.max_upload_bytes
     if size > limit:
-        return _record_failure(db, name, session_id, run_id, sha, size, commit,
-                               f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB")
+        return _record_failure(
+            db,
+            name,
+            session_id,
+            run_id,
+            sha,
+            size,
+            commit,
+            f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB",
+        )
     existing = find_media(db, session_id=session_id, sha256=sha)
     if existing is not None and existing.status == "done":
-        return commit(FileOutcome(name, "skipped", faces=_faces_of(db, existing.id),
-                                  people=people_of(db, media_id=existing.id), media_id=existing.id))
+        return commit(
+            FileOutcome(
+                name,
+                "skipped",
+                faces=_faces_of(db, existing.id),
+                people=people_of(db, media_id=existing.id),
+                media_id=existing.id,
+            )
+        )
     db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
-        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m),
-                                       thumbnails=keep == "faces")
+        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m), thumbnails=keep == "faces")
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
         return _record_failure(db, name, session_id, run_id, sha, size, commit, str(exc).replace(path.name, name))
     except WeightsError:
         raise
     except Exception as exc:  # never let one file stop the others
-        return _record_failure(db, name, session_id, run_id, sha, size, commit,
-                               f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})"
-                               .replace(path.name, name))
+        return _record_failure(
+            db,
+            name,
+            session_id,
+            run_id,
+            sha,
+            size,
+            commit,
+            f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})".replace(path.name, name),
+        )
 
     stored = source if keep == "media" else None
     if keep == "media" and stored is None:
@@ -122,17 +172,29 @@ def analyse_and_store(db: Session, path: Path, name: str, *, session_id: int, ru
     written = []
     try:
         _drop_failed(db, session_id, sha)  # failed earlier: this try replaces it
-        media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind=result.kind, sha256=sha,
-                          bytes=size, width=result.width, height=result.height, fps=result.fps,
-                          duration_s=result.duration_s, frames_analyzed=result.frames_analyzed,
-                          stored_path=stored, status="done")
+        media = MediaFile(
+            session_id=session_id,
+            run_id=run_id,
+            original_name=name,
+            kind=result.kind,
+            sha256=sha,
+            bytes=size,
+            width=result.width,
+            height=result.height,
+            fps=result.fps,
+            duration_s=result.duration_s,
+            frames_analyzed=result.frames_analyzed,
+            stored_path=stored,
+            status="done",
+        )
         db.add(media)
         db.flush()
         ids = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
         for det_id, jpeg in zip(ids, result.thumbnails):
             written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
-        outcome = commit(FileOutcome(name, "done", faces=len(ids), people=people_of(db, media_id=media.id),
-                                     media_id=media.id))  # all rows at once
+        outcome = commit(
+            FileOutcome(name, "done", faces=len(ids), people=people_of(db, media_id=media.id), media_id=media.id)
+        )  # all rows at once
     except Exception:
         db.rollback()
         for location in written:
@@ -150,14 +212,25 @@ def media_key(session_id: int, sha: str, suffix: str) -> str:
 
 def _drop_failed(db, session_id: int, sha: str | None) -> None:
     if sha is not None:
-        db.execute(delete(MediaFile).where(MediaFile.session_id == session_id, MediaFile.sha256 == sha,
-                                           MediaFile.status == "failed"))
+        db.execute(
+            delete(MediaFile).where(
+                MediaFile.session_id == session_id, MediaFile.sha256 == sha, MediaFile.status == "failed"
+            )
+        )
 
 
 def _record_failure(db, name, session_id, run_id, sha, size, commit, error) -> FileOutcome:
     _drop_failed(db, session_id, sha)
-    media = MediaFile(session_id=session_id, run_id=run_id, original_name=name, kind="unknown",
-                      sha256=sha, bytes=size, status="failed", error=error)
+    media = MediaFile(
+        session_id=session_id,
+        run_id=run_id,
+        original_name=name,
+        kind="unknown",
+        sha256=sha,
+        bytes=size,
+        status="failed",
+        error=error,
+    )
     db.add(media)
     db.flush()
     return commit(FileOutcome(name, "failed", error=error, media_id=media.id))
@@ -167,8 +240,9 @@ def _faces_of(db, media_id: int) -> int:
     return int(db.scalar(select(func.count()).select_from(FaceDetection).where(FaceDetection.media_id == media_id)))
 
 
-def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
-                      on_progress: ProgressFn | None = None) -> IngestSummary:
+def reanalyse_session(
+    session_id: int, *, engine: Engine, analyzer: Analyzer, on_progress: ProgressFn | None = None
+) -> IngestSummary:
     """Analyse a session's stored media again (e.g. with other settings), replacing each file's results
     in one transaction per file. Files whose media was not kept are reported as failed with the reason."""
     from fer_core.storage.orm import Prediction
@@ -178,17 +252,26 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
     summary = IngestSummary(session_id=session_id)
     with make() as db:
         run, versions = start_run(db, session_id, analyzer, reanalysis=True)
-        media = db.scalars(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.status == "done")
-                           .order_by(MediaFile.id)).all()
+        media = db.scalars(
+            select(MediaFile)
+            .where(MediaFile.session_id == session_id, MediaFile.status == "done")
+            .order_by(MediaFile.id)
+        ).all()
         for i, m in enumerate(media):
+
             def step(fraction: float, message: str, i=i, name=m.original_name) -> None:
                 if on_progress:
                     on_progress((i + fraction) / max(len(media), 1), f"({i + 1}/{len(media)}) {name}: {message}")
 
             if not m.stored_path or not store_for(m.stored_path).exists(m.stored_path):
-                summary.files.append(FileOutcome(m.original_name, "failed", media_id=m.id,
-                                                 error=f"{m.original_name}: the file was not kept, so it cannot be "
-                                                       "analysed again"))
+                summary.files.append(
+                    FileOutcome(
+                        m.original_name,
+                        "failed",
+                        media_id=m.id,
+                        error=f"{m.original_name}: the file was not kept, so it cannot be analysed again",
+                    )
+                )
                 continue
             try:
                 with store_for(m.stored_path).local_file(m.stored_path) as local:
@@ -202,8 +285,9 @@ def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
             ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             db.commit()  # the file's old results are replaced all at once
-            summary.files.append(FileOutcome(m.original_name, "done", faces=len(ids),
-                                             people=people_of(db, media_id=m.id), media_id=m.id))
+            summary.files.append(
+                FileOutcome(m.original_name, "done", faces=len(ids), people=people_of(db, media_id=m.id), media_id=m.id)
+            )
             step(1.0, "done")
         finish_run(db, run)
     return summary

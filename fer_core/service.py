@@ -1,6 +1,7 @@
 """The one door for the dashboard and the CLI: analyse files (here, or on queue workers), analyse a session
 again.  It sits above ``jobs`` (job rows and running one) and ``worker`` (the Celery side), so calls go one way.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,11 +17,23 @@ from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
 from fer_core.storage.store import MediaStore, media_store
 
 
-def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, session_name: str,
-           recorded_at: datetime | None = None, participant: str | None = None, tags: list[str] = (),
-           notes: str | None = None, consent: bool = False, keep: str = "media",
-           media_root: Path | None = None, store: MediaStore | None = None,
-           display_names: list[str] | None = None, on_progress: ProgressFn | None = None) -> IngestSummary:
+def ingest(
+    files: list[str | Path],
+    *,
+    engine: Engine,
+    analyzer: Analyzer,
+    session_name: str,
+    recorded_at: datetime | None = None,
+    participant: str | None = None,
+    tags: list[str] = (),
+    notes: str | None = None,
+    consent: bool = False,
+    keep: str = "media",
+    media_root: Path | None = None,
+    store: MediaStore | None = None,
+    display_names: list[str] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> IngestSummary:
     """Analyse ``files`` into the session ``session_name`` (created if new) and store the results, here and now.
 
     Each file becomes a job (``fer_core.jobs``) that this process runs at once, so
@@ -37,12 +50,23 @@ def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, sessi
     store = store or media_store(media_root)
     names = display_names or [Path(f).name for f in files]
     analyzer.load_models()  # missing weights: fail before touching the database
-    session_id, job_ids = jobs.submit(files, engine=engine, store=store, session_name=session_name,
-                                      recorded_at=recorded_at, participant=participant, tags=tags, notes=notes,
-                                      consent=consent, keep=keep, display_names=names)
+    session_id, job_ids = jobs.submit(
+        files,
+        engine=engine,
+        store=store,
+        session_name=session_name,
+        recorded_at=recorded_at,
+        participant=participant,
+        tags=tags,
+        notes=notes,
+        consent=consent,
+        keep=keep,
+        display_names=names,
+    )
     summary = IngestSummary(session_id=session_id)
     n = len(job_ids)
     for i, (job_id, name) in enumerate(zip(job_ids, names)):
+
         def step(fraction: float, message: str, i=i, name=name) -> None:
             if on_progress:
                 on_progress((i + fraction) / n, f"({i + 1}/{n}) {name}: {message}")
@@ -58,8 +82,14 @@ def ingest(files: list[str | Path], *, engine: Engine, analyzer: Analyzer, sessi
     return summary
 
 
-def dispatch(job_ids: list[int], *, engine: Engine, analyzer: Analyzer | None = None,
-             store: MediaStore | None = None, on_progress: ProgressFn | None = None) -> list[FileOutcome] | None:
+def dispatch(
+    job_ids: list[int],
+    *,
+    engine: Engine,
+    analyzer: Analyzer | None = None,
+    store: MediaStore | None = None,
+    on_progress: ProgressFn | None = None,
+) -> list[FileOutcome] | None:
     """Send jobs to the queue workers (BROKER_URL set; returns None), or run them here and return outcomes."""
     if jobs.broker_url():
         from fer_core.worker import (
@@ -71,6 +101,7 @@ def dispatch(job_ids: list[int], *, engine: Engine, analyzer: Analyzer | None = 
     analyzer = analyzer or Analyzer()
     outcomes = []
     for i, job_id in enumerate(job_ids):
+
         def step(fraction: float, message: str, i=i) -> None:
             if on_progress:
                 on_progress((i + fraction) / len(job_ids), message)
@@ -79,7 +110,8 @@ def dispatch(job_ids: list[int], *, engine: Engine, analyzer: Analyzer | None = 
     return outcomes
 
 
-def reanalyse_session(session_id: int, *, engine: Engine, analyzer: Analyzer,
-                      on_progress: ProgressFn | None = None) -> IngestSummary:
+def reanalyse_session(
+    session_id: int, *, engine: Engine, analyzer: Analyzer, on_progress: ProgressFn | None = None
+) -> IngestSummary:
     """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``)."""
     return pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)

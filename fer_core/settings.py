@@ -5,6 +5,7 @@ sees the change.  Analysis settings are ``config.AnalyzerConfig``'s (its ``FER_<
 collected here, parsed there).  Libraries that read their own variables (boto3's ``AWS_*``, TensorFlow's
 ``TF_*``, Kaleido's ``BROWSER_PATH``) keep doing so.
 """
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ message to the broker, which hands it to another worker once the visibility
 timeout (``FER_JOB_VISIBILITY_S``) has passed.  ``jobs.run_job`` makes the second
 delivery safe: it takes over only an orphaned job and writes under a claim token.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,12 +87,14 @@ def analyse_job(self, job_id: int) -> str:
     """The task: run one analysis job (``jobs.run_job``); retried later while another live worker has it."""
     r = _resources()
     label = (self.request.hostname or "").split("@")[0] or None
-    outcome = jobs.run_job(job_id, engine=r["engine"], analyzer=r["analyzer"], store=r["store"],
-                           worker=jobs.worker_name(label))
+    outcome = jobs.run_job(
+        job_id, engine=r["engine"], analyzer=r["analyzer"], store=r["store"], worker=jobs.worker_name(label)
+    )
     if outcome is None:  # another live worker has it (a redelivery): look again later, in case it dies
         raise self.retry(countdown=max(5, int(jobs.stale_after_s() / 2)))
-    log.info("job %s: %s (%s faces)%s", job_id, outcome.status, outcome.faces,
-             f": {outcome.error}" if outcome.error else "")
+    log.info(
+        "job %s: %s (%s faces)%s", job_id, outcome.status, outcome.faces, f": {outcome.error}" if outcome.error else ""
+    )
     return outcome.status
 
 
@@ -106,8 +109,7 @@ def run_worker(name: str | None = None, threads: int = 0, loglevel: str = "INFO"
         raise SystemExit("error: set BROKER_URL (e.g. redis://localhost:6379/0) to run a worker")
     if threads:
         settings.use_threads(threads)
-    argv = ["worker", "--pool=solo", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
-            "--without-mingle"]
+    argv = ["worker", "--pool=solo", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip", "--without-mingle"]
     if name:
         argv += ["-n", f"{name}@%h"]
     app().worker_main(argv)

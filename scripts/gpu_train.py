@@ -15,6 +15,7 @@ together. The machine has JAX, NumPy and OpenCV but not Keras. Hence four steps:
 
 README "Training on a lent GPU machine" gives the calls.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,38 @@ def pack(args) -> int:
         pack_faces(Path(args.data) / f"{name}.npz", PACK / "data" / f"{name}.jpg.npz", quality=args.quality)
     wheel_dir = PACK / "wheels"
     wheel_dir.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "--python-version", args.python, "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
-                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
-                    "-d", str(wheel_dir), *WHEELS], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            args.python,
+            "--implementation",
+            "cp",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "-d",
+            str(wheel_dir),
+            *WHEELS,
+        ],
+        check=True,
+    )
     packed = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     tree = sum((ROOT / p).stat().st_size for p in tracked.decode().split("\0") if p and (ROOT / p).is_file())
-    print(f".device/: {packed / 2**20:.1f} MiB; tracked files on disk now: {tree / 2**20:.1f} MiB; "
-          f"together {(packed + tree) / 2**20:.1f} MiB of the 64 MiB a call may send")
+    print(
+        f".device/: {packed / 2**20:.1f} MiB; tracked files on disk now: {tree / 2**20:.1f} MiB; "
+        f"together {(packed + tree) / 2**20:.1f} MiB of the 64 MiB a call may send"
+    )
     return 0
 
 
@@ -59,8 +83,9 @@ def pack_faces(src: Path, dst: Path, *, quality: int = 95) -> None:
     d = np.load(src)
     blobs = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for img in d["x"]]
     extra = {k: d[k] for k in ("row", "near_dup_in_train") if k in d.files}
-    np.savez(dst, jpeg=np.frombuffer(b"".join(blobs), np.uint8), ends=np.cumsum([len(b) for b in blobs]),
-             y=d["y"], **extra)
+    np.savez(
+        dst, jpeg=np.frombuffer(b"".join(blobs), np.uint8), ends=np.cumsum([len(b) for b in blobs]), y=d["y"], **extra
+    )
 
 
 def unpack_faces(src: Path, dst: Path) -> None:
@@ -78,19 +103,61 @@ def unpack_faces(src: Path, dst: Path) -> None:
 
 def run(args) -> int:
     site = WORK / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                    "--target", str(site), *map(str, sorted((PACK / "wheels").glob("*.whl")))], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(site),
+            *map(str, sorted((PACK / "wheels").glob("*.whl"))),
+        ],
+        check=True,
+    )
     unpack_faces(PACK / "data", WORK / "data")
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=f"{site}:{ROOT}", PYTHONUNBUFFERED="1",
-               XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 / len(args.models):.2f}")  # share the GPU's memory
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        PYTHONPATH=f"{site}:{ROOT}",
+        PYTHONUNBUFFERED="1",
+        XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 / len(args.models):.2f}",
+    )  # share the GPU's memory
     procs = []
     for spec in args.models:
         model, _, size = spec.partition(":")
         out = WORK / "runs"
-        cmd = [sys.executable, "-m", "fer_core", "train", "--model", model, "--data", str(WORK / "data"),
-               "--out", str(out), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-               "--schedule", "cosine", "--bf16", "--patience", str(args.epochs), "--backbone-size", size or "48",
-               "--limit-train", str(args.limit_train), "--limit-val", str(args.limit_val)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "fer_core",
+            "train",
+            "--model",
+            model,
+            "--data",
+            str(WORK / "data"),
+            "--out",
+            str(out),
+            "--epochs",
+            str(args.epochs),
+            "--batch-size",
+            str(args.batch_size),
+            "--schedule",
+            "cosine",
+            "--bf16",
+            "--patience",
+            str(args.epochs),
+            "--backbone-size",
+            size or "48",
+            "--limit-train",
+            str(args.limit_train),
+            "--limit-val",
+            str(args.limit_val),
+        ]
         (out / model).mkdir(parents=True, exist_ok=True)
         log = open(out / model / "train.log", "w")
         procs.append((model, subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log))
@@ -99,7 +166,9 @@ def run(args) -> int:
     while any(p.poll() is None for _, p, _ in procs) and time.time() < deadline:
         time.sleep(20)
         for model, _, _ in procs:  # the last epoch line of each, as progress
-            lines = [ln for ln in (WORK / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")]
+            lines = [
+                ln for ln in (WORK / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")
+            ]
             print(f"{time.strftime('%H:%M:%S')} {model}: {lines[-1] if lines else 'starting'}", flush=True)
     for model, p, log in procs:
         if p.poll() is None:
@@ -133,7 +202,7 @@ def split_run(run_dir: Path, out: Path, *, part_bytes: int = PART_BYTES) -> None
                 tar.add(run_dir / name, arcname=name)
     data = (run_dir / "best.npz").read_bytes()
     for k in range(0, len(data), part_bytes):
-        (out / f"{model}.best.part{k // part_bytes}").write_bytes(data[k:k + part_bytes])
+        (out / f"{model}.best.part{k // part_bytes}").write_bytes(data[k : k + part_bytes])
 
 
 def join(args) -> int:

@@ -1,4 +1,5 @@
 """Shared fixtures: real faces from ../shared/data pasted into photos and videos built on the fly."""
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "dashboard"))  # as `streamlit run dashboard/Home.py` does for the pages
 DATA_DIR = Path(os.environ.get("FER_DATA_DIR", REPO.parent / "shared" / "data"))
-needs_data = pytest.mark.skipif(not (DATA_DIR / "ferplus_valid.npz").exists(),
-                                reason=f"FER-2013 data not found in {DATA_DIR} (set FER_DATA_DIR)")
-needs_weights = pytest.mark.skipif(not (REPO / "weights" / "resnet50.npz").exists()
-                                   or not (REPO / "weights" / "vgg16.npz").exists(),
-                                   reason="trained weights are not in weights/ yet")
+needs_data = pytest.mark.skipif(
+    not (DATA_DIR / "ferplus_valid.npz").exists(), reason=f"FER-2013 data not found in {DATA_DIR} (set FER_DATA_DIR)"
+)
+needs_weights = pytest.mark.skipif(
+    not (REPO / "weights" / "resnet50.npz").exists() or not (REPO / "weights" / "vgg16.npz").exists(),
+    reason="trained weights are not in weights/ yet",
+)
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +66,19 @@ def faceless(height: int, width: int, seed: int) -> np.ndarray:
         cx, cy, r = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(10, height // 2))
         kind = rng.integers(3)
         if kind == 0:
-            cv2.ellipse(img, (cx, cy), (r, int(r * rng.uniform(0.6, 1.4))), float(rng.uniform(0, 180)), 0, 360,
-                        colour, -1)
+            cv2.ellipse(
+                img, (cx, cy), (r, int(r * rng.uniform(0.6, 1.4))), float(rng.uniform(0, 180)), 0, 360, colour, -1
+            )
         elif kind == 1:
             cv2.rectangle(img, (cx, cy), (cx + r, cy + int(r * rng.uniform(0.3, 2))), colour, -1)
         else:
-            cv2.line(img, (cx, cy), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour,
-                     int(rng.integers(2, 20)))
+            cv2.line(
+                img,
+                (cx, cy),
+                (int(rng.integers(0, width)), int(rng.integers(0, height))),
+                colour,
+                int(rng.integers(2, 20)),
+            )
     img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 3)))
     return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
 
@@ -77,7 +86,7 @@ def faceless(height: int, width: int, seed: int) -> np.ndarray:
 def paste(image: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> None:
     """Paste a grayscale face, scaled to ``size``, into a BGR image at (x, y)."""
     big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
-    image[y:y + size, x:x + size] = big[..., None]
+    image[y : y + size, x : x + size] = big[..., None]
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def test_batched_and_single_inference_agree(analyzer, faces):
     batch = analyzer.classify(faces[:10])
     assert set(batch) == {"resnet50", "vgg16", "ensemble"}
     for i in (0, 4, 9):
-        single = analyzer.classify(faces[i:i + 1])
+        single = analyzer.classify(faces[i : i + 1])
         for name in batch:
             np.testing.assert_allclose(single[name][0], batch[name][i], atol=1e-4)
     np.testing.assert_allclose(batch["ensemble"], (batch["resnet50"] + batch["vgg16"]) / 2, atol=1e-6)
@@ -153,8 +153,9 @@ def test_int8_engine_stays_close_to_keras():
 def test_parallel_and_pipelined_video_equals_one_step_at_a_time(two_face_video):
     fast = Analyzer(AnalyzerConfig()).analyze_video(two_face_video)
     slow = Analyzer(AnalyzerConfig(parallel_models=False, pipeline_video=False)).analyze_video(two_face_video)
-    assert [(f["frame"], f["box"], f["track"]) for f in fast.faces] == \
-        [(f["frame"], f["box"], f["track"]) for f in slow.faces]
+    assert [(f["frame"], f["box"], f["track"]) for f in fast.faces] == [
+        (f["frame"], f["box"], f["track"]) for f in slow.faces
+    ]
     for a, b in zip(fast.faces, slow.faces):
         for model in ("resnet50", "vgg16", "ensemble"):
             assert a["predictions"][model]["label"] == b["predictions"][model]["label"]
@@ -167,8 +168,10 @@ def test_flip_tta_on_video_is_a_setting(two_face_video):
     plain = Analyzer(AnalyzerConfig(video_tta=False)).analyze_video(two_face_video)
     tta = Analyzer(AnalyzerConfig(video_tta=True)).analyze_video(two_face_video)
     assert len(plain.faces) == len(tta.faces)
-    diffs = [abs(a["predictions"]["vgg16"]["confidence"] - b["predictions"]["vgg16"]["confidence"])
-             for a, b in zip(plain.faces, tta.faces)]
+    diffs = [
+        abs(a["predictions"]["vgg16"]["confidence"] - b["predictions"]["vgg16"]["confidence"])
+        for a, b in zip(plain.faces, tta.faces)
+    ]
     assert max(diffs) > 1e-4  # the mirrored faces were classified too
 
 
@@ -178,9 +181,10 @@ def test_analysing_does_not_import_tensorflow(group_photo):
     import subprocess
     import sys
 
-    code = ("import sys; from fer_core import Analyzer; a = Analyzer(); r = a.analyze_file(sys.argv[1]); "
-            "print(len(r.faces), a.engine(), 'tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code, str(group_photo[0])], capture_output=True, text=True,
-                         timeout=300)
+    code = (
+        "import sys; from fer_core import Analyzer; a = Analyzer(); r = a.analyze_file(sys.argv[1]); "
+        "print(len(r.faces), a.engine(), 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(group_photo[0])], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[1:] == ["openvino", "False"]

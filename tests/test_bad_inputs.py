@@ -1,5 +1,6 @@
 """Bad and unusual inputs, each built here: a clear message for each bad one, the rest of the upload goes on,
 the database stays consistent. Also two ingests at once on one SQLite file."""
+
 from __future__ import annotations
 
 import json
@@ -27,14 +28,19 @@ from conftest import REPO, background, needs_weights, paste, write_video
 
 def png_bomb(path: Path, side: int = 30000) -> Path:
     """A valid side x side grayscale PNG of a few hundred KB (streamed, never held in memory)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     comp = zlib.compressobj(9)
     row = b"\x00" * (side + 1)
     idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -68,15 +74,22 @@ def bad_files(tmp_path_factory, faces):
     data = video.read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
     middle = bytearray(data)
-    middle[len(data) // 3: len(data) // 3 + 4000] = os.urandom(4000)
+    middle[len(data) // 3 : len(data) // 3 + 4000] = os.urandom(4000)
     (d / "corrupt middle.mp4").write_bytes(bytes(middle))
     return d
 
 
-@pytest.mark.parametrize("name,match", [
-    ("empty.jpg", "empty"), ("truncated.jpg", "damaged or truncated"), ("truncated.png", "damaged or truncated"),
-    ("text.png", "not an image"), ("bomb.png", "900 megapixels"), ("animated.gif", "animated"),
-])
+@pytest.mark.parametrize(
+    "name,match",
+    [
+        ("empty.jpg", "empty"),
+        ("truncated.jpg", "damaged or truncated"),
+        ("truncated.png", "damaged or truncated"),
+        ("text.png", "not an image"),
+        ("bomb.png", "900 megapixels"),
+        ("animated.gif", "animated"),
+    ],
+)
 def test_bad_photos_get_clear_messages(bad_files, name, match):
     with pytest.raises(MediaError, match=match):
         read_image(bad_files / name)
@@ -95,8 +108,12 @@ def test_a_video_with_a_corrupt_middle_still_gives_its_readable_frames(bad_files
 
 def test_unusual_but_valid_photos_work(tmp_path):
     img = Image.fromarray(background(120, 160, seed=5)[:, :, ::-1])
-    for name, im in {"rgba 'quoted' $(x).png": img.convert("RGBA"), "grey ü.png": img.convert("L"),
-                     "cmyk.jpg": img.convert("CMYK"), "web p.webp": img}.items():
+    for name, im in {
+        "rgba 'quoted' $(x).png": img.convert("RGBA"),
+        "grey ü.png": img.convert("L"),
+        "cmyk.jpg": img.convert("CMYK"),
+        "web p.webp": img,
+    }.items():
         im.save(tmp_path / name)
         assert read_image(tmp_path / name).shape == (120, 160, 3)
 
@@ -105,10 +122,27 @@ def test_unusual_but_valid_photos_work(tmp_path):
 def test_one_upload_full_of_bad_files_keeps_the_good_ones(bad_files, tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'bad.db'}")
     upgrade(engine)
-    names = ["empty.jpg", "good.jpg", "truncated.jpg", "truncated.png", "text.png", "bomb.png", "animated.gif",
-             "empty.mp4", "not a video.mp4", "truncated.mp4", "audio only.mp4", "corrupt middle.mp4"]
-    summary = ingest([bad_files / n for n in names], engine=engine, analyzer=Analyzer(AnalyzerConfig()),
-                     session_name="Bad day", media_root=tmp_path / "media")
+    names = [
+        "empty.jpg",
+        "good.jpg",
+        "truncated.jpg",
+        "truncated.png",
+        "text.png",
+        "bomb.png",
+        "animated.gif",
+        "empty.mp4",
+        "not a video.mp4",
+        "truncated.mp4",
+        "audio only.mp4",
+        "corrupt middle.mp4",
+    ]
+    summary = ingest(
+        [bad_files / n for n in names],
+        engine=engine,
+        analyzer=Analyzer(AnalyzerConfig()),
+        session_name="Bad day",
+        media_root=tmp_path / "media",
+    )
     status = {f.file: f.status for f in summary.files}
     assert status.pop("good.jpg") == "done" and status.pop("corrupt middle.mp4") == "done"
     assert set(status.values()) == {"failed"}
@@ -132,9 +166,17 @@ def test_two_ingests_at_once_on_one_sqlite_file(tmp_path, faces):
         videos.append(write_video(tmp_path / f"v{k}.mp4", frames, 4))
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "FER_HOME": str(tmp_path)}
     upgrade(make_engine(env["DATABASE_URL"]))
-    procs = [subprocess.Popen([sys.executable, "-m", "fer_core", "ingest", "--session", f"S{k}", str(v)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-             for k, v in enumerate(videos)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fer_core", "ingest", "--session", f"S{k}", str(v)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for k, v in enumerate(videos)
+    ]
     from fer_core.storage import queries as Q
 
     reader = make_engine(env["DATABASE_URL"])
@@ -159,6 +201,7 @@ def test_upload_size_limit(bad_files, tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'limit.db'}")
     upgrade(engine)
     small = Analyzer(AnalyzerConfig(max_upload_bytes=10_000))
-    summary = ingest([bad_files / "good.jpg"], engine=engine, analyzer=small, session_name="Limits",
-                     media_root=tmp_path / "media")
+    summary = ingest(
+        [bad_files / "good.jpg"], engine=engine, analyzer=small, session_name="Limits", media_root=tmp_path / "media"
+    )
     assert summary.files[0].status == "failed" and "over the upload limit of 0.01 MB" in summary.files[0].error

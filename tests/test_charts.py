@@ -1,4 +1,5 @@
 """Chart builders and exports (PNG and SVG need Chromium, which .ci/run installs)."""
+
 import shutil
 from datetime import datetime
 
@@ -9,19 +10,29 @@ from fer_core.constants import EMOTIONS
 
 import charts
 
-has_chromium = pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
-                                  reason="PNG/SVG export needs Chromium (apt-get install chromium)")
+has_chromium = pytest.mark.skipif(
+    not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
+    reason="PNG/SVG export needs Chromium (apt-get install chromium)",
+)
 
 
 def _dist():
-    rows = [{"session_id": 1, "model": m, "emotion": e, "faces": 1, "label_share": 1 / 7, "mean_prob": 1 / 7}
-            for m in ("resnet50", "vgg16", "ensemble") for e in EMOTIONS]
+    rows = [
+        {"session_id": 1, "model": m, "emotion": e, "faces": 1, "label_share": 1 / 7, "mean_prob": 1 / 7}
+        for m in ("resnet50", "vgg16", "ensemble")
+        for e in EMOTIONS
+    ]
     return pd.DataFrame(rows)
 
 
 def _timeline():
-    return pd.DataFrame([{"t_s": t, "faces": 2, "emotion": e, "share": 0.7 if e == "happy" else 0.05}
-                         for t in (0.0, 1.0, 2.0) for e in EMOTIONS])
+    return pd.DataFrame(
+        [
+            {"t_s": t, "faces": 2, "emotion": e, "share": 0.7 if e == "happy" else 0.05}
+            for t in (0.0, 1.0, 2.0)
+            for e in EMOTIONS
+        ]
+    )
 
 
 def test_every_emotion_keeps_its_colour():

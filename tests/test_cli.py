@@ -1,4 +1,5 @@
 """The command-line contract that other parts and independent checks rely on."""
+
 import json
 import subprocess
 import sys
@@ -14,8 +15,14 @@ FACE_KEYS = {"file", "frame", "t_s", "box", "det_score", "track", "predictions"}
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "fer_core", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fer_core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
 
 
 @needs_weights

@@ -1,4 +1,5 @@
 """Every dashboard page through Streamlit's AppTest, on a fresh database per test."""
+
 from datetime import datetime
 
 import pytest
@@ -31,10 +32,16 @@ def filled(fresh_database):
     engine = make_engine(fresh_database)
     upgrade(engine)
     with session_factory(engine)() as db:
-        a, media = _add_media(db, "<b>Store panel</b>", _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3),
-                              recorded_at=datetime(2026, 11, 2), tags=["store-12"])
-        b, _ = _add_media(db, "Support call", _fake_faces(4, label=0, other=2), recorded_at=datetime(2026, 11, 9),
-                          tags=["support"])
+        a, media = _add_media(
+            db,
+            "<b>Store panel</b>",
+            _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3),
+            recorded_at=datetime(2026, 11, 2),
+            tags=["store-12"],
+        )
+        b, _ = _add_media(
+            db, "Support call", _fake_faces(4, label=0, other=2), recorded_at=datetime(2026, 11, 9), tags=["support"]
+        )
     return {"engine": engine, "a": a, "b": b}
 
 

@@ -16,8 +16,10 @@ def detector():
 
 def _hits(faces, spots):
     """How many pasted faces (x, y, size) have a detected box centred on them."""
-    return sum(any(abs(f.x + f.w / 2 - (x + s / 2)) < s / 3 and abs(f.y + f.h / 2 - (y + s / 2)) < s / 3
-                   for f in faces) for x, y, s in spots)
+    return sum(
+        any(abs(f.x + f.w / 2 - (x + s / 2)) < s / 3 and abs(f.y + f.h / 2 - (y + s / 2)) < s / 3 for f in faces)
+        for x, y, s in spots
+    )
 
 
 def test_finds_every_face_in_a_12_megapixel_photo(detector, group_photo):
@@ -50,8 +52,9 @@ def _video_close_ups(n: int) -> list[np.ndarray]:
         k = 1.15 * 360 / img.shape[0]
         big = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
         m = np.float32([[1, 0, 160 - big.shape[1] / 2], [0, 1, 180 - big.shape[0] / 2]])
-        frames.append(cv2.cvtColor(cv2.warpAffine(big, m, (640, 360), borderMode=cv2.BORDER_REPLICATE),
-                                   cv2.COLOR_GRAY2BGR))
+        frames.append(
+            cv2.cvtColor(cv2.warpAffine(big, m, (640, 360), borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_GRAY2BGR)
+        )
     return frames
 
 
@@ -60,8 +63,10 @@ def test_faces_filling_a_video_frame_are_found(close_ups):
     """The video setting's 8 full-range views find almost none of them (0 of 20 when written); with the
     short-range views, all 20."""
     detector = FaceDetector(max_views=8, close_ups=close_ups)
-    found = sum(any(abs(f.x + f.w / 2 - 160) < 100 and f.h >= 150 for f in detector.detect(frame))
-                for frame in _video_close_ups(20))
+    found = sum(
+        any(abs(f.x + f.w / 2 - 160) < 100 and f.h >= 150 for f in detector.detect(frame))
+        for frame in _video_close_ups(20)
+    )
     assert found == 20 if close_ups else found <= 3
 
 
@@ -83,7 +88,7 @@ def test_tiles_cover_the_image():
     tiles = _tiles(4000, 3000, 1500)
     covered = np.zeros((3000, 4000), bool)
     for x, y, s in tiles:
-        covered[y:y + s, x:x + s] = True
+        covered[y : y + s, x : x + s] = True
     assert covered.all()
     assert all(x + s <= 4000 and y + s <= 3000 for x, y, s in tiles)
 

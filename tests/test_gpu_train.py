@@ -3,6 +3,7 @@
 The training itself is the ordinary `python -m fer_core train` (tests/test_training.py); these tests
 cover the packing around it, which no CI machine can exercise end to end (it has no GPU).
 """
+
 from __future__ import annotations
 
 import importlib.util

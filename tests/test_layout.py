@@ -1,5 +1,6 @@
 """The shape of fer_core: calls go one way (no import cycle, counting imports inside functions), the product
 never imports the lab or Streamlit, and one module reads the product's environment variables."""
+
 from __future__ import annotations
 
 import ast
@@ -52,7 +53,7 @@ def test_no_import_cycle_inside_fer_core():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)

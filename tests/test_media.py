@@ -20,9 +20,21 @@ def _marked(h=60, w=80):
     return a
 
 
-@pytest.mark.parametrize("ext,mode", [(".png", "RGB"), (".jpg", "RGB"), (".webp", "RGB"), (".bmp", "RGB"),
-                                      (".tiff", "RGB"), (".png", "RGBA"), (".png", "L"), (".png", "I;16"),
-                                      (".jpg", "CMYK"), (".png", "P")])
+@pytest.mark.parametrize(
+    "ext,mode",
+    [
+        (".png", "RGB"),
+        (".jpg", "RGB"),
+        (".webp", "RGB"),
+        (".bmp", "RGB"),
+        (".tiff", "RGB"),
+        (".png", "RGBA"),
+        (".png", "L"),
+        (".png", "I;16"),
+        (".jpg", "CMYK"),
+        (".png", "P"),
+    ],
+)
 def test_photos_of_every_kind_decode_to_bgr(tmp_path, ext, mode):
     img = Image.fromarray(_marked())
     if mode == "I;16":
@@ -55,8 +67,9 @@ def test_pixel_limit_guards_against_bombs(tmp_path):
         read_image(path, max_pixels=1_000_000)
 
 
-@pytest.mark.parametrize("content,match", [(b"", "empty"), (b"hello, not an image", "not an image"),
-                                           (None, "truncated|damaged")])
+@pytest.mark.parametrize(
+    "content,match", [(b"", "empty"), (b"hello, not an image", "not an image"), (None, "truncated|damaged")]
+)
 def test_unreadable_photos_raise_clear_errors(tmp_path, content, match):
     path = tmp_path / "bad.png"
     if content is None:
@@ -86,7 +99,7 @@ def _vfr_clip(tmp_path):
     for i in range(len(times)):
         img = np.zeros((120, 160, 3), np.uint8)
         for bit in range(8):
-            img[:, 20 * bit:20 * bit + 20] = 255 * ((i >> bit) & 1)
+            img[:, 20 * bit : 20 * bit + 20] = 255 * ((i >> bit) & 1)
         frames.append(img)
     return write_vfr_video(tmp_path / "phone vfr.mp4", frames, times), times
 
@@ -130,8 +143,8 @@ def test_a_rotated_phone_video_stays_upright_when_sampled_and_seeked(tmp_path):
         frames.append(img)
     data = bytearray(write_vfr_video(tmp_path / "landscape.mp4", frames, [i / 10 for i in range(30)]).read_bytes())
     matrix = data.find(b"tkhd") + 4 + 40  # version 0 track header: the matrix follows 40 bytes of fields
-    assert struct.unpack(">9i", data[matrix:matrix + 36]) == (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
-    data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # 90 degrees
+    assert struct.unpack(">9i", data[matrix : matrix + 36]) == (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # 90 degrees
     path = tmp_path / "portrait.mp4"
     path.write_bytes(bytes(data))
 

@@ -35,6 +35,8 @@ def test_enlarging_inside_the_net_adds_no_parameters():
     assert model.count_params() == EXPECTED_PARAMS["resnet50"]
     assert model.input_shape == (None, 48, 48, 3)  # callers still hand it 48x48 crops
     assert model.get_layer("enlarge").output.shape[1:3] == (96, 96)
-    assert [w.shape for w in model.get_weights()] == [w.shape for w in build_classifier(backbone="resnet50").get_weights()]
+    assert [w.shape for w in model.get_weights()] == [
+        w.shape for w in build_classifier(backbone="resnet50").get_weights()
+    ]
     with pytest.raises(ValueError, match="at least 48"):
         build_classifier(backbone="vgg16", backbone_size=32)

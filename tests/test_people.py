@@ -1,5 +1,6 @@
 """People, not frames: a video's face track is one person seen, and per-person shares do not depend on how
 often the video is sampled."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,14 @@ def test_sampling_more_often_changes_neither_the_people_nor_their_shares(tmp_pat
     for fps in (2, 4):
         engine = make_engine(f"sqlite:///{tmp_path / f'fps{fps}.db'}")
         upgrade(engine)
-        summary = ingest([two_people_clip], engine=engine, analyzer=Analyzer(AnalyzerConfig(fps=fps)),
-                         session_name="panel", keep="none", media_root=tmp_path / f"media{fps}")
+        summary = ingest(
+            [two_people_clip],
+            engine=engine,
+            analyzer=Analyzer(AnalyzerConfig(fps=fps)),
+            session_name="panel",
+            keep="none",
+            media_root=tmp_path / f"media{fps}",
+        )
         (outcome,) = summary.files
         # the left person is one track; the right person, away for 4 s, is seen twice
         assert outcome.status == "done" and outcome.people == 3
@@ -54,8 +61,14 @@ def test_sampling_more_often_changes_neither_the_people_nor_their_shares(tmp_pat
 def test_per_person_and_per_reading_shares_differ_when_screen_time_differs(tmp_path, two_people_clip):
     engine = make_engine(f"sqlite:///{tmp_path / 'fer.db'}")
     upgrade(engine)
-    ingest([two_people_clip], engine=engine, analyzer=Analyzer(AnalyzerConfig(fps=2)), session_name="panel",
-           keep="none", media_root=tmp_path / "media")
+    ingest(
+        [two_people_clip],
+        engine=engine,
+        analyzer=Analyzer(AnalyzerConfig(fps=2)),
+        session_name="panel",
+        keep="none",
+        media_root=tmp_path / "media",
+    )
     per_person = Q.emotion_distribution(engine, per="person")
     per_reading = Q.emotion_distribution(engine, per="reading")
     assert "people" in per_person.columns and "faces" in per_reading.columns
@@ -63,7 +76,7 @@ def test_per_person_and_per_reading_shares_differ_when_screen_time_differs(tmp_p
     expected = people[[c for c in per_person.emotion.unique()]].mean()  # the mean over people
     got = per_person[per_person.model == "ensemble"].set_index("emotion")["mean_prob"]
     assert (got - expected[got.index]).abs().max() < 1e-9
-    weighted = (people[list(got.index)].mul(people["readings"], axis=0).sum() / people["readings"].sum())
+    weighted = people[list(got.index)].mul(people["readings"], axis=0).sum() / people["readings"].sum()
     reading = per_reading[per_reading.model == "ensemble"].set_index("emotion")["mean_prob"]
     assert (reading - weighted[reading.index]).abs().max() < 1e-6
     engine.dispose()

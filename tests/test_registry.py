@@ -52,8 +52,15 @@ def test_shipped_cards_describe_their_weights(name):
     assert card["sha256"] == sha256(s.weights_file)
     assert card["params"] == s.params
     assert card["preprocessing"] == s.preprocessing
-    assert set(card["publictest"]["per_class_recall"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise",
-                                                           "neutral"}
+    assert set(card["publictest"]["per_class_recall"]) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    }
     assert s.weights_file.stat().st_size < 50_000_000  # float16: compact enough to ship in git
     model = load_model(name)
     assert load_model(name) is model  # loaded once per process

@@ -1,4 +1,5 @@
 """Storage on SQLite and PostgreSQL: migrations, ingest, duplicates, interruption, deletion, queries."""
+
 from __future__ import annotations
 
 import json
@@ -53,9 +54,13 @@ PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 
 def _backends():
     yield "sqlite"
-    yield pytest.param("postgresql", marks=pytest.mark.skipif(
-        not PG_URL and not os.environ.get("CI"),
-        reason="no PostgreSQL: export FER_TEST_POSTGRES_URL=$(bash scripts/start_postgres.sh)"))
+    yield pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL and not os.environ.get("CI"),
+            reason="no PostgreSQL: export FER_TEST_POSTGRES_URL=$(bash scripts/start_postgres.sh)",
+        ),
+    )
 
 
 @pytest.fixture(params=list(_backends()))
@@ -90,8 +95,7 @@ def test_migrations_upgrade_check_downgrade_upgrade(db_url):
     upgrade(eng)
     command.check(alembic_config(eng))  # raises if the ORM and the migrations disagree
     tables = set(inspect(eng).get_table_names())
-    assert {"feedback_session", "session_tag", "media_file", "analysis_run", "face_detection",
-            "prediction"} <= tables
+    assert {"feedback_session", "session_tag", "media_file", "analysis_run", "face_detection", "prediction"} <= tables
     downgrade(eng, "base")
     assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
     upgrade(eng)
@@ -103,17 +107,32 @@ def test_summary_migration_backfills_existing_predictions(db_url):
     eng = make_engine(db_url)
     upgrade(eng, "0001")  # a database from before the summary table existed
     with eng.begin() as c:
-        sid = c.execute(insert(FeedbackSession).values(name="old", consent=False, created_at=datetime(2026, 1, 1))
-                        ).inserted_primary_key[0]
-        mid = c.execute(insert(MediaFile).values(session_id=sid, original_name="a.jpg", kind="photo", sha256="x",
-                                                 bytes=1, status="done", created_at=datetime(2026, 1, 1))
-                        ).inserted_primary_key[0]
+        sid = c.execute(
+            insert(FeedbackSession).values(name="old", consent=False, created_at=datetime(2026, 1, 1))
+        ).inserted_primary_key[0]
+        mid = c.execute(
+            insert(MediaFile).values(
+                session_id=sid,
+                original_name="a.jpg",
+                kind="photo",
+                sha256="x",
+                bytes=1,
+                status="done",
+                created_at=datetime(2026, 1, 1),
+            )
+        ).inserted_primary_key[0]
         for i, label in enumerate(["happy", "happy", "sad"]):
-            did = c.execute(insert(FaceDetection).values(media_id=mid, session_id=sid, frame=0, t_s=0, x=i, y=0,
-                                                         w=9, h=9, det_score=1)).inserted_primary_key[0]
+            did = c.execute(
+                insert(FaceDetection).values(
+                    media_id=mid, session_id=sid, frame=0, t_s=0, x=i, y=0, w=9, h=9, det_score=1
+                )
+            ).inserted_primary_key[0]
             probs = {f"p_{e}": (0.7 if e == label else 0.05) for e in EMOTIONS}
-            c.execute(insert(Prediction).values(detection_id=did, model="vgg16", model_version="v", label=label,
-                                                confidence=0.7, **probs))
+            c.execute(
+                insert(Prediction).values(
+                    detection_id=did, model="vgg16", model_version="v", label=label, confidence=0.7, **probs
+                )
+            )
     upgrade(eng)
     r = Q.emotion_distribution(eng).set_index("emotion")
     assert r.loc["happy", "faces"] == 2 and r.loc["sad", "faces"] == 1
@@ -124,8 +143,11 @@ def test_summary_migration_backfills_existing_predictions(db_url):
 def test_foreign_keys_are_enforced(engine):
     with session_factory(engine)() as db:
         with pytest.raises(IntegrityError):
-            db.execute(insert(FaceDetection).values(media_id=999, session_id=999, frame=0, t_s=0, x=0, y=0, w=1,
-                                                    h=1, det_score=1.0))
+            db.execute(
+                insert(FaceDetection).values(
+                    media_id=999, session_id=999, frame=0, t_s=0, x=0, y=0, w=1, h=1, det_score=1.0
+                )
+            )
             db.flush()
 
 
@@ -140,9 +162,17 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 @needs_weights
 def test_ingest_photos_video_and_a_broken_file(engine, analyzer, upload, tmp_path):
     progress = []
-    summary = ingest(upload, engine=engine, analyzer=analyzer, session_name="Panel A",
-                     recorded_at=datetime(2026, 11, 2, 10), participant="P7", tags=["store-12", "product-x"],
-                     media_root=tmp_path / "media", on_progress=lambda f, m: progress.append(f))
+    summary = ingest(
+        upload,
+        engine=engine,
+        analyzer=analyzer,
+        session_name="Panel A",
+        recorded_at=datetime(2026, 11, 2, 10),
+        participant="P7",
+        tags=["store-12", "product-x"],
+        media_root=tmp_path / "media",
+        on_progress=lambda f, m: progress.append(f),
+    )
     got = {f.file: f for f in summary.files}
     assert [f.file for f in summary.files] == [p.name for p in upload]
     assert got["broken.jpg"].status == "failed" and "broken.jpg" in got["broken.jpg"].error
@@ -170,9 +200,26 @@ def test_ingest_photos_video_and_a_broken_file(engine, analyzer, upload, tmp_pat
 @needs_weights
 def test_ingest_cli_contract(db_url, upload, tmp_path):
     env = {**os.environ, "DATABASE_URL": db_url, "FER_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", "--tags", "a,b",
-                          "--recorded-at", "2026-11-20T09:30", *map(str, upload[:3])],
-                         capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer_core",
+            "ingest",
+            "--session",
+            "CLI session",
+            "--tags",
+            "a,b",
+            "--recorded-at",
+            "2026-11-20T09:30",
+            *map(str, upload[:3]),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert out.returncode == 1, out.stderr  # the broken file failed
     summary = json.loads(out.stdout)
     assert set(summary) == {"session_id", "files"}
@@ -180,8 +227,14 @@ def test_ingest_cli_contract(db_url, upload, tmp_path):
     assert all(set(f) == {"file", "status", "faces", "people", "error"} for f in summary["files"])
     assert [f["people"] for f in summary["files"]] == [1, 0, 2]  # a photo's faces are its people
     assert summary["files"][0]["error"] is None and summary["files"][1]["error"]
-    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", str(upload[0])],
-                         capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "fer_core", "ingest", "--session", "CLI session", str(upload[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert out.returncode == 0 and json.loads(out.stdout)["files"][0]["status"] == "skipped"
 
 
@@ -228,15 +281,30 @@ def _fake_faces(n: int, *, label: int, t0: float = 0.0, track: int | None = 0, o
         ens = {e: (preds["resnet50"]["probs"][e] + preds["vgg16"]["probs"][e]) / 2 for e in EMOTIONS}
         top = max(ens, key=ens.get)
         preds["ensemble"] = {"label": top, "confidence": ens[top], "probs": ens}
-        out.append({"frame": i, "t_s": t0 + 0.5 * i, "box": [10, 10, 50, 50], "det_score": 0.9, "track": track,
-                    "predictions": preds})
+        out.append(
+            {
+                "frame": i,
+                "t_s": t0 + 0.5 * i,
+                "box": [10, 10, 50, 50],
+                "det_score": 0.9,
+                "track": track,
+                "predictions": preds,
+            }
+        )
     return out
 
 
 def _add_media(db, session_name, faces, *, recorded_at=None, tags=(), stored_path=None, sha=None):
     fs = get_or_create_session(db, name=session_name, recorded_at=recorded_at, tags=list(tags))
-    media = MediaFile(session_id=fs.id, original_name="clip.mp4", kind="video", sha256=sha or uuid.uuid4().hex,
-                      bytes=1, status="done", stored_path=stored_path)
+    media = MediaFile(
+        session_id=fs.id,
+        original_name="clip.mp4",
+        kind="video",
+        sha256=sha or uuid.uuid4().hex,
+        bytes=1,
+        status="done",
+        stored_path=stored_path,
+    )
     db.add(media)
     db.flush()
     save_faces(db, media=media, run_id=None, faces=faces, versions={"resnet50": "t", "vgg16": "t", "ensemble": "t"})
@@ -263,12 +331,19 @@ def test_delete_session_removes_rows_and_files(engine, tmp_path):
 @pytest.fixture
 def filled(engine):
     with session_factory(engine)() as db:
-        a, media_a = _add_media(db, "Mon panel", _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3.0, track=1),
-                                recorded_at=datetime(2026, 11, 2, 10), tags=["store-12"])
-        b, _ = _add_media(db, "Thu call", _fake_faces(4, label=0, other=2),
-                          recorded_at=datetime(2026, 11, 5, 15), tags=["support"])
-        c, _ = _add_media(db, "Next month", _fake_faces(5, label=6), recorded_at=datetime(2026, 12, 1, 9),
-                          tags=["store-12"])
+        a, media_a = _add_media(
+            db,
+            "Mon panel",
+            _fake_faces(6, label=3) + _fake_faces(2, label=4, t0=3.0, track=1),
+            recorded_at=datetime(2026, 11, 2, 10),
+            tags=["store-12"],
+        )
+        b, _ = _add_media(
+            db, "Thu call", _fake_faces(4, label=0, other=2), recorded_at=datetime(2026, 11, 5, 15), tags=["support"]
+        )
+        c, _ = _add_media(
+            db, "Next month", _fake_faces(5, label=6), recorded_at=datetime(2026, 12, 1, 9), tags=["store-12"]
+        )
     return {"a": a, "b": b, "c": c, "media_a": media_a}
 
 
@@ -317,8 +392,9 @@ def test_video_timeline_bins_and_tracks(engine, filled):
 def test_smoothing_is_a_centred_moving_average_within_each_track():
     import pandas as pd
 
-    rows = pd.DataFrame({"t_s": [0, 0.5, 1, 1.5, 2, 2.5, 3, 0], "track": [0] * 7 + [1],
-                         **{e: [0.0] * 8 for e in EMOTIONS}})
+    rows = pd.DataFrame(
+        {"t_s": [0, 0.5, 1, 1.5, 2, 2.5, 3, 0], "track": [0] * 7 + [1], **{e: [0.0] * 8 for e in EMOTIONS}}
+    )
     rows["happy"] = [1, 0, 1, 0, 1, 0, 1, 1.0]
     smooth = Q.smooth_tracks(rows, window_s=2.5)["happy"].round(4).tolist()
     # at 1 s the window [-0.25, 2.25] holds the readings at 0 ... 2 s: 3 of 5 happy; track 1 alone stays
@@ -350,7 +426,9 @@ def test_face_level_queries(engine, filled):
     assert list(media["faces"]) == [8]
     cross = Q.model_agreement(engine)["crosstab"]
     assert Q.cohen_kappa(cross) == pytest.approx(
-        (13 / 17 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17 ** 2) / (1 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17 ** 2))
+        (13 / 17 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17**2)
+        / (1 - sum(cross.sum(axis=1) * cross.sum(axis=0)) / 17**2)
+    )
 
 
 def test_totals_and_sessions_overview(engine, filled):
@@ -393,8 +471,9 @@ def test_keep_faces_only_or_nothing(engine, analyzer, upload, tmp_path):
     from fer_core.pipeline import face_path
 
     root = tmp_path / "media"
-    faces_only = ingest([upload[2]], engine=engine, analyzer=analyzer, session_name="Faces only", keep="faces",
-                        media_root=root)
+    faces_only = ingest(
+        [upload[2]], engine=engine, analyzer=analyzer, session_name="Faces only", keep="faces", media_root=root
+    )
     sid = faces_only.session_id
     with session_factory(engine)() as db:
         media = db.scalar(select(MediaFile).where(MediaFile.session_id == sid))
@@ -402,8 +481,9 @@ def test_keep_faces_only_or_nothing(engine, analyzer, upload, tmp_path):
         ids = db.scalars(select(FaceDetection.id).where(FaceDetection.session_id == sid)).all()
     assert len(ids) == 2 and all(face_path(root, sid, i).stat().st_size > 1000 for i in ids)
     assert sorted(p.name for p in (root / str(sid)).rglob("*") if p.is_file()) == sorted(f"{i}.jpg" for i in ids)
-    nothing = ingest([upload[0]], engine=engine, analyzer=analyzer, session_name="Nothing", keep="none",
-                     media_root=root)
+    nothing = ingest(
+        [upload[0]], engine=engine, analyzer=analyzer, session_name="Nothing", keep="none", media_root=root
+    )
     assert nothing.files[0].status == "done" and not (root / str(nothing.session_id)).exists()
     with session_factory(engine)() as db:
         delete_session(db, session_id=sid, media_root=root)

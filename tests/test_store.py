@@ -1,4 +1,5 @@
 """The media store: a folder, or S3-compatible object storage (a real S3 API server: moto's, on localhost)."""
+
 from __future__ import annotations
 
 import socket
@@ -26,8 +27,12 @@ def s3_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     mp = pytest.MonkeyPatch()
-    for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
-                       "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         mp.setenv(key, value)
     import boto3
 
@@ -92,12 +97,10 @@ def test_sessions_on_object_storage(s3_server, tmp_path, upload):
     assert len(_objects(f"team-a/{kept.session_id}/")) == 2
     again = reanalyse_session(kept.session_id, engine=engine, analyzer=analyzer)  # reads the media back from S3
     assert [(f.status, f.faces) for f in again.files] == [("done", 1), ("done", 12)]
-    faces = ingest([upload[2]], engine=engine, analyzer=analyzer, session_name="Faces on S3", keep="faces",
-                   store=store)
+    faces = ingest([upload[2]], engine=engine, analyzer=analyzer, session_name="Faces on S3", keep="faces", store=store)
     with session_factory(engine)() as db:
         ids = db.scalars(select(FaceDetection.id).where(FaceDetection.session_id == faces.session_id)).all()
-        assert _objects(f"team-a/{faces.session_id}/") == sorted(f"team-a/{face_key(faces.session_id, i)}"
-                                                                for i in ids)
+        assert _objects(f"team-a/{faces.session_id}/") == sorted(f"team-a/{face_key(faces.session_id, i)}" for i in ids)
         delete_session(db, session_id=kept.session_id, store=store)
         delete_session(db, session_id=faces.session_id, store=store)
     assert _objects("team-a/") == []

@@ -1,4 +1,5 @@
 """Training runs end to end on a tiny subset, resumes where it stopped, and ships a compact file."""
+
 import json
 
 import numpy as np
@@ -44,8 +45,16 @@ def test_ferplus_votes_mix_into_targets():
 
 @needs_data
 def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
-    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, batch_size=32,
-                      limit_train=192, limit_val=64, mixed_bfloat16=BF16)
+    cfg = TrainConfig(
+        model="vgg16",
+        data_dir=str(DATA_DIR),
+        out_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        limit_train=192,
+        limit_val=64,
+        mixed_bfloat16=BF16,
+    )
     first = train(cfg)
     assert first["last_epoch"] == 1 and first["backend"] == "tensorflow"
     best = np.load(tmp_path / "vgg16" / "best.npz")
@@ -64,8 +73,13 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
     from fer_core.lab.modelcard import write_card
     from fer_core.models.registry import sha256
 
-    card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
-                      weights_dir=tmp_path / "weights", limit=120)
+    card = write_card(
+        model="vgg16",
+        weights=str(tmp_path / "vgg16" / "best.npz"),
+        data_dir=str(DATA_DIR),
+        weights_dir=tmp_path / "weights",
+        limit=120,
+    )
     assert card["sha256"] == sha256(tmp_path / "weights" / "vgg16.npz")
     assert card["params"] == 14_718_279 and card["epochs_trained"] == 2 and card["backend"] == "tensorflow"
     assert {"publictest", "publictest_without_near_dups", "temperature", "tta_flip", "float16_check"} <= set(card)
@@ -87,9 +101,20 @@ def test_cosine_schedule_falls_from_base_to_one_percent():
 
 @needs_data
 def test_tiny_training_mixes_in_the_wild_faces_and_scores_every_validation_set(tmp_path):
-    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, limit_train=64,
-                      limit_val=32, mix={"expw": 0.5}, optimizer="sgd", weight_decay=1e-4, learning_rate=1e-3,
-                      photometric=True, select="mean")
+    cfg = TrainConfig(
+        model="vgg16",
+        data_dir=str(DATA_DIR),
+        out_dir=str(tmp_path),
+        epochs=1,
+        limit_train=64,
+        limit_val=32,
+        mix={"expw": 0.5},
+        optimizer="sgd",
+        weight_decay=1e-4,
+        learning_rate=1e-3,
+        photometric=True,
+        select="mean",
+    )
     summary = train(cfg)
     import csv
 
@@ -99,27 +124,63 @@ def test_tiny_training_mixes_in_the_wild_faces_and_scores_every_validation_set(t
     assert float(row["val_selection"]) == pytest.approx(sum(scores) / 3)  # the best epoch is chosen on all three
     assert summary["best_val"]["val_expw_accuracy"] == pytest.approx(scores[1])
     with pytest.raises(ValueError, match="unknown source"):
-        train(TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path / "b"), epochs=1,
-                          limit_train=32, limit_val=32, mix={"affectnet": 1}))
+        train(
+            TrainConfig(
+                model="vgg16",
+                data_dir=str(DATA_DIR),
+                out_dir=str(tmp_path / "b"),
+                epochs=1,
+                limit_train=32,
+                limit_val=32,
+                mix={"affectnet": 1},
+            )
+        )
 
 
 def test_tiny_training_follows_the_cosine_schedule(tmp_path):
-    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=3, batch_size=32,
-                      limit_train=64, limit_val=32, mixed_bfloat16=BF16, schedule="cosine", learning_rate=2e-4)
+    cfg = TrainConfig(
+        model="vgg16",
+        data_dir=str(DATA_DIR),
+        out_dir=str(tmp_path),
+        epochs=3,
+        batch_size=32,
+        limit_train=64,
+        limit_val=32,
+        mixed_bfloat16=BF16,
+        schedule="cosine",
+        learning_rate=2e-4,
+    )
     train(cfg)
     rows = (tmp_path / "vgg16" / "history.csv").read_text().splitlines()
     column = rows[0].split(",").index("learning_rate")
     used = [float(r.split(",")[column]) for r in rows[1:]]
     assert used == pytest.approx([cosine_lr(e, base=2e-4, epochs=3) for e in range(3)], rel=1e-4)
     with pytest.raises(ValueError, match="cosine"):
-        train(TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path / "b"), epochs=1,
-                          limit_train=32, limit_val=32, schedule="step"))
+        train(
+            TrainConfig(
+                model="vgg16",
+                data_dir=str(DATA_DIR),
+                out_dir=str(tmp_path / "b"),
+                epochs=1,
+                limit_train=32,
+                limit_val=32,
+                schedule="step",
+            )
+        )
 
 
 @needs_data
 def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tmp_path):
-    cfg = TrainConfig(model="vgg16", data_dir=str(DATA_DIR), out_dir=str(tmp_path), epochs=1, batch_size=32,
-                      limit_train=64, limit_val=32, backbone_size=64)
+    cfg = TrainConfig(
+        model="vgg16",
+        data_dir=str(DATA_DIR),
+        out_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        limit_train=64,
+        limit_val=32,
+        backbone_size=64,
+    )
     train(cfg)
     from fer_core import Analyzer, AnalyzerConfig
     from fer_core.lab.modelcard import write_card
@@ -127,8 +188,13 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
     from fer_core.models.nets import preprocess
     from fer_core.models.registry import load_model
 
-    card = write_card(model="vgg16", weights=str(tmp_path / "vgg16" / "best.npz"), data_dir=str(DATA_DIR),
-                      weights_dir=tmp_path / "weights", limit=64)
+    card = write_card(
+        model="vgg16",
+        weights=str(tmp_path / "vgg16" / "best.npz"),
+        data_dir=str(DATA_DIR),
+        weights_dir=tmp_path / "weights",
+        limit=64,
+    )
     assert card["backbone_size"] == 64 and "64x64" in card["architecture"]
     assert card["training"]["backbone_size"] == 64
     keras_net = load_model("vgg16", tmp_path / "weights")
@@ -143,8 +209,11 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
         f.write_bytes(b"old")
     # The LiteRT file gives Keras' numbers for an enlarged net too (through a SavedModel it once did not).
     x = preprocess(d["x"][:16])
-    np.testing.assert_allclose(load_lite("vgg16", tmp_path / "weights").predict_on_batch(x),
-                               np.asarray(keras_net.predict_on_batch(x)), atol=1e-3)
+    np.testing.assert_allclose(
+        load_lite("vgg16", tmp_path / "weights").predict_on_batch(x),
+        np.asarray(keras_net.predict_on_batch(x)),
+        atol=1e-3,
+    )
     assert not any(f.exists() for f in stale) and other.exists()
     assert [f.name for f in cache.glob("vgg16-*")] == [f"vgg16-{card['sha256'][:16]}.tflite"]
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])

@@ -5,6 +5,7 @@ its job finished by the other, without duplicate rows; the results equal those o
 in-process mode.  .ci/run starts both servers (scripts/start_redis.sh,
 scripts/start_postgres.sh) and exports FER_TEST_REDIS_URL and FER_TEST_POSTGRES_URL.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,14 @@ from conftest import (
 
 PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("FER_TEST_REDIS_URL")
-pytestmark = [needs_weights, pytest.mark.skipif(
-    (not PG_URL or not REDIS_URL) and not os.environ.get("CI"),
-    reason="needs Redis and PostgreSQL: export FER_TEST_REDIS_URL=$(bash scripts/start_redis.sh) "
-           "FER_TEST_POSTGRES_URL=$(bash scripts/start_postgres.sh)")]
+pytestmark = [
+    needs_weights,
+    pytest.mark.skipif(
+        (not PG_URL or not REDIS_URL) and not os.environ.get("CI"),
+        reason="needs Redis and PostgreSQL: export FER_TEST_REDIS_URL=$(bash scripts/start_redis.sh) "
+        "FER_TEST_POSTGRES_URL=$(bash scripts/start_postgres.sh)",
+    ),
+]
 
 
 class Worker:
@@ -49,10 +54,15 @@ class Worker:
     def __init__(self, name: str, env: dict, threads: int = 1):
         self.name = name
         self.lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "fer_core", "worker", "--name", name,
-                                      "--threads", str(threads)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                     cwd=REPO, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fer_core", "worker", "--name", name, "--threads", str(threads)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -90,11 +100,18 @@ def cluster(tmp_path_factory):
 
     redis.Redis.from_url(broker).flushdb()
     home = tmp_path_factory.mktemp("cluster")
-    env = {**os.environ, "DATABASE_URL": db_url, "BROKER_URL": broker, "FER_HOME": str(home),
-           "FER_MEDIA_STORE": str(home / "shared-media"),
-           # quick recovery for the test: a killed worker's message returns after 20 s
-           "FER_JOB_VISIBILITY_S": "20", "FER_JOB_RESTORE_EVERY_S": "2", "FER_JOB_STALE_S": "8",
-           "FER_JOB_HEARTBEAT_S": "0.2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "BROKER_URL": broker,
+        "FER_HOME": str(home),
+        "FER_MEDIA_STORE": str(home / "shared-media"),
+        # quick recovery for the test: a killed worker's message returns after 20 s
+        "FER_JOB_VISIBILITY_S": "20",
+        "FER_JOB_RESTORE_EVERY_S": "2",
+        "FER_JOB_STALE_S": "8",
+        "FER_JOB_HEARTBEAT_S": "0.2",
+    }
     engine = make_engine(db_url)
     upgrade(engine)
     workers = [Worker("w1", env), Worker("w2", env)]
@@ -108,9 +125,14 @@ def cluster(tmp_path_factory):
 
 
 def submit(cluster, files: list[Path], session: str) -> list[int]:
-    out = subprocess.run([sys.executable, "-m", "fer_core", "ingest", "--session", session, "--no-wait",
-                          *map(str, files)], capture_output=True, text=True, env=cluster["env"], cwd=REPO,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "fer_core", "ingest", "--session", session, "--no-wait", *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=cluster["env"],
+        cwd=REPO,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)["jobs"]
 
@@ -119,14 +141,28 @@ def results(engine, session_name: str) -> dict[str, list[tuple]]:
     """Per file: (frame, x, y, model, label, probabilities) of every prediction, in a stable order."""
     from fer_core.storage.orm import FeedbackSession
 
-    stmt = (select(MediaFile.original_name, FaceDetection.frame, FaceDetection.x, FaceDetection.y, Prediction.model,
-                   Prediction.label, Prediction.p_angry, Prediction.p_disgust, Prediction.p_fear, Prediction.p_happy,
-                   Prediction.p_sad, Prediction.p_surprise, Prediction.p_neutral)
-            .join(FaceDetection, FaceDetection.media_id == MediaFile.id)
-            .join(Prediction, Prediction.detection_id == FaceDetection.id)
-            .join(FeedbackSession, FeedbackSession.id == MediaFile.session_id)
-            .where(FeedbackSession.name == session_name)
-            .order_by(MediaFile.original_name, FaceDetection.frame, FaceDetection.x, Prediction.model))
+    stmt = (
+        select(
+            MediaFile.original_name,
+            FaceDetection.frame,
+            FaceDetection.x,
+            FaceDetection.y,
+            Prediction.model,
+            Prediction.label,
+            Prediction.p_angry,
+            Prediction.p_disgust,
+            Prediction.p_fear,
+            Prediction.p_happy,
+            Prediction.p_sad,
+            Prediction.p_surprise,
+            Prediction.p_neutral,
+        )
+        .join(FaceDetection, FaceDetection.media_id == MediaFile.id)
+        .join(Prediction, Prediction.detection_id == FaceDetection.id)
+        .join(FeedbackSession, FeedbackSession.id == MediaFile.session_id)
+        .where(FeedbackSession.name == session_name)
+        .order_by(MediaFile.original_name, FaceDetection.frame, FaceDetection.x, Prediction.model)
+    )
     out: dict[str, list[tuple]] = {}
     with engine.connect() as c:
         for row in c.execute(stmt):
@@ -207,17 +243,24 @@ def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(cluster, l
     local = make_engine(f"sqlite:///{cluster['home'] / 'in-process.db'}")
     upgrade(local)
     analyzer = Analyzer(AnalyzerConfig())
-    ingest([long_video], engine=local, analyzer=analyzer, session_name="Killed",
-           media_root=cluster["home"] / "local-media")
-    ingest(twenty_photos[:4], engine=local, analyzer=analyzer, session_name="Twenty",
-           media_root=cluster["home"] / "local-media")
+    ingest(
+        [long_video], engine=local, analyzer=analyzer, session_name="Killed", media_root=cluster["home"] / "local-media"
+    )
+    ingest(
+        twenty_photos[:4],
+        engine=local,
+        analyzer=analyzer,
+        session_name="Twenty",
+        media_root=cluster["home"] / "local-media",
+    )
     for session in ("Killed", "Twenty"):
         here, there = results(local, session), results(engine, session)
         for name, rows in here.items():
             theirs = there[name]
             assert [r[:5] for r in rows] == [r[:5] for r in theirs], name  # same faces, same labels
-            np.testing.assert_allclose(np.array([r[5:] for r in rows]), np.array([r[5:] for r in theirs]),
-                                       atol=1e-4, err_msg=name)
+            np.testing.assert_allclose(
+                np.array([r[5:] for r in rows]), np.array([r[5:] for r in theirs]), atol=1e-4, err_msg=name
+            )
 
 
 def test_the_upload_page_hands_files_to_the_workers(cluster, twenty_photos, monkeypatch, faces):

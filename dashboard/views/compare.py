@@ -1,4 +1,5 @@
 """Compare models: agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagreement gallery."""
+
 import pandas as pd
 import streamlit as st
 
@@ -26,12 +27,20 @@ if agreement["faces"]:
     cross = agreement["crosstab"]
     chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
     per_class = agreement["per_class"]
-    st.dataframe(per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}),
-                 hide_index=True)
+    st.dataframe(
+        per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True
+    )
     conf = Q.confidence_histogram(engine, session_id=session_id)
-    fig = charts.px.bar(conf.assign(model=conf.model.map(charts.MODEL_LABELS)), x="confidence", y="faces",
-                        color="model", barmode="group", title="Confidence of the top label",
-                        template="plotly_white", labels={"confidence": "confidence (bin start)"})
+    fig = charts.px.bar(
+        conf.assign(model=conf.model.map(charts.MODEL_LABELS)),
+        x="confidence",
+        y="faces",
+        color="model",
+        barmode="group",
+        title="Confidence of the top label",
+        template="plotly_white",
+        labels={"confidence": "confidence (bin start)"},
+    )
     chart(fig, conf, "confidence")
 else:
     st.info("No faces analysed yet: the live comparison appears after the first upload.")
@@ -41,9 +50,16 @@ rows, recall = [], []
 for name in MODEL_NAMES:
     card = spec(name).card()
     pt = card.get("publictest", {})
-    rows.append({"model": name, "version": card.get("version", "untrained"), "accuracy %": pt.get("accuracy"),
-                 "accuracy % without near-duplicates": card.get("publictest_without_near_dups", {}).get("accuracy"),
-                 "calibration error (ECE)": pt.get("ece"), "temperature": card.get("temperature")})
+    rows.append(
+        {
+            "model": name,
+            "version": card.get("version", "untrained"),
+            "accuracy %": pt.get("accuracy"),
+            "accuracy % without near-duplicates": card.get("publictest_without_near_dups", {}).get("accuracy"),
+            "calibration error (ECE)": pt.get("ece"),
+            "temperature": card.get("temperature"),
+        }
+    )
     for e in EMOTIONS:
         recall.append({"model": name, "emotion": e, "recall": (pt.get("per_class_recall") or {}).get(e)})
 st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -1,4 +1,5 @@
 """Home: what the product does, totals, the latest sessions, the models in use."""
+
 import pandas as pd
 import streamlit as st
 
@@ -10,9 +11,11 @@ from charts import PEOPLE_HELP, READINGS_HELP
 from resources import get_engine
 
 st.title("Feedback emotions")
-st.write("Upload the photos and videos of a customer-feedback session: every face is found and its expression "
-         "classified by two deep models (ResNet50 and VGG16) and their ensemble. Charts show how customers "
-         "felt, per session and over time, and whether the two models agree.")
+st.write(
+    "Upload the photos and videos of a customer-feedback session: every face is found and its expression "
+    "classified by two deep models (ResNet50 and VGG16) and their ensemble. Charts show how customers "
+    "felt, per session and over time, and whether the two models agree."
+)
 
 engine = get_engine()
 totals = Q.totals(engine)
@@ -28,16 +31,26 @@ else:
     cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
     st.subheader("Latest sessions")
     latest = Q.sessions_overview(engine, limit=10)
-    st.dataframe(latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]]
-                 .rename(columns={"people": "people seen", "faces": "face readings"}), hide_index=True)
+    st.dataframe(
+        latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]].rename(
+            columns={"people": "people seen", "faces": "face readings"}
+        ),
+        hide_index=True,
+    )
 
 st.subheader("Models in use")
 rows = []
 for name in MODEL_NAMES:
     s = spec(name)
     card = s.card()
-    rows.append({"model": name, "parameters": f"{s.params:,}", "version": s.version,
-                 "PublicTest accuracy %": card.get("publictest", {}).get("accuracy"),
-                 "weights present": s.weights_file.is_file()})
+    rows.append(
+        {
+            "model": name,
+            "parameters": f"{s.params:,}",
+            "version": s.version,
+            "PublicTest accuracy %": card.get("publictest", {}).get("accuracy"),
+            "weights present": s.weights_file.is_file(),
+        }
+    )
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 st.caption("Accuracy on FER-2013 PublicTest (3,589 faces), from each model's card in weights/.")

@@ -1,4 +1,5 @@
 """Jobs: every uploaded file's analysis, where it runs, how far it is; failed ones can be retried."""
+
 import streamlit as st
 
 from fer_core import WeightsError, jobs, service
@@ -9,8 +10,11 @@ from resources import get_analyzer, get_engine
 st.title("Jobs")
 engine = get_engine()
 broker = jobs.broker_url()
-st.caption(f"Analysis runs on the task-queue workers at `{broker}`." if broker else
-           "Analysis runs inside this app (no BROKER_URL is set), while the Upload page is open.")
+st.caption(
+    f"Analysis runs on the task-queue workers at `{broker}`."
+    if broker
+    else "Analysis runs inside this app (no BROKER_URL is set), while the Upload page is open."
+)
 
 
 @st.fragment(run_every=2.0)
@@ -25,12 +29,30 @@ def job_table() -> None:
         st.info("No jobs yet: files uploaded on the Upload page appear here.")
         return
     st.dataframe(
-        table[["id", "session", "file", "status", "progress", "message", "worker", "attempts", "faces", "error",
-               "created_at", "finished_at"]],
-        hide_index=True, width="stretch",
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-                       "created_at": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm:ss"),
-                       "finished_at": st.column_config.DatetimeColumn("finished", format="YYYY-MM-DD HH:mm:ss")})
+        table[
+            [
+                "id",
+                "session",
+                "file",
+                "status",
+                "progress",
+                "message",
+                "worker",
+                "attempts",
+                "faces",
+                "error",
+                "created_at",
+                "finished_at",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+            "created_at": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm:ss"),
+            "finished_at": st.column_config.DatetimeColumn("finished", format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
 
 
 job_table()
@@ -38,8 +60,7 @@ job_table()
 retryable = jobs.retryable(engine, include_queued=bool(broker))
 if retryable:
     st.subheader("Retry")
-    chosen = st.multiselect("Jobs to run again", list(retryable), default=list(retryable),
-                            format_func=retryable.get)
+    chosen = st.multiselect("Jobs to run again", list(retryable), default=list(retryable), format_func=retryable.get)
     if st.button("Retry", type="primary", disabled=not chosen):
         ids = jobs.retry(chosen, engine=engine)
         if broker:
@@ -48,12 +69,17 @@ if retryable:
         else:
             bar = st.progress(0.0, text="Starting...")
             try:
-                results = service.dispatch(ids, engine=engine, analyzer=get_analyzer(),
-                                        on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+                results = service.dispatch(
+                    ids,
+                    engine=engine,
+                    analyzer=get_analyzer(),
+                    on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                )
             except WeightsError as exc:
                 st.error(str(exc))
                 st.stop()
             bar.progress(1.0, text="Done")
             bad = [r for r in results if r is not None and r.status == "failed"]
-            (st.warning if bad else st.success)(f"{len(results) - len(bad)} of {len(results)} job(s) finished; "
-                                                f"{len(bad)} failed again.")
+            (st.warning if bad else st.success)(
+                f"{len(results) - len(bad)} of {len(results)} job(s) finished; {len(bad)} failed again."
+            )

@@ -1,4 +1,5 @@
 """Manage: rename, tag, re-analyse or delete a session (deletion removes its stored media)."""
+
 import pandas as pd
 import streamlit as st
 
@@ -28,20 +29,31 @@ with session_factory(engine)() as db:
         if st.form_submit_button("Save"):
             if not name.strip():
                 st.error("A session needs a name.")
-            elif db.query(FeedbackSession).filter(FeedbackSession.name == name.strip(),
-                                                  FeedbackSession.id != fs.id).first():
+            elif (
+                db.query(FeedbackSession)
+                .filter(FeedbackSession.name == name.strip(), FeedbackSession.id != fs.id)
+                .first()
+            ):
                 st.error("Another session already has that name.")
             else:
-                fs.name, fs.participant, fs.notes, fs.consent = name.strip(), participant or None, notes or None, consent
+                fs.name, fs.participant, fs.notes, fs.consent = (
+                    name.strip(),
+                    participant or None,
+                    notes or None,
+                    consent,
+                )
                 wanted = {t.strip() for t in tags.split(",") if t.strip()}
-                fs.tags = [t for t in fs.tags if t.tag in wanted] + \
-                    [SessionTag(tag=t) for t in sorted(wanted - {t.tag for t in fs.tags})]
+                fs.tags = [t for t in fs.tags if t.tag in wanted] + [
+                    SessionTag(tag=t) for t in sorted(wanted - {t.tag for t in fs.tags})
+                ]
                 db.commit()
                 st.success("Saved.")
 
     st.subheader("Analyse again")
-    st.write("Re-run detection and both models on this session's stored photos and videos with other settings; "
-             "each file's results are replaced at once.")
+    st.write(
+        "Re-run detection and both models on this session's stored photos and videos with other settings; "
+        "each file's results are replaced at once."
+    )
     base = get_analyzer().config
     with st.form("rerun"):
         c1, c2, c3 = st.columns(3)
@@ -54,18 +66,30 @@ with session_factory(engine)() as db:
             analyzer = Analyzer(replace(base, fps=fps, min_face_px=int(min_face), det_min_score=threshold))
             bar = st.progress(0.0, text="Starting...")
             try:
-                result = reanalyse_session(session_id, engine=engine, analyzer=analyzer,
-                                           on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+                result = reanalyse_session(
+                    session_id,
+                    engine=engine,
+                    analyzer=analyzer,
+                    on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                )
             except WeightsError as exc:
                 st.error(str(exc))
             else:
                 bar.progress(1.0, text="Done")
-                st.dataframe(pd.DataFrame([{"file": o.file, "status": o.status, "faces": o.faces,
-                                            "error": o.error or ""} for o in result.files]), hide_index=True)
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"file": o.file, "status": o.status, "faces": o.faces, "error": o.error or ""}
+                            for o in result.files
+                        ]
+                    ),
+                    hide_index=True,
+                )
 
     st.subheader("Delete")
-    st.write("Deleting removes the session, every result of it and its stored photos and videos. "
-             "This cannot be undone.")
+    st.write(
+        "Deleting removes the session, every result of it and its stored photos and videos. This cannot be undone."
+    )
     confirm = st.text_input("Type the session's name to confirm")
     if st.button("Delete session", type="primary", disabled=confirm.strip() != fs.name):
         delete_session(db, session_id=session_id)  # and its files, from FER_MEDIA_STORE

@@ -1,4 +1,5 @@
 """Trends: emotion shares and satisfaction over calendar time, filtered by tags and dates; sessions side by side."""
+
 from datetime import datetime, time
 
 import streamlit as st
@@ -27,34 +28,59 @@ unit = charts.UNIT_CHOICES[c5.radio("Count", list(charts.UNIT_CHOICES))]
 model = c2.selectbox("Model", ["ensemble", "resnet50", "vgg16"], format_func=charts.MODEL_LABELS.get)
 tags = c3.multiselect("Tags (any of)", all_tags)
 dates = c4.date_input("Recorded between", value=(when.min().date(), when.max().date()))
-start, end = (dates if isinstance(dates, tuple) and len(dates) == 2 else (when.min().date(), when.max().date()))
+start, end = dates if isinstance(dates, tuple) and len(dates) == 2 else (when.min().date(), when.max().date())
 
-trend = Q.distribution_over_time(engine, freq=freq, tags=tags or None, model=model, per=unit,
-                                 start=datetime.combine(start, time.min), end=datetime.combine(end, time.max))
+trend = Q.distribution_over_time(
+    engine,
+    freq=freq,
+    tags=tags or None,
+    model=model,
+    per=unit,
+    start=datetime.combine(start, time.min),
+    end=datetime.combine(end, time.max),
+)
 if trend.empty:
     st.info("No faces in the sessions that match these filters.")
     st.stop()
 st.caption(charts.UNIT_HELP[unit])
-chart(charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"), trend,
-      f"trend-{freq}-{model}-per-{unit}")
+chart(
+    charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"),
+    trend,
+    f"trend-{freq}-{model}-per-{unit}",
+)
 
-all_models = Q.distribution_over_time(engine, freq=freq, tags=tags or None, per=unit,
-                                      start=datetime.combine(start, time.min), end=datetime.combine(end, time.max))
+all_models = Q.distribution_over_time(
+    engine,
+    freq=freq,
+    tags=tags or None,
+    per=unit,
+    start=datetime.combine(start, time.min),
+    end=datetime.combine(end, time.max),
+)
 sat = charts.satisfaction(all_models, by=["period", "model"])
 st.caption(charts.SATISFACTION_HELP)
-chart(charts.satisfaction_figure(sat, x="period", color="model", title=f"Satisfaction index per {freq}",
-                                 x_title=freq), sat, f"satisfaction-trend-{freq}")
+chart(
+    charts.satisfaction_figure(sat, x="period", color="model", title=f"Satisfaction index per {freq}", x_title=freq),
+    sat,
+    f"satisfaction-trend-{freq}",
+)
 
 st.subheader("Sessions side by side")
 names = dict(zip(sessions["id"], sessions["name"]))
 picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
 if picked:
     dist = Q.emotion_distribution(engine, per=unit)
-    dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
-        session=lambda d: d.session_id.map(names))
-    fig = charts.px.bar(dist, x="session", y="mean_prob", color="emotion", title="Mean emotion probability per session",
-                        category_orders={"emotion": list(charts.EMOTION_COLORS)},
-                        color_discrete_map=charts.EMOTION_COLORS, template="plotly_white",
-                        labels={"mean_prob": "mean probability", "session": "session"})
+    dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(session=lambda d: d.session_id.map(names))
+    fig = charts.px.bar(
+        dist,
+        x="session",
+        y="mean_prob",
+        color="emotion",
+        title="Mean emotion probability per session",
+        category_orders={"emotion": list(charts.EMOTION_COLORS)},
+        color_discrete_map=charts.EMOTION_COLORS,
+        template="plotly_white",
+        labels={"mean_prob": "mean probability", "session": "session"},
+    )
     fig.update_layout(yaxis_tickformat=".0%")
     chart(fig, dist, "sessions-side-by-side")

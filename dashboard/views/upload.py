@@ -1,4 +1,5 @@
 """Upload: pick or create a session, upload photos and videos, watch them being analysed, see the results."""
+
 import tempfile
 from datetime import datetime, time
 from pathlib import Path
@@ -34,11 +35,17 @@ with st.form("upload"):
         consent = st.checkbox("Participants consented to the analysis of their faces")
     else:
         name, day, hour, participant, tags, notes, consent = choice, None, None, None, "", None, False
-    keep_labels = {"media": "the uploaded files (thumbnails and re-analysis work)",
-                   "faces": "small pictures of the faces only", "none": "nothing but the results"}
+    keep_labels = {
+        "media": "the uploaded files (thumbnails and re-analysis work)",
+        "faces": "small pictures of the faces only",
+        "none": "nothing but the results",
+    }
     keep = st.radio("Besides the results, keep", list(keep_labels), format_func=keep_labels.get, horizontal=True)
-    files = st.file_uploader("Photos and videos", accept_multiple_files=True,
-                             type=[e.lstrip(".") for e in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS])
+    files = st.file_uploader(
+        "Photos and videos",
+        accept_multiple_files=True,
+        type=[e.lstrip(".") for e in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS],
+    )
     submitted = st.form_submit_button("Analyse", type="primary")
 
 if submitted:
@@ -54,32 +61,49 @@ if submitted:
                 p = Path(tmp) / f"{i:04d}{Path(f.name).suffix.lower()}"
                 p.write_bytes(f.getvalue())
                 paths.append(p)
-            details = dict(session_name=name, recorded_at=datetime.combine(day, hour) if day else None,
-                           participant=participant or None, notes=notes or None, consent=consent, keep=keep,
-                           tags=[t.strip() for t in tags.split(",") if t.strip()],
-                           display_names=[f.name for f in files])
+            details = dict(
+                session_name=name,
+                recorded_at=datetime.combine(day, hour) if day else None,
+                participant=participant or None,
+                notes=notes or None,
+                consent=consent,
+                keep=keep,
+                tags=[t.strip() for t in tags.split(",") if t.strip()],
+                display_names=[f.name for f in files],
+            )
             if jobs.broker_url():  # workers analyse; this page only hands the files over
                 session_id, job_ids = jobs.submit(paths, engine=engine, **details)
                 try:
                     service.dispatch(job_ids, engine=engine)
                 except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
-                    st.error(f"The files are saved, but the task queue could not be reached ({exc}). "
-                             "Send them again from the Jobs page once it is back.")
+                    st.error(
+                        f"The files are saved, but the task queue could not be reached ({exc}). "
+                        "Send them again from the Jobs page once it is back."
+                    )
                 else:
                     bar.progress(1.0, text=f"{len(job_ids)} file(s) queued for the analysis workers")
                 st.session_state[SELECTED_SESSION] = session_id
                 st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
                 st.stop()
             try:
-                summary = ingest(paths, engine=engine, analyzer=get_analyzer(),
-                                 on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg), **details)
+                summary = ingest(
+                    paths,
+                    engine=engine,
+                    analyzer=get_analyzer(),
+                    on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg),
+                    **details,
+                )
             except WeightsError as exc:
                 st.error(str(exc))
                 st.stop()
             bar.progress(1.0, text="Done")
             st.session_state[SELECTED_SESSION] = summary.session_id
-            outcome = pd.DataFrame([{"file": o.file, "status": o.status, "people": o.people, "faces": o.faces,
-                                     "error": o.error or ""} for o in summary.files])
+            outcome = pd.DataFrame(
+                [
+                    {"file": o.file, "status": o.status, "people": o.people, "faces": o.faces, "error": o.error or ""}
+                    for o in summary.files
+                ]
+            )
             st.dataframe(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
             failed = outcome[outcome.status == "failed"]
             if len(failed):
@@ -98,7 +122,14 @@ if submitted:
                 for r in faces.itertuples():
                     cv2.rectangle(image, (r.x, r.y), (r.x + r.w, r.y + r.h), (0, 200, 0), thick)
                     text = f"R:{r.label_resnet50} V:{r.label_vgg16}"
-                    cv2.putText(image, text, (r.x, max(12, r.y - 2 * thick)), cv2.FONT_HERSHEY_SIMPLEX,
-                                thick / 3, (0, 200, 0), thick)
+                    cv2.putText(
+                        image,
+                        text,
+                        (r.x, max(12, r.y - 2 * thick)),
+                        cv2.FONT_HERSHEY_SIMPLEX,
+                        thick / 3,
+                        (0, 200, 0),
+                        thick,
+                    )
                 st.image(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), caption=f"{o.file}: {len(faces)} face(s)")
         st.page_link("views/session.py", label="Open the session's charts", icon=":material/movie:")

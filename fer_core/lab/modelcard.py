@@ -7,6 +7,7 @@ whether horizontal-flip test-time augmentation helps (kept only if it raises
 accuracy).  It also checks what float16 storage costs against the run's
 float32 weights of the same (best) epoch.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,21 @@ from fer_core.models.registry import WEIGHTS_DIR, sha256
 
 
 def _probs(model, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + 256]), np.float32) for i in range(0, len(x), 256)])
+    return np.concatenate(
+        [np.asarray(model.predict_on_batch(x[i : i + 256]), np.float32) for i in range(0, len(x), 256)]
+    )
 
 
-def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None = None, notes: str = "",
-               weights_dir: str | Path | None = None, limit: int | None = None) -> dict:
+def write_card(
+    *,
+    model: str,
+    weights: str,
+    data_dir: str,
+    run_dir: str | None = None,
+    notes: str = "",
+    weights_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> dict:
     """Copy ``weights`` to WEIGHTS_DIR/MODEL.npz and write its measured card; ``limit`` (tests only)
     evaluates on the first N PublicTest faces."""
     from fer_core.models.metrics import apply_temperature
@@ -79,8 +90,10 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         import csv
 
         with open(run / "history.csv") as f:
-            history = [{k: (round(float(v), 5) if k != "epoch" else int(v) + 1) for k, v in row.items()}
-                       for row in csv.DictReader(f)]
+            history = [
+                {k: (round(float(v), 5) if k != "epoch" else int(v) + 1) for k, v in row.items()}
+                for row in csv.DictReader(f)
+            ]
 
     dest = out_dir / f"{model}.npz"
     if Path(weights).resolve() != dest.resolve():
@@ -89,23 +102,46 @@ def write_card(*, model: str, weights: str, data_dir: str, run_dir: str | None =
         "name": model,
         "version": time.strftime("%Y.%m.%d") + f"-e{state.get('best_epoch', '?')}",
         "architecture": f"keras.applications.{'ResNet50' if model == 'resnet50' else 'VGG16'}(weights=None, "
-                        "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)"
-                        + (f", the input enlarged to {size}x{size} (bilinear Resizing) before the backbone"
-                           if size != FACE_SIZE else ""),
+        "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)"
+        + (
+            f", the input enlarged to {size}x{size} (bilinear Resizing) before the backbone"
+            if size != FACE_SIZE
+            else ""
+        ),
         "input": "48x48 grayscale face crop repeated to 3 channels, scaled to [-1, 1]",
         "backbone_size": size,
         "preprocessing": PREPROCESSING,
         "params": EXPECTED_PARAMS[model],
         "labels": list(EMOTIONS),
         "training_data": "FER-2013 Training (28,709 faces less 12 blank ones)"
-                         + (f"; targets mix FER+ votes at weight {train_cfg.get('ferplus_mix')}"
-                            if train_cfg.get("ferplus_mix") else "; FER-2013 hard labels")
-                         + (f"; mixed in (times per epoch): {train_cfg['mix']}" if train_cfg.get("mix") else ""),
-        "training": {k: train_cfg.get(k) for k in ("epochs", "batch_size", "learning_rate", "class_weight_power",
-                                                   "ferplus_mix", "label_smoothing", "mixed_bfloat16", "seed",
-                                                   "init_weights", "schedule", "backbone_size", "mix",
-                                                   "optimizer", "weight_decay", "photometric", "select",
-                                                   "limit_train")},
+        + (
+            f"; targets mix FER+ votes at weight {train_cfg.get('ferplus_mix')}"
+            if train_cfg.get("ferplus_mix")
+            else "; FER-2013 hard labels"
+        )
+        + (f"; mixed in (times per epoch): {train_cfg['mix']}" if train_cfg.get("mix") else ""),
+        "training": {
+            k: train_cfg.get(k)
+            for k in (
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "class_weight_power",
+                "ferplus_mix",
+                "label_smoothing",
+                "mixed_bfloat16",
+                "seed",
+                "init_weights",
+                "schedule",
+                "backbone_size",
+                "mix",
+                "optimizer",
+                "weight_decay",
+                "photometric",
+                "select",
+                "limit_train",
+            )
+        },
         "epochs_trained": state.get("last_epoch"),
         "best_epoch": state.get("best_epoch"),
         "backend": state.get("backend", "tensorflow"),
@@ -147,5 +183,9 @@ def _float16_cost(model: str, run: Path, x: np.ndarray, y: np.ndarray, size: int
     acc32 = float(np.mean(_probs(net, x).argmax(1) == y))
     net.set_weights([w.astype(np.float16).astype(np.float32) for w in net.get_weights()])
     acc16 = float(np.mean(_probs(net, x).argmax(1) == y))
-    return {"checkpoint": which, "accuracy_float32": round(100 * acc32, 2),
-            "accuracy_float16": round(100 * acc16, 2), "difference_points": round(100 * (acc16 - acc32), 2)}
+    return {
+        "checkpoint": which,
+        "accuracy_float32": round(100 * acc32, 2),
+        "accuracy_float16": round(100 * acc16, 2),
+        "difference_points": round(100 * (acc16 - acc32), 2),
+    }

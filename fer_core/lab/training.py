@@ -7,6 +7,7 @@ best epoch (by PublicTest accuracy) is also kept as compact float16 weights,
 with ``init_weights``.  Augmentation is plain NumPy/OpenCV so the same code
 runs on any Keras 3 backend (TensorFlow here, JAX on a GPU machine).
 """
+
 from __future__ import annotations
 
 import json
@@ -172,8 +173,9 @@ def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Pat
     for i, img in enumerate(full):
         # The aligned face fills the frame: pad it so the detector sees it at a size it knows.
         pad = max(img.shape) // 2
-        bgr = cv2.cvtColor(cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0),
-                           cv2.COLOR_GRAY2BGR)
+        bgr = cv2.cvtColor(
+            cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0), cv2.COLOR_GRAY2BGR
+        )
         faces = detector.detect(bgr)
         if faces:
             x, y, w, h = max(faces, key=lambda f: f.w * f.h).box
@@ -221,7 +223,7 @@ def augment(batch: np.ndarray, rng: np.random.Generator, *, photometric: bool = 
     for i in np.flatnonzero(rng.random(n) < 0.25):
         h, w = rng.integers(8, 20, 2)
         y0, x0 = rng.integers(0, FACE_SIZE - h), rng.integers(0, FACE_SIZE - w)
-        f[i, y0:y0 + h, x0:x0 + w] = rng.uniform(0, 255)
+        f[i, y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 255)
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
@@ -244,7 +246,7 @@ class FerSequence(keras.utils.PyDataset):
     def __getitem__(self, i):
         from fer_core.models.nets import preprocess
 
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, i])
         batch = augment(self.x[idx], rng, photometric=self.photometric)
         return preprocess(batch), self.targets[idx], self.sample_w[idx]
@@ -323,8 +325,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         log(f"started from {cfg.init_weights}")
     lr = cfg.learning_rate or DEFAULT_LR[cfg.model]
     if cfg.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True,
-                                         weight_decay=cfg.weight_decay or None)
+        optimizer = keras.optimizers.SGD(
+            learning_rate=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None
+        )
     else:
         optimizer = keras.optimizers.Adam(learning_rate=lr, weight_decay=cfg.weight_decay or None)
     model.compile(
@@ -332,8 +335,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
-    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed,
-                      photometric=cfg.photometric)
+    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed, photometric=cfg.photometric)
     val = (preprocess(xv), np.eye(NUM_CLASSES, dtype=np.float32)[yv])
 
     best_path = run_dir / "best.npz"
@@ -347,8 +349,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         Progress(seq, n_train=len(x), epochs=cfg.epochs, batch_size=cfg.batch_size),
     ]
-    model.fit(seq, validation_data=val, epochs=cfg.epochs, callbacks=callbacks, verbose=0,
-              batch_size=cfg.batch_size)
+    model.fit(seq, validation_data=val, epochs=cfg.epochs, callbacks=callbacks, verbose=0, batch_size=cfg.batch_size)
     final = json.loads(state_path.read_text()) if state_path.exists() else {}
     final.update(best_weights=str(best_path))
     return final
@@ -357,8 +358,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
 def schedule_callback(cfg: TrainConfig, lr: float) -> keras.callbacks.Callback:
     if cfg.schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(epoch, base=lr, epochs=cfg.epochs))
-    return keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3,
-                                             min_lr=1e-6)
+    return keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3, min_lr=1e-6)
 
 
 SELECTION_KEY = "val_selection"
@@ -395,14 +395,23 @@ class BestCompact(keras.callbacks.Callback):
         acc = float(logs.get(SELECTION_KEY, logs.get("val_accuracy", -1)))
         state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         wild = {k: float(v) for k, v in logs.items() if k.startswith("val_") and k.endswith("_accuracy")}
-        state.update(last_epoch=epoch + 1, last_val_accuracy=acc, backend=keras.backend.backend(),
-                     mixed_bfloat16=self.cfg.mixed_bfloat16, last_val=wild)
+        state.update(
+            last_epoch=epoch + 1,
+            last_val_accuracy=acc,
+            backend=keras.backend.backend(),
+            mixed_bfloat16=self.cfg.mixed_bfloat16,
+            last_val=wild,
+        )
         if acc > self.best:
             self.best = acc
             save_compact(self.model, self.path)
             self.model.save_weights(str(self.path.with_name(BEST_FLOAT32)))
-            state.update(best_val_accuracy=acc, best_epoch=epoch + 1, best_val=wild,
-                         best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            state.update(
+                best_val_accuracy=acc,
+                best_epoch=epoch + 1,
+                best_val=wild,
+                best_saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            )
         self.state_path.write_text(json.dumps(state, indent=2))
 
 
@@ -421,16 +430,23 @@ class Progress(keras.callbacks.Callback):
         if batch % 50 == 49:
             done = (batch + 1) * self.batch_size
             rate = done / (time.time() - self.t0)
-            log(f"  epoch {self.epoch + 1} batch {batch + 1}/{len(self.seq)} loss {logs.get('loss', 0):.4f} "
+            log(
+                f"  epoch {self.epoch + 1} batch {batch + 1}/{len(self.seq)} loss {logs.get('loss', 0):.4f} "
                 f"acc {logs.get('accuracy', 0):.4f} {rate:.1f} img/s, "
-                f"epoch ends in {max(self.n_train - done, 0) / rate / 60:.1f} min")
+                f"epoch ends in {max(self.n_train - done, 0) / rate / 60:.1f} min"
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         dt = time.time() - self.t0
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        wild = "".join(f" {k[4:-9]} {v:.4f}" for k, v in logs.items()
-                       if k.startswith("val_") and k.endswith("_accuracy") and k != "val_accuracy")
-        log(f"epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
+        wild = "".join(
+            f" {k[4:-9]} {v:.4f}"
+            for k, v in logs.items()
+            if k.startswith("val_") and k.endswith("_accuracy") and k != "val_accuracy"
+        )
+        log(
+            f"epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
             f"val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}{wild} lr {lr:.2e} "
             f"{self.n_train / dt:.1f} img/s, {dt / 60:.1f} min/epoch, "
-            f"at most {(self.epochs - epoch - 1) * dt / 60:.0f} min left")
+            f"at most {(self.epochs - epoch - 1) * dt / 60:.0f} min left"
+        )

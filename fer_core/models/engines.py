@@ -1,5 +1,6 @@
 """Inference engines for the shipped Keras models: OpenVINO and LiteRT (converted once, cached beside the
 weights) besides Keras itself (``registry.load_model``)."""
+
 from __future__ import annotations
 
 import os
@@ -56,9 +57,16 @@ class OpenVinoModel:
         # float32 on purpose: on a CPU with bfloat16 support OpenVINO would otherwise compute in bf16, whose
         # probabilities differ by about 1e-2. No pinning: the two models and the detector share the cores,
         # and pinned threads made video analysis 13% slower here.
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False})
+        compiled = core.compile_model(
+            model,
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": "f32",
+                "INFERENCE_NUM_THREADS": threads,
+                "PERFORMANCE_HINT": "LATENCY",
+                "ENABLE_CPU_PINNING": False,
+            },
+        )
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request must not run in two threads at once
         # A first call here, in one thread (loading holds the registry's lock): OpenVINO's Python binding sets up
@@ -102,8 +110,10 @@ def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = 
     digest = sha256(s.weights_file)
     expected = s.card().get("sha256")
     if expected and digest != expected:
-        raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
-                           "the file is corrupt or was replaced without a new card")
+        raise WeightsError(
+            f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
+            "the file is corrupt or was replaced without a new card"
+        )
     target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}{'-int8' if int8 else ''}.tflite"
     if not target.is_file():
         _convert(s, target, int8=int8)

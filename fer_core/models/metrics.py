@@ -1,4 +1,5 @@
 """Accuracy, per-class recall, confusion matrix and calibration of predicted probabilities."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,10 +18,13 @@ def metrics(y: np.ndarray, probs: np.ndarray | None, *, pred: np.ndarray | None 
     ok = pred >= 0
     np.add.at(confusion, (y[ok], pred[ok]), 1)
     support = np.bincount(y, minlength=NUM_CLASSES)
-    recall = {e: round(float(confusion[i, i] / support[i]), 4) if support[i] else None
-              for i, e in enumerate(EMOTIONS)}
-    out = {"n": int(len(y)), "accuracy": round(100.0 * float(np.mean(pred == y)) if len(y) else 0.0, 2),
-           "per_class_recall": recall, "confusion": confusion.tolist()}
+    recall = {e: round(float(confusion[i, i] / support[i]), 4) if support[i] else None for i, e in enumerate(EMOTIONS)}
+    out = {
+        "n": int(len(y)),
+        "accuracy": round(100.0 * float(np.mean(pred == y)) if len(y) else 0.0, 2),
+        "per_class_recall": recall,
+        "confusion": confusion.tolist(),
+    }
     if probs is not None and len(y):
         out["ece"] = round(expected_calibration_error(y, probs), 4)
         out["nll"] = round(float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1)))), 4)
@@ -45,8 +49,7 @@ def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
     from fer_core.models.metrics import apply_temperature
 
     grid = np.round(np.arange(0.25, 5.001, 0.05), 2)
-    nll = [float(-np.mean(np.log(np.clip(apply_temperature(probs, t)[np.arange(len(y)), y], 1e-12, 1))))
-           for t in grid]
+    nll = [float(-np.mean(np.log(np.clip(apply_temperature(probs, t)[np.arange(len(y)), y], 1e-12, 1)))) for t in grid]
     return float(grid[int(np.argmin(nll))])
 
 

@@ -4,6 +4,7 @@ Both take a (N, 48, 48, 3) float32 batch made by :func:`preprocess` from
 48x48 grayscale face crops, and return (N, 7) softmax probabilities in
 FER-2013's order.  Nothing here touches weights files: see ``registry``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ def preprocess(crops: np.ndarray) -> np.ndarray:
     return np.repeat(x[..., None], 3, axis=-1)
 
 
-def build_classifier(*, backbone: str, num_classes: int = NUM_CLASSES, dropout: float = 0.2,
-                     backbone_size: int = FACE_SIZE):
+def build_classifier(
+    *, backbone: str, num_classes: int = NUM_CLASSES, dropout: float = 0.2, backbone_size: int = FACE_SIZE
+):
     """Build ``backbone`` (weights=None) + GlobalAveragePooling2D + Dropout + Dense softmax.
 
     ``backbone_size`` > 48 enlarges the 48x48 input inside the net (bilinear, no parameters) before the

@@ -6,6 +6,7 @@ calibration temperature, sha256 of the weights file).  Loading checks the
 sha256 and the array shapes, so a missing, truncated or foreign file gives a
 clear error that names it, never random predictions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,9 @@ def spec(name: str, weights_dir: str | Path | None = None) -> ModelSpec:
     if name not in MODEL_NAMES:
         raise ValueError(f"model must be one of {MODEL_NAMES}; received {name!r}")
     d = Path(weights_dir) if weights_dir else settings.current().weights_dir
-    return ModelSpec(name=name, weights_file=d / f"{name}.npz", card_file=d / f"{name}.json",
-                     params=EXPECTED_PARAMS[name])
+    return ModelSpec(
+        name=name, weights_file=d / f"{name}.npz", card_file=d / f"{name}.json", params=EXPECTED_PARAMS[name]
+    )
 
 
 def sha256(path: str | Path) -> str:
@@ -90,12 +92,16 @@ def _load(s: ModelSpec):
     from fer_core.models.nets import build_classifier
 
     if not s.weights_file.is_file():
-        raise WeightsError(f"no trained weights for {s.name}: {s.weights_file} does not exist. Train them with "
-                           f"`python -m fer_core train --model {s.name}` and `python -m fer_core card`.")
+        raise WeightsError(
+            f"no trained weights for {s.name}: {s.weights_file} does not exist. Train them with "
+            f"`python -m fer_core train --model {s.name}` and `python -m fer_core card`."
+        )
     expected = s.card().get("sha256")
     if expected and sha256(s.weights_file) != expected:
-        raise WeightsError(f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
-                           "the file is corrupt or was replaced without a new card")
+        raise WeightsError(
+            f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
+            "the file is corrupt or was replaced without a new card"
+        )
     model = build_classifier(backbone=s.name, backbone_size=s.backbone_size)
     try:
         with np.load(s.weights_file) as data:

@@ -6,6 +6,7 @@ dashboard and Alembic all read it).  SQLite runs in WAL mode with a busy
 timeout, so the dashboard can read while an ingest writes, and with foreign
 keys enforced.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

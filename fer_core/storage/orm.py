@@ -10,6 +10,7 @@ session 1-* analysis_job 0-1 media_file
 dashboard's aggregates then filter one indexed column instead of joining
 through media_file for every one of a million predictions.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -65,10 +66,12 @@ class FeedbackSession(Base):
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    tags: Mapped[list[SessionTag]] = relationship(back_populates="session", cascade="all, delete-orphan",
-                                                  passive_deletes=True)
-    media: Mapped[list[MediaFile]] = relationship(back_populates="session", cascade="all, delete-orphan",
-                                                  passive_deletes=True)
+    tags: Mapped[list[SessionTag]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+    media: Mapped[list[MediaFile]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class SessionTag(Base):
@@ -175,6 +178,7 @@ class MediaEmotionSummary(Base):
 for _e in EMOTIONS:  # n_<emotion>: faces with that top label; sum_<emotion>: summed probability
     setattr(MediaEmotionSummary, f"n_{_e}", mapped_column(f"n_{_e}", Integer, nullable=False))
     setattr(MediaEmotionSummary, f"sum_{_e}", mapped_column(f"sum_{_e}", Float, nullable=False))
+
 
 class MediaPerson(Base):
     """One person seen in a media file, per model: a face track in a video, a face in a photo.

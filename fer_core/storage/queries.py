@@ -3,6 +3,7 @@
 Every function takes an Engine (or Connection) and returns a tidy pandas
 DataFrame whose emotion names come from ``constants.EMOTIONS``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -106,20 +107,26 @@ def emotion_distribution(bind, *, session_id: int | None = None, per: str = "rea
     if per == "person":
         return _people_distribution(bind, session_id=session_id)
     total = func.sum(M.faces)
-    stmt = (select(M.session_id, M.model, total.label("total"),
-                   *[func.sum(getattr(M, f"n_{e}")).label(f"n_{e}") for e in EMOTIONS],
-                   *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
-            .group_by(M.session_id, M.model))
+    stmt = select(
+        M.session_id,
+        M.model,
+        total.label("total"),
+        *[func.sum(getattr(M, f"n_{e}")).label(f"n_{e}") for e in EMOTIONS],
+        *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS],
+    ).group_by(M.session_id, M.model)
     if session_id is not None:
         stmt = stmt.where(M.session_id == session_id)
     return _long_distribution(_frame(bind, stmt), count="faces")
 
 
 def _people_distribution(bind, *, session_id: int | None) -> pd.DataFrame:
-    stmt = (select(MP.session_id, MP.model, func.count().label("total"),
-                   *[func.sum(case((MP.top_label == e, 1), else_=0)).label(f"n_{e}") for e in EMOTIONS],
-                   *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS])
-            .group_by(MP.session_id, MP.model))
+    stmt = select(
+        MP.session_id,
+        MP.model,
+        func.count().label("total"),
+        *[func.sum(case((MP.top_label == e, 1), else_=0)).label(f"n_{e}") for e in EMOTIONS],
+        *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS],
+    ).group_by(MP.session_id, MP.model)
     if session_id is not None:
         stmt = stmt.where(MP.session_id == session_id)
     return _long_distribution(_frame(bind, stmt), count="people")
@@ -131,11 +138,13 @@ def _long_distribution(df: pd.DataFrame, *, count: str) -> pd.DataFrame:
     cols = ["session_id", "model", "emotion", count, "label_share", "mean_prob"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    counts = df.melt(id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS],
-                     var_name="emotion", value_name=count)
+    counts = df.melt(
+        id_vars=["session_id", "model"], value_vars=[f"n_{e}" for e in EMOTIONS], var_name="emotion", value_name=count
+    )
     counts["emotion"] = counts["emotion"].str[2:]
-    means = df.melt(id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion",
-                    value_name="mean_prob")
+    means = df.melt(
+        id_vars=["session_id", "model", "total"], value_vars=list(EMOTIONS), var_name="emotion", value_name="mean_prob"
+    )
     out = means.merge(counts, on=["session_id", "model", "emotion"])
     out[count] = out[count].astype(int)
     out["label_share"] = out[count] / out["total"]
@@ -150,16 +159,26 @@ def _period(dialect: str, col, freq: str):
     if freq not in ("day", "week", "month"):
         raise ValueError(f"freq must be day, week or month; received {freq!r}")
     if dialect == "sqlite":
-        fmt = {"day": func.date(col), "month": func.strftime("%Y-%m-01", col),
-               # Monday of the week: step back to the previous Monday (SQLite's weekday 0 is Sunday)
-               "week": func.date(col, "-6 days", "weekday 1")}
+        fmt = {
+            "day": func.date(col),
+            "month": func.strftime("%Y-%m-01", col),
+            # Monday of the week: step back to the previous Monday (SQLite's weekday 0 is Sunday)
+            "week": func.date(col, "-6 days", "weekday 1"),
+        }
         return fmt[freq]
     return func.date(func.date_trunc(freq, col))
 
 
-def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None = None,
-                           start: datetime | None = None, end: datetime | None = None,
-                           model: str | None = None, per: str = "reading") -> pd.DataFrame:
+def distribution_over_time(
+    bind,
+    *,
+    freq: str = "week",
+    tags: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    model: str | None = None,
+    per: str = "reading",
+) -> pd.DataFrame:
     """Mean emotion probabilities per calendar period (session recording time) and model.
 
     Filters: sessions with any of ``tags``; recorded between ``start`` and ``end``; one ``model``.
@@ -173,12 +192,22 @@ def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None =
     period = _period(dialect, when, freq).label("period")
     if per == "person":
         T, count = MP, "people"
-        stmt = select(period, MP.model, func.count().label(count), func.count(func.distinct(S.id)).label("sessions"),
-                      *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS])
+        stmt = select(
+            period,
+            MP.model,
+            func.count().label(count),
+            func.count(func.distinct(S.id)).label("sessions"),
+            *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS],
+        )
     else:
         T, count, total = M, "faces", func.sum(M.faces)
-        stmt = select(period, M.model, total.label(count), func.count(func.distinct(S.id)).label("sessions"),
-                      *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS])
+        stmt = select(
+            period,
+            M.model,
+            total.label(count),
+            func.count(func.distinct(S.id)).label("sessions"),
+            *[(func.sum(getattr(M, f"sum_{e}")) / total).label(e) for e in EMOTIONS],
+        )
     stmt = stmt.select_from(T).join(S, S.id == T.session_id).group_by(period, T.model)
     if tags:
         stmt = stmt.where(S.id.in_(select(SessionTag.session_id).where(SessionTag.tag.in_(tags))))
@@ -200,8 +229,9 @@ def distribution_over_time(bind, *, freq: str = "week", tags: list[str] | None =
 SMOOTH_S = 2.5
 
 
-def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ensemble",
-                   by_track: bool = False, smooth_s: float = 0.0) -> pd.DataFrame:
+def video_timeline(
+    bind, *, media_id: int, bin_s: float = 1.0, model: str = "ensemble", by_track: bool = False, smooth_s: float = 0.0
+) -> pd.DataFrame:
     """Mean emotion probabilities of a video in bins of ``bin_s`` seconds (optionally per face track).
 
     ``smooth_s`` > 0 first smooths each track's readings with a centred moving average over that many
@@ -211,9 +241,14 @@ def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ens
         raise ValueError(f"bin_s must be positive; received {bin_s}")
     ids = ["t_s"] + (["track"] if by_track else []) + ["faces"]
     if smooth_s > 0:
-        rows = _frame(bind, select(D.t_s, D.track, *[c.label(e) for c, e in zip(PROBS, EMOTIONS)])
-                      .select_from(P).join(D, D.id == P.detection_id)
-                      .where(D.media_id == media_id, P.model == model).order_by(D.track, D.t_s))
+        rows = _frame(
+            bind,
+            select(D.t_s, D.track, *[c.label(e) for c, e in zip(PROBS, EMOTIONS)])
+            .select_from(P)
+            .join(D, D.id == P.detection_id)
+            .where(D.media_id == media_id, P.model == model)
+            .order_by(D.track, D.t_s),
+        )
         if rows.empty:
             return pd.DataFrame(columns=ids + ["emotion", "share"])
         rows = smooth_tracks(rows, window_s=smooth_s)
@@ -224,9 +259,13 @@ def video_timeline(bind, *, media_id: int, bin_s: float = 1.0, model: str = "ens
         return _tidy_probs(df[ids + list(EMOTIONS)], ids)
     bin_col = (floor_int(D.t_s / bin_s, _dialect(bind)) * bin_s).label("t_s")
     keys = [bin_col] + ([D.track] if by_track else [])
-    stmt = (select(*keys, func.count().label("faces"), *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
-            .select_from(P).join(D, D.id == P.detection_id)
-            .where(D.media_id == media_id, P.model == model).group_by(*keys))
+    stmt = (
+        select(*keys, func.count().label("faces"), *[func.avg(c).label(e) for c, e in zip(PROBS, EMOTIONS)])
+        .select_from(P)
+        .join(D, D.id == P.detection_id)
+        .where(D.media_id == media_id, P.model == model)
+        .group_by(*keys)
+    )
     df = _frame(bind, stmt)
     if df.empty:
         return pd.DataFrame(columns=ids + ["emotion", "share"])
@@ -244,13 +283,24 @@ def smooth_tracks(rows: pd.DataFrame, *, window_s: float) -> pd.DataFrame:
     return out
 
 
-def people(bind, *, session_id: int | None = None, media_id: int | None = None,
-           model: str = "ensemble") -> pd.DataFrame:
+def people(
+    bind, *, session_id: int | None = None, media_id: int | None = None, model: str = "ensemble"
+) -> pd.DataFrame:
     """One row per person seen: media_id, person, readings, t_first, t_last, top_label and the mean
     probability of each emotion (columns named by emotion)."""
-    stmt = (select(MP.media_id, MP.person, MP.readings, MP.t_first, MP.t_last, MP.top_label,
-                   *[getattr(MP, f"mean_{e}").label(e) for e in EMOTIONS])
-            .where(MP.model == model).order_by(MP.media_id, MP.t_first, MP.person))
+    stmt = (
+        select(
+            MP.media_id,
+            MP.person,
+            MP.readings,
+            MP.t_first,
+            MP.t_last,
+            MP.top_label,
+            *[getattr(MP, f"mean_{e}").label(e) for e in EMOTIONS],
+        )
+        .where(MP.model == model)
+        .order_by(MP.media_id, MP.t_first, MP.person)
+    )
     if session_id is not None:
         stmt = stmt.where(MP.session_id == session_id)
     if media_id is not None:
@@ -277,8 +327,12 @@ def model_agreement(bind, *, session_id: int | None = None) -> dict:
     agree = pd.Series(cross.values.diagonal(), index=list(EMOTIONS))
     per_class = pd.DataFrame({"emotion": list(EMOTIONS), "faces_a": cross.sum(axis=1).values, "agree": agree.values})
     per_class["agreement"] = per_class["agree"] / per_class["faces_a"].where(per_class["faces_a"] > 0)
-    return {"faces": total, "agreement": (float(agree.sum()) / total) if total else None,
-            "per_class": per_class, "crosstab": cross}
+    return {
+        "faces": total,
+        "agreement": (float(agree.sum()) / total) if total else None,
+        "per_class": per_class,
+        "crosstab": cross,
+    }
 
 
 def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
@@ -288,11 +342,22 @@ def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
     media_failed = func.sum(case((MediaFile.status == "failed", 1), else_=0))
     faces = select(func.count()).select_from(D).where(D.session_id == S.id).scalar_subquery()
     people = _people_count(MP.session_id == S.id).scalar_subquery()
-    stmt = (select(S.id, S.name, S.recorded_at, S.participant, S.created_at,
-                   func.coalesce(media_done, 0).label("media"), func.coalesce(media_failed, 0).label("failed"),
-                   people.label("people"), faces.label("faces"))
-            .outerjoin(MediaFile, MediaFile.session_id == S.id).group_by(S.id)
-            .order_by(func.coalesce(S.recorded_at, S.created_at).desc()))
+    stmt = (
+        select(
+            S.id,
+            S.name,
+            S.recorded_at,
+            S.participant,
+            S.created_at,
+            func.coalesce(media_done, 0).label("media"),
+            func.coalesce(media_failed, 0).label("failed"),
+            people.label("people"),
+            faces.label("faces"),
+        )
+        .outerjoin(MediaFile, MediaFile.session_id == S.id)
+        .group_by(S.id)
+        .order_by(func.coalesce(S.recorded_at, S.created_at).desc())
+    )
     if limit:
         stmt = stmt.limit(limit)
     return _frame(bind, stmt)
@@ -308,23 +373,57 @@ def session_media(bind, *, session_id: int) -> pd.DataFrame:
     faces (readings), stored_path."""
     faces = select(func.count()).select_from(D).where(D.media_id == MediaFile.id).scalar_subquery()
     people = _people_count(MP.media_id == MediaFile.id).scalar_subquery()
-    stmt = (select(MediaFile.id, MediaFile.original_name, MediaFile.kind, MediaFile.status, MediaFile.error,
-                   MediaFile.width, MediaFile.height, MediaFile.fps, MediaFile.duration_s, MediaFile.frames_analyzed,
-                   people.label("people"), faces.label("faces"), MediaFile.stored_path, MediaFile.created_at)
-            .where(MediaFile.session_id == session_id).order_by(MediaFile.id))
+    stmt = (
+        select(
+            MediaFile.id,
+            MediaFile.original_name,
+            MediaFile.kind,
+            MediaFile.status,
+            MediaFile.error,
+            MediaFile.width,
+            MediaFile.height,
+            MediaFile.fps,
+            MediaFile.duration_s,
+            MediaFile.frames_analyzed,
+            people.label("people"),
+            faces.label("faces"),
+            MediaFile.stored_path,
+            MediaFile.created_at,
+        )
+        .where(MediaFile.session_id == session_id)
+        .order_by(MediaFile.id)
+    )
     return _frame(bind, stmt)
 
 
-def jobs_overview(bind, *, status: str | None = None, session_id: int | None = None,
-                  limit: int = 200) -> pd.DataFrame:
+def jobs_overview(bind, *, status: str | None = None, session_id: int | None = None, limit: int = 200) -> pd.DataFrame:
     """Newest analysis jobs first: id, session, file, status, progress, message, worker, attempts, faces, error,
     times."""
     J = AnalysisJob
-    stmt = (select(J.id, FeedbackSession.name.label("session"), J.session_id, J.original_name.label("file"),
-                   J.status, J.outcome, J.progress, J.message, J.worker, J.attempts, J.faces, J.error, J.bytes,
-                   J.created_at, J.started_at, J.heartbeat_at, J.finished_at)
-            .join(FeedbackSession, FeedbackSession.id == J.session_id)
-            .order_by(J.id.desc()).limit(limit))
+    stmt = (
+        select(
+            J.id,
+            FeedbackSession.name.label("session"),
+            J.session_id,
+            J.original_name.label("file"),
+            J.status,
+            J.outcome,
+            J.progress,
+            J.message,
+            J.worker,
+            J.attempts,
+            J.faces,
+            J.error,
+            J.bytes,
+            J.created_at,
+            J.started_at,
+            J.heartbeat_at,
+            J.finished_at,
+        )
+        .join(FeedbackSession, FeedbackSession.id == J.session_id)
+        .order_by(J.id.desc())
+        .limit(limit)
+    )
     if status:
         stmt = stmt.where(J.status == status)
     if session_id is not None:
@@ -344,8 +443,10 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
     confidence_<model>) plus the ensemble's satisfaction index (positive minus negative probability)."""
     cols = [D.id.label("detection_id"), D.media_id, D.frame, D.t_s, D.x, D.y, D.w, D.h, D.track]
     for model in ("resnet50", "vgg16", "ensemble"):
-        cols += [func.max(case((P.model == model, P.label))).label(f"label_{model}"),
-                 func.max(case((P.model == model, P.confidence))).label(f"confidence_{model}")]
+        cols += [
+            func.max(case((P.model == model, P.label))).label(f"label_{model}"),
+            func.max(case((P.model == model, P.confidence))).label(f"confidence_{model}"),
+        ]
     pos = P.p_happy + P.p_surprise
     neg = P.p_angry + P.p_disgust + P.p_fear + P.p_sad
     cols.append(func.max(case((P.model == "ensemble", pos - neg))).label("satisfaction"))
@@ -360,14 +461,33 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
     """Faces where ResNet50 and VGG16 disagree, latest first, with where to find them."""
     a, b = aliased(P), aliased(P)
-    stmt = (select(D.id.label("detection_id"), D.session_id, D.media_id, MediaFile.original_name, MediaFile.kind,
-                   MediaFile.stored_path, D.frame, D.t_s, D.x, D.y, D.w, D.h,
-                   a.label.label("label_resnet50"), a.confidence.label("confidence_resnet50"),
-                   b.label.label("label_vgg16"), b.confidence.label("confidence_vgg16"))
-            .select_from(D).join(MediaFile, MediaFile.id == D.media_id)
-            .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
-            .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
-            .where(a.label != b.label).order_by(a.detection_id.desc()).limit(limit))
+    stmt = (
+        select(
+            D.id.label("detection_id"),
+            D.session_id,
+            D.media_id,
+            MediaFile.original_name,
+            MediaFile.kind,
+            MediaFile.stored_path,
+            D.frame,
+            D.t_s,
+            D.x,
+            D.y,
+            D.w,
+            D.h,
+            a.label.label("label_resnet50"),
+            a.confidence.label("confidence_resnet50"),
+            b.label.label("label_vgg16"),
+            b.confidence.label("confidence_vgg16"),
+        )
+        .select_from(D)
+        .join(MediaFile, MediaFile.id == D.media_id)
+        .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
+        .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
+        .where(a.label != b.label)
+        .order_by(a.detection_id.desc())
+        .limit(limit)
+    )
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)
     return _frame(bind, stmt)
@@ -375,8 +495,11 @@ def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd
 
 def confidence_histogram(bind, *, session_id: int | None = None) -> pd.DataFrame:
     """Faces per top-label confidence bin and model (confidence = the bin's lower edge), from media_confidence_bin."""
-    stmt = (select(CB.model, (CB.bin * (1.0 / CONFIDENCE_BINS)).label("confidence"), func.sum(CB.faces).label("faces"))
-            .group_by(CB.model, CB.bin).order_by(CB.model, CB.bin))
+    stmt = (
+        select(CB.model, (CB.bin * (1.0 / CONFIDENCE_BINS)).label("confidence"), func.sum(CB.faces).label("faces"))
+        .group_by(CB.model, CB.bin)
+        .order_by(CB.model, CB.bin)
+    )
     if session_id is not None:
         stmt = stmt.where(CB.session_id == session_id)
     return _frame(bind, stmt)
@@ -388,5 +511,5 @@ def cohen_kappa(crosstab: pd.DataFrame) -> float | None:
     if not n:
         return None
     observed = crosstab.values.diagonal().sum() / n
-    expected = float((crosstab.sum(axis=1).values * crosstab.sum(axis=0).values).sum()) / n ** 2
+    expected = float((crosstab.sum(axis=1).values * crosstab.sum(axis=0).values).sum()) / n**2
     return float((observed - expected) / (1 - expected)) if expected < 1 else 1.0

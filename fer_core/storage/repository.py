@@ -1,4 +1,5 @@
 """Writing and reading sessions, media and results. Functions take the SQLAlchemy session they work in."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,17 +27,23 @@ from fer_core.storage.orm import (
 )
 
 
-def get_or_create_session(db: Session, *, name: str, recorded_at: datetime | None = None,
-                          participant: str | None = None, tags: list[str] | tuple[str, ...] = (),
-                          notes: str | None = None, consent: bool = False) -> FeedbackSession:
+def get_or_create_session(
+    db: Session,
+    *,
+    name: str,
+    recorded_at: datetime | None = None,
+    participant: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+    notes: str | None = None,
+    consent: bool = False,
+) -> FeedbackSession:
     """The session called ``name``, created if new; given details fill in blanks, tags are added."""
     name = name.strip()
     if not name:
         raise ValueError("a session needs a name")
     fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == name))
     if fs is None:
-        fs = FeedbackSession(name=name, recorded_at=recorded_at, participant=participant, notes=notes,
-                             consent=consent)
+        fs = FeedbackSession(name=name, recorded_at=recorded_at, participant=participant, notes=notes, consent=consent)
         db.add(fs)
         db.flush()
     else:
@@ -56,31 +63,53 @@ def find_media(db: Session, *, session_id: int, sha256: str) -> MediaFile | None
     return db.scalar(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.sha256 == sha256))
 
 
-def start_run(db: Session, *, session_id: int, models: dict[str, str], detector: str, fps: float,
-              settings: dict) -> AnalysisRun:
+def start_run(
+    db: Session, *, session_id: int, models: dict[str, str], detector: str, fps: float, settings: dict
+) -> AnalysisRun:
     run = AnalysisRun(session_id=session_id, models=models, detector=detector, fps=fps, settings=settings)
     db.add(run)
     db.flush()
     return run
 
 
-def save_faces(db: Session, *, media: MediaFile, run_id: int | None, faces: list[dict],
-               versions: dict[str, str]) -> list[int]:
+def save_faces(
+    db: Session, *, media: MediaFile, run_id: int | None, faces: list[dict], versions: dict[str, str]
+) -> list[int]:
     """Insert the detections and predictions of one analysed file (the caller commits).
     Returns the new detection ids, in the order of ``faces``."""
     if not faces:
         summarise_media(db, media_id=media.id)  # an analysis again that found no one leaves no old summary
         return []
-    rows = [{"media_id": media.id, "session_id": media.session_id, "run_id": run_id, "frame": f["frame"],
-             "t_s": f["t_s"], "x": f["box"][0], "y": f["box"][1], "w": f["box"][2], "h": f["box"][3],
-             "det_score": f["det_score"], "track": f["track"]} for f in faces]
+    rows = [
+        {
+            "media_id": media.id,
+            "session_id": media.session_id,
+            "run_id": run_id,
+            "frame": f["frame"],
+            "t_s": f["t_s"],
+            "x": f["box"][0],
+            "y": f["box"][1],
+            "w": f["box"][2],
+            "h": f["box"][3],
+            "det_score": f["det_score"],
+            "track": f["track"],
+        }
+        for f in faces
+    ]
     ids = db.scalars(insert(FaceDetection).returning(FaceDetection.id, sort_by_parameter_order=True), rows).all()
     preds = []
     for det_id, f in zip(ids, faces):
         for model, p in f["predictions"].items():
-            preds.append({"detection_id": det_id, "model": model, "model_version": versions.get(model, ""),
-                          "label": p["label"], "confidence": p["confidence"],
-                          **{f"p_{e}": p["probs"][e] for e in EMOTIONS}})
+            preds.append(
+                {
+                    "detection_id": det_id,
+                    "model": model,
+                    "model_version": versions.get(model, ""),
+                    "label": p["label"],
+                    "confidence": p["confidence"],
+                    **{f"p_{e}": p["probs"][e] for e in EMOTIONS},
+                }
+            )
     db.execute(insert(Prediction), preds)
     summarise_media(db, media_id=media.id)
     return list(ids)
@@ -94,25 +123,38 @@ def summarise_media(db: Session | Connection, *, media_id: int) -> None:
     for e in EMOTIONS:
         cols += [f"n_{e}", f"sum_{e}"]
         exprs += [func.sum(case((P.label == e, 1), else_=0)), func.sum(getattr(P, f"p_{e}"))]
-    agg = (select(*exprs).select_from(P).join(D, D.id == P.detection_id).where(D.media_id == media_id)
-           .group_by(D.media_id, P.model, D.session_id))
+    agg = (
+        select(*exprs)
+        .select_from(P)
+        .join(D, D.id == P.detection_id)
+        .where(D.media_id == media_id)
+        .group_by(D.media_id, P.model, D.session_id)
+    )
     db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == media_id))
     db.execute(insert(MediaEmotionSummary).from_select(cols, agg))
 
     a, b = aliased(P), aliased(P)
-    pairs = (select(D.media_id, a.label, b.label, D.session_id, func.count()).select_from(D)
-             .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
-             .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
-             .where(D.media_id == media_id).group_by(D.media_id, a.label, b.label, D.session_id))
+    pairs = (
+        select(D.media_id, a.label, b.label, D.session_id, func.count())
+        .select_from(D)
+        .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
+        .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
+        .where(D.media_id == media_id)
+        .group_by(D.media_id, a.label, b.label, D.session_id)
+    )
     db.execute(delete(MediaLabelPair).where(MediaLabelPair.media_id == media_id))
     db.execute(insert(MediaLabelPair).from_select(["media_id", "label_a", "label_b", "session_id", "faces"], pairs))
 
     dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
     idx = floor_int(P.confidence * CONFIDENCE_BINS, dialect)
     bin_ = case((idx >= CONFIDENCE_BINS, CONFIDENCE_BINS - 1), else_=idx)
-    bins = (select(D.media_id, P.model, bin_, D.session_id, func.count()).select_from(P)
-            .join(D, D.id == P.detection_id).where(D.media_id == media_id)
-            .group_by(D.media_id, P.model, bin_, D.session_id))
+    bins = (
+        select(D.media_id, P.model, bin_, D.session_id, func.count())
+        .select_from(P)
+        .join(D, D.id == P.detection_id)
+        .where(D.media_id == media_id)
+        .group_by(D.media_id, P.model, bin_, D.session_id)
+    )
     db.execute(delete(MediaConfidenceBin).where(MediaConfidenceBin.media_id == media_id))
     db.execute(insert(MediaConfidenceBin).from_select(["media_id", "model", "bin", "session_id", "faces"], bins))
     summarise_people(db, media_id=media_id)
@@ -128,11 +170,22 @@ def summarise_people(db: Session | Connection, *, media_id: int) -> None:
     time, mean probability per emotion and the emotion with the highest mean."""
     P, D = Prediction, FaceDetection
     person = person_key()
-    stmt = (select(D.media_id, person.label("person"), P.model, D.session_id, func.count().label("readings"),
-                   func.min(D.t_s).label("t_first"), func.max(D.t_s).label("t_last"),
-                   *[func.avg(getattr(P, f"p_{e}")).label(f"mean_{e}") for e in EMOTIONS])
-            .select_from(P).join(D, D.id == P.detection_id).where(D.media_id == media_id)
-            .group_by(D.media_id, person, P.model, D.session_id))
+    stmt = (
+        select(
+            D.media_id,
+            person.label("person"),
+            P.model,
+            D.session_id,
+            func.count().label("readings"),
+            func.min(D.t_s).label("t_first"),
+            func.max(D.t_s).label("t_last"),
+            *[func.avg(getattr(P, f"p_{e}")).label(f"mean_{e}") for e in EMOTIONS],
+        )
+        .select_from(P)
+        .join(D, D.id == P.detection_id)
+        .where(D.media_id == media_id)
+        .group_by(D.media_id, person, P.model, D.session_id)
+    )
     rows = [dict(r._mapping) for r in db.execute(stmt)]
     for r in rows:
         r["top_label"] = max(EMOTIONS, key=lambda e: r[f"mean_{e}"])
@@ -143,8 +196,9 @@ def summarise_people(db: Session | Connection, *, media_id: int) -> None:
 
 def people_of(db: Session, *, media_id: int) -> int:
     """People seen in a media file (tracks in a video, faces in a photo)."""
-    return int(db.scalar(select(func.count(func.distinct(MediaPerson.person)))
-                         .where(MediaPerson.media_id == media_id)) or 0)
+    return int(
+        db.scalar(select(func.count(func.distinct(MediaPerson.person))).where(MediaPerson.media_id == media_id)) or 0
+    )
 
 
 def delete_session(db: Session, *, session_id: int, media_root: Path | None = None, store=None) -> bool:
@@ -157,10 +211,14 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     if fs is None:
         return False
     store = store or media_store(media_root)
-    locations = list(db.scalars(select(MediaFile.stored_path).where(MediaFile.session_id == session_id,
-                                                                    MediaFile.stored_path.is_not(None))))
-    locations += db.scalars(select(AnalysisJob.source).where(AnalysisJob.session_id == session_id,
-                                                             AnalysisJob.source.is_not(None))).all()
+    locations = list(
+        db.scalars(
+            select(MediaFile.stored_path).where(MediaFile.session_id == session_id, MediaFile.stored_path.is_not(None))
+        )
+    )
+    locations += db.scalars(
+        select(AnalysisJob.source).where(AnalysisJob.session_id == session_id, AnalysisJob.source.is_not(None))
+    ).all()
     # Delete children explicitly as well as by ON DELETE CASCADE: correct even where FKs are off.
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))

@@ -10,6 +10,7 @@ stores the *location* the store returns: an absolute path for a folder, an
 same bucket can then read any row's file: ``store_for(location)`` finds the
 right store from the location alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -143,8 +144,9 @@ class S3Store:
         shutil.rmtree(self.cache / hashlib.sha256(location.encode()).hexdigest()[:32], ignore_errors=True)
 
     def delete_prefix(self, prefix: str) -> None:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                       Prefix=self._key(prefix.rstrip("/") + "/"))
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/") + "/")
+        )
         for page in pages:
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:

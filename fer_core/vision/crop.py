@@ -7,6 +7,7 @@ median FER-2013 crop is 1.14 times the BlazeFace box and centred 5% of the box
 height above the box centre.  Training and inference both go through
 :func:`face_crop` and ``nets.preprocess``, so they see faces framed alike.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -21,8 +22,9 @@ CROP_SHIFT_Y = -0.05  # crop centre offset in box heights (negative: up)
 ALIGN_MIN_DEGREES = 15.0
 
 
-def crop_box(box: tuple[int, int, int, int], *, scale: float = CROP_SCALE,
-             shift_y: float = CROP_SHIFT_Y) -> tuple[int, int, int]:
+def crop_box(
+    box: tuple[int, int, int, int], *, scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y
+) -> tuple[int, int, int]:
     """Square (x0, y0, side) around a detector box (x, y, w, h); may extend past the image."""
     x, y, w, h = box
     side = max(1, int(round(max(w, h) * scale)))
@@ -30,8 +32,13 @@ def crop_box(box: tuple[int, int, int, int], *, scale: float = CROP_SCALE,
     return int(round(cx - side / 2)), int(round(cy - side / 2)), side
 
 
-def face_crop(image: np.ndarray, box: tuple[int, int, int, int], *, size: int = FACE_SIZE,
-              eyes: tuple[tuple[float, float], tuple[float, float]] | None = None) -> np.ndarray:
+def face_crop(
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    *,
+    size: int = FACE_SIZE,
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> np.ndarray:
     """Square crop around ``box`` from a BGR or grayscale image, as uint8 (size, size) grayscale.
 
     Parts of the square outside the image are filled by replicating the border,
@@ -50,7 +57,7 @@ def face_crop(image: np.ndarray, box: tuple[int, int, int, int], *, size: int = 
     if pad:
         gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         x0, y0 = x0 + pad, y0 + pad
-    patch = gray[y0:y0 + side, x0:x0 + side]
+    patch = gray[y0 : y0 + side, x0 : x0 + side]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interp)
 
@@ -86,7 +93,7 @@ def _padded(gray: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     if pad:
         gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         x0, y0 = x0 + pad, y0 + pad
-    return gray[y0:y0 + side, x0:x0 + side]
+    return gray[y0 : y0 + side, x0 : x0 + side]
 
 
 def to_face_size(images: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ are mapped back to original pixels and merged with non-maximum suppression;
 each face keeps the eye positions the model found, for alignment
 (``crop.face_crop``).
 """
+
 from __future__ import annotations
 
 import math
@@ -114,8 +115,15 @@ class _BlazeNet:
         bw, bh = raw[:, 2] / n, raw[:, 3] / n
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
         # keypoints 0 and 1 are the right and left eye, as offsets from the anchor
-        eyes = np.stack([raw[:, 4] / n + anchors[:, 0], raw[:, 5] / n + anchors[:, 1],
-                         raw[:, 6] / n + anchors[:, 0], raw[:, 7] / n + anchors[:, 1]], axis=1)
+        eyes = np.stack(
+            [
+                raw[:, 4] / n + anchors[:, 0],
+                raw[:, 5] / n + anchors[:, 1],
+                raw[:, 6] / n + anchors[:, 0],
+                raw[:, 7] / n + anchors[:, 1],
+            ],
+            axis=1,
+        )
         offset = np.array([x0, y0, x0, y0], np.float64)
         return boxes * side + offset, eyes * side + offset, scores
 
@@ -160,7 +168,7 @@ def _view_canvas(image_bgr: np.ndarray, view: tuple[int, int, int], size: int) -
         nh = min(max(1, int(round((iy1 - iy0) * scale))), size - oy)
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(image_bgr[iy0:iy1, ix0:ix1], (nw, nh), interpolation=interp)
-        canvas[oy:oy + nh, ox:ox + nw] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        canvas[oy : oy + nh, ox : ox + nw] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
     return canvas * (2 / 255.0) - 1
 
 
@@ -216,20 +224,35 @@ class FaceDetector:
 
     name = "blazeface-full-range+short-range"
 
-    def __init__(self, *, min_score: float = 0.6, min_face_px: int = 40, max_views: int = 120,
-                 max_faces: int = 100, threads: int = 1, close_ups: bool = True,
-                 close_up_min_score: float = SHORT_RANGE_MIN_SCORE):
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.6,
+        min_face_px: int = 40,
+        max_views: int = 120,
+        max_faces: int = 100,
+        threads: int = 1,
+        close_ups: bool = True,
+        close_up_min_score: float = SHORT_RANGE_MIN_SCORE,
+    ):
         self.min_score, self.min_face_px = min_score, min_face_px
         self.close_up_min_score = close_up_min_score
         self.max_views, self.max_faces = max_views, max_faces
         self.full = _BlazeNet("face_detection_full_range.tflite", side=INPUT, anchors=_anchors(), threads=threads)
-        self.short = (_BlazeNet("face_detection_short_range.tflite", side=SHORT_INPUT,
-                                anchors=_short_range_anchors(), threads=threads) if close_ups else None)
+        self.short = (
+            _BlazeNet(
+                "face_detection_short_range.tflite", side=SHORT_INPUT, anchors=_short_range_anchors(), threads=threads
+            )
+            if close_ups
+            else None
+        )
         self.mesh = _FacePresence(threads) if close_ups else None
 
     def __repr__(self) -> str:
-        return (f"FaceDetector({self.name}, min_score={self.min_score}, min_face_px={self.min_face_px}, "
-                f"max_views={self.max_views})")
+        return (
+            f"FaceDetector({self.name}, min_score={self.min_score}, min_face_px={self.min_face_px}, "
+            f"max_views={self.max_views})"
+        )
 
     # ------------------------------------------------------------------ views
     def views(self, width: int, height: int) -> list[tuple[int, int, int]]:
@@ -268,22 +291,31 @@ class FaceDetector:
         zoom = int(side * CLOSER_ZOOM)
         return views + [((width - zoom) // 2, (height - zoom) // 2, zoom)]
 
-    def _close_ups(self, image_bgr: np.ndarray, views: list[tuple[int, int, int]],
-                   scales: tuple[float, ...] = (MESH_ROI_SCALE,), found_boxes: np.ndarray | None = None):
+    def _close_ups(
+        self,
+        image_bgr: np.ndarray,
+        views: list[tuple[int, int, int]],
+        scales: tuple[float, ...] = (MESH_ROI_SCALE,),
+        found_boxes: np.ndarray | None = None,
+    ):
         """Short-range boxes on the views, each of the best few confirmed by FaceMesh on a crop of one of the
         ``scales`` times its box.  A box around a face the full-range views already found is that face or
         background around it, and is not confirmed (in video most frames have one: FaceMesh is the cost)."""
         found = []
         for view in views:
             b, e, sc = self.short.run(image_bgr, view, min(self.min_score, self.close_up_min_score))
-            keep = (np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= SHORT_RANGE_MIN_SHARE * view[2]) \
-                & _eyes_plausible(b, e)
+            keep = (
+                np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= SHORT_RANGE_MIN_SHARE * view[2]
+            ) & _eyes_plausible(b, e)
             if found_boxes is not None and len(found_boxes):
                 keep &= ~_holds_a_centre(b, found_boxes)
             found.append((b[keep], e[keep], sc[keep]))
         boxes, eyes, scores = (np.concatenate(parts) for parts in zip(*found))
-        confirmed = [i for i in (_nms(boxes, scores, iou=0.3)[:SHORT_RANGE_CANDIDATES] if len(scores) else [])
-                     if any(self.mesh.score(image_bgr, boxes[i], eyes[i], s) >= MESH_MIN_PRESENCE for s in scales)]
+        confirmed = [
+            i
+            for i in (_nms(boxes, scores, iou=0.3)[:SHORT_RANGE_CANDIDATES] if len(scores) else [])
+            if any(self.mesh.score(image_bgr, boxes[i], eyes[i], s) >= MESH_MIN_PRESENCE for s in scales)
+        ]
         return boxes[confirmed], eyes[confirmed], scores[confirmed]
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
@@ -311,8 +343,14 @@ class FaceDetector:
             full = (int(round(bx1)), int(round(by1)), int(round(bx2 - bx1)), int(round(by2 - by1)))
             clipped = (int(round(x1)), int(round(y1)), int(round(w)), int(round(h)))
             e = eyes[i]
-            faces.append(Face(*clipped, float(scores[i]), eyes=((float(e[0]), float(e[1])), (float(e[2]), float(e[3]))),
-                              full_box=full if full != clipped else None))
+            faces.append(
+                Face(
+                    *clipped,
+                    float(scores[i]),
+                    eyes=((float(e[0]), float(e[1])), (float(e[2]), float(e[3]))),
+                    full_box=full if full != clipped else None,
+                )
+            )
         return faces[: self.max_faces]
 
 
@@ -329,12 +367,14 @@ def _eyes_plausible(boxes: np.ndarray, eyes: np.ndarray) -> np.ndarray:
 def _holds_a_centre(boxes: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """For each box (x1, y1, x2, y2), whether the centre of any of ``inner`` lies inside it."""
     cx, cy = (inner[:, 0] + inner[:, 2]) / 2, (inner[:, 1] + inner[:, 3]) / 2
-    return ((boxes[:, None, 0] <= cx) & (cx <= boxes[:, None, 2])
-            & (boxes[:, None, 1] <= cy) & (cy <= boxes[:, None, 3])).any(axis=1)
+    return (
+        (boxes[:, None, 0] <= cx) & (cx <= boxes[:, None, 2]) & (boxes[:, None, 1] <= cy) & (cy <= boxes[:, None, 3])
+    ).any(axis=1)
 
 
 def _tiles(width: int, height: int, side: int) -> list[tuple[int, int, int]]:
     """Overlapping square tiles of ``side`` covering the image (stride TILE_STRIDE * side)."""
+
     def starts(length: int) -> list[int]:
         if length <= side:
             return [0]

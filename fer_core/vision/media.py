@@ -9,6 +9,7 @@ sampled frames are converted (``grab`` every frame, ``retrieve`` the ones we
 keep).  The stream's duration comes from the container through PyAV, and a
 stored frame is read again by seeking to its time.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -90,8 +91,10 @@ def read_image(path: str | Path, *, max_pixels: int = 100_000_000, notes: list[s
             with Image.open(path) as im:
                 w, h = im.size
                 if w * h > max_pixels:
-                    raise MediaError(f"{path.name}: the image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
-                                     f"limit of {max_pixels / 1e6:.0f} megapixels")
+                    raise MediaError(
+                        f"{path.name}: the image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
+                        f"limit of {max_pixels / 1e6:.0f} megapixels"
+                    )
                 pages = getattr(im, "n_frames", 1)
                 if pages > 1 and im.format in ("GIF", "PNG", "WEBP"):
                     raise MediaError(f"{path.name}: animated images are not supported; upload the video instead")
@@ -103,8 +106,9 @@ def read_image(path: str | Path, *, max_pixels: int = 100_000_000, notes: list[s
     except MediaError:
         raise
     except UnidentifiedImageError:
-        raise MediaError(f"{path.name}: not an image format we can read "
-                         "(JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP or TIFF)") from None
+        raise MediaError(
+            f"{path.name}: not an image format we can read (JPEG, PNG, WebP, HEIC/HEIF, AVIF, BMP or TIFF)"
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(f"{path.name}: the image is damaged or truncated ({exc})") from None
 
@@ -199,8 +203,10 @@ def sample_video(path: str | Path, *, fps: float = 2.0, max_seconds: float = 4 *
     cap, info = open_video(path)
     try:
         if info.duration_s > max_seconds:
-            raise MediaError(f"{path.name}: the video lasts {info.duration_s / 60:.1f} min, over the limit of "
-                             f"{max_seconds / 60:.0f} min")
+            raise MediaError(
+                f"{path.name}: the video lasts {info.duration_s / 60:.1f} min, over the limit of "
+                f"{max_seconds / 60:.0f} min"
+            )
         step = 1.0 / fps
         next_t, index, yielded, last_t = 0.0, -1, 0, -1.0
         use_pts = True
@@ -259,6 +265,12 @@ def read_video_frame(path: str | Path, t_s: float) -> np.ndarray:
 
 def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """Turn a decoded frame as its display matrix says (counter-clockwise degrees), as OpenCV does on reading."""
-    turns = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, -270: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180,
-             -180: cv2.ROTATE_180, -90: cv2.ROTATE_90_CLOCKWISE, 270: cv2.ROTATE_90_CLOCKWISE}
+    turns = {
+        90: cv2.ROTATE_90_COUNTERCLOCKWISE,
+        -270: cv2.ROTATE_90_COUNTERCLOCKWISE,
+        180: cv2.ROTATE_180,
+        -180: cv2.ROTATE_180,
+        -90: cv2.ROTATE_90_CLOCKWISE,
+        270: cv2.ROTATE_90_CLOCKWISE,
+    }
     return cv2.rotate(image, turns[rotation]) if rotation in turns else image

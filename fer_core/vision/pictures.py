@@ -1,4 +1,5 @@
 """Pictures of faces: thumbnails for the dashboard and reports, and pixelated faces for privacy."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,13 +27,15 @@ def blur_faces(image: np.ndarray, boxes, *, strength: float = 0.25) -> np.ndarra
 
 def face_jpeg(image: np.ndarray, box: tuple[int, int, int, int], size: int = 128) -> bytes:
     """A small JPEG of one face (what is kept when a session stores faces instead of whole media)."""
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(_square_around(image, box, size), cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(_square_around(image, box, size), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+    )
     return data.tobytes()
 
 
-def face_thumbnail(path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int],
-                   size: int = 128, blur: bool = False) -> np.ndarray:
+def face_thumbnail(
+    path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int], size: int = 128, blur: bool = False
+) -> np.ndarray:
     """An RGB square thumbnail of one detected face (a little context around the box), pixelated if ``blur``.
 
     ``kind`` "face" means ``path`` is already such a thumbnail (sessions that keep faces only)."""
@@ -50,6 +53,6 @@ def _square_around(image: np.ndarray, box: tuple[int, int, int, int], size: int)
     side = int(max(w, h) * 1.4)
     cx, cy = x + w // 2, y + h // 2
     x0, y0 = max(0, cx - side // 2), max(0, cy - side // 2)
-    patch = image[y0:y0 + side, x0:x0 + side]
+    patch = image[y0 : y0 + side, x0 : x0 + side]
     patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)

@@ -6,6 +6,7 @@ seconds of video ends.  The gap is in seconds, not in sampled frames, so the
 sampling rate does not change who counts as one person.  Simple, and enough
 for feedback videos where people sit fairly still.
 """
+
 from __future__ import annotations
 
 
@@ -28,8 +29,9 @@ class Tracker:
     def update(self, boxes: list[tuple], t_s: float) -> list[int]:
         """Assign a track id to each box of the frame at ``t_s`` seconds (same order as ``boxes``)."""
         self._live = {t: v for t, v in self._live.items() if t_s - v[1] <= self.max_gap_s + 1e-6}
-        pairs = sorted(((iou(b, last), i, t) for i, b in enumerate(boxes) for t, (last, _) in self._live.items()),
-                       reverse=True)
+        pairs = sorted(
+            ((iou(b, last), i, t) for i, b in enumerate(boxes) for t, (last, _) in self._live.items()), reverse=True
+        )
         ids: list[int | None] = [None] * len(boxes)
         used: set[int] = set()
         for score, i, t in pairs:
