@@ -14,6 +14,7 @@ from fer_core import jobs, pipeline
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
+from fer_core.runner import LocalRunner
 from fer_core.storage.store import MediaStore, media_store
 
 
@@ -88,15 +89,18 @@ def dispatch(
     engine: Engine,
     analyzer: Analyzer | None = None,
     store: MediaStore | None = None,
+    runner: LocalRunner | None = None,
     on_progress: ProgressFn | None = None,
 ) -> list[FileOutcome] | None:
-    """Send jobs to the queue workers (BROKER_URL set; returns None), or run them here and return outcomes."""
+    """Start jobs: on the queue workers (BROKER_URL set), else on ``runner``'s thread (both return None at
+    once: follow them with ``jobs.wait``), else here, returning their outcomes."""
     if jobs.broker_url():
-        from fer_core.worker import (
-            enqueue,  # Celery is imported only where a broker is used
-        )
+        from fer_core.worker import enqueue  # Celery is imported only where a broker is used
 
         enqueue(job_ids)
+        return None
+    if runner is not None:
+        runner.submit(job_ids)
         return None
     analyzer = analyzer or Analyzer()
     outcomes = []

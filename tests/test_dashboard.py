@@ -21,9 +21,10 @@ def fresh_database(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("FER_HOME", str(tmp_path))
     monkeypatch.delenv("FER_DASHBOARD_PASSWORD_SHA256", raising=False)
-    from resources import get_engine
+    from resources import get_engine, get_runner
 
-    get_engine.clear()  # the cached engine belongs to the previous test's database
+    get_engine.clear()  # the cached engine (and the runner using it) belong to the previous test's database
+    get_runner.clear()
     return url
 
 

@@ -23,8 +23,13 @@ SHOTS = REPO / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e")
+def e2e_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def dashboard(e2e_home):
+    home = e2e_home
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -130,3 +135,42 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
         no_error_on(page)
         page.screenshot(path=str(SHOTS / f"4-{name or 'home'}.png"), full_page=True)
     assert page.locator('[data-testid="stMetric"]').count() >= 3  # home totals after the upload
+
+
+def test_leaving_upload_mid_analysis_does_not_stop_it(dashboard, browser, e2e_home, faces, tmp_path):
+    """Without a broker the dashboard's own runner thread analyses; opening another page must not stop it."""
+    import sqlite3
+
+    from conftest import background, paste, write_video
+
+    frames = []
+    for i in range(60 * 10):  # 60 s at 10 fps: about 120 sampled frames to analyse
+        img = background(360, 640, seed=7)
+        paste(img, faces[2], 200 + (i % 40), 90, 150)
+        frames.append(img)
+    video = write_video(tmp_path / "leave me.mp4", frames, 10)
+
+    def job():
+        with sqlite3.connect(e2e_home / "fer.db") as db:
+            return db.execute(
+                "SELECT status, faces FROM analysis_job WHERE original_name = ? ORDER BY id DESC", (video.name,)
+            ).fetchone()
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(300_000)
+    page.goto(f"{dashboard}/upload")
+    page.get_by_label("Session name").fill("Left mid-analysis")
+    page.locator('input[type="file"]').set_input_files([str(video)])
+    page.get_by_text(video.name).wait_for()
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("The analysis goes on if you open another page").wait_for()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Jobs").click()
+    page.locator('[data-testid="stMainBlockContainer"] h1', has_text="Jobs").wait_for()
+    assert job()[0] in ("queued", "running")  # left before the end
+    deadline = time.time() + 600
+    while job()[0] in ("queued", "running") and time.time() < deadline:
+        time.sleep(1)
+    status, n_faces = job()
+    assert status == "done" and n_faces > 0
+    no_error_on(page)
+    page.screenshot(path=str(SHOTS / "5-jobs-after-leaving-upload.png"), full_page=True)

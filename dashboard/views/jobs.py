@@ -5,7 +5,7 @@ import streamlit as st
 from fer_core import WeightsError, jobs, service
 from fer_core.storage import queries as Q
 
-from resources import get_analyzer, get_engine
+from resources import get_analyzer, get_engine, get_runner
 
 st.title("Jobs")
 engine = get_engine()
@@ -13,7 +13,7 @@ broker = jobs.broker_url()
 st.caption(
     f"Analysis runs on the task-queue workers at `{broker}`."
     if broker
-    else "Analysis runs inside this app (no BROKER_URL is set), while the Upload page is open."
+    else "Analysis runs inside this app (no BROKER_URL is set), one file after another, whichever page is open."
 )
 
 
@@ -69,15 +69,12 @@ if retryable:
         else:
             bar = st.progress(0.0, text="Starting...")
             try:
-                results = service.dispatch(
-                    ids,
-                    engine=engine,
-                    analyzer=get_analyzer(),
-                    on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
-                )
+                get_analyzer().load_models()
             except WeightsError as exc:
                 st.error(str(exc))
                 st.stop()
+            service.dispatch(ids, engine=engine, runner=get_runner())
+            results = jobs.wait(ids, engine=engine, on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
             bar.progress(1.0, text="Done")
             bad = [r for r in results if r is not None and r.status == "failed"]
             (st.warning if bad else st.success)(

@@ -10,12 +10,12 @@ import streamlit as st
 
 from fer_core import MediaError, WeightsError, jobs, service
 from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from fer_core.service import ingest
+from fer_core.pipeline import IngestSummary
 from fer_core.storage import queries as Q
 from fer_core.vision.media import read_image
 from fer_core.vision.pictures import blur_faces
 
-from resources import get_analyzer, get_engine
+from resources import get_analyzer, get_engine, get_runner
 from widgets import SELECTED_SESSION
 
 st.title("Upload")
@@ -71,31 +71,30 @@ if submitted:
                 tags=[t.strip() for t in tags.split(",") if t.strip()],
                 display_names=[f.name for f in files],
             )
-            if jobs.broker_url():  # workers analyse; this page only hands the files over
-                session_id, job_ids = jobs.submit(paths, engine=engine, **details)
-                try:
-                    service.dispatch(job_ids, engine=engine)
-                except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
-                    st.error(
-                        f"The files are saved, but the task queue could not be reached ({exc}). "
-                        "Send them again from the Jobs page once it is back."
-                    )
-                else:
-                    bar.progress(1.0, text=f"{len(job_ids)} file(s) queued for the analysis workers")
-                st.session_state[SELECTED_SESSION] = session_id
-                st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
-                st.stop()
+            broker = jobs.broker_url()
             try:
-                summary = ingest(
-                    paths,
-                    engine=engine,
-                    analyzer=get_analyzer(),
-                    on_progress=lambda frac, msg: bar.progress(min(frac, 1.0), text=msg),
-                    **details,
-                )
+                if not broker:
+                    get_analyzer().load_models()  # missing weights: say so before anything is stored
+                session_id, job_ids = jobs.submit(paths, engine=engine, **details)
+                st.session_state[SELECTED_SESSION] = session_id
+                # Workers, or this process's runner thread: the analysis goes on if the user leaves this page.
+                service.dispatch(job_ids, engine=engine, runner=get_runner())
             except WeightsError as exc:
                 st.error(str(exc))
                 st.stop()
+            except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
+                st.error(
+                    f"The files are saved, but the task queue could not be reached ({exc}). "
+                    "Send them again from the Jobs page once it is back."
+                )
+                st.stop()
+            if broker:
+                bar.progress(1.0, text=f"{len(job_ids)} file(s) queued for the analysis workers")
+                st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
+                st.stop()
+            st.caption("The analysis goes on if you open another page; the Jobs page follows it.")
+            results = jobs.wait(job_ids, engine=engine, on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            summary = IngestSummary(session_id=session_id, files=results)
             bar.progress(1.0, text="Done")
             st.session_state[SELECTED_SESSION] = summary.session_id
             outcome = pd.DataFrame(
