@@ -9,6 +9,7 @@ clear error that names it, never random predictions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -38,10 +39,12 @@ class ModelSpec:
     params: int = 0
 
     def card(self) -> dict:
-        """The model card, or {} when none has been written yet."""
-        if not self.card_file.is_file():
+        """The model card, or {} when none has been written yet; read once per version of the file."""
+        try:
+            stat = self.card_file.stat()
+        except FileNotFoundError:
             return {}
-        return json.loads(self.card_file.read_text())
+        return dict(_read_card(str(self.card_file), stat.st_mtime_ns, stat.st_size))
 
     @property
     def version(self) -> str:
@@ -55,6 +58,12 @@ class ModelSpec:
     def backbone_size(self) -> int:
         """Side the net enlarges its 48x48 input to; cards written before this field describe 48 px nets."""
         return int(self.card().get("backbone_size") or FACE_SIZE)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_card(path: str, mtime_ns: int, size: int) -> dict:
+    """Cached by path, modification time and size: a card rewritten by `card` is read again."""
+    return json.loads(Path(path).read_text())
 
 
 def spec(name: str, weights_dir: str | Path | None = None) -> ModelSpec:
