@@ -83,10 +83,8 @@ if submitted:
                 st.error(str(exc))
                 st.stop()
             except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
-                st.error(
-                    f"The files are saved, but the task queue could not be reached ({exc}). "
-                    "Send them again from the Jobs page once it is back."
-                )
+                where = "the task queue could not be reached" if broker else "the analysis could not start"
+                st.error(f"The files are saved, but {where} ({exc}). Send them again from the Jobs page.")
                 st.stop()
             if broker:
                 bar.progress(1.0, text=f"{len(job_ids)} file(s) queued for the analysis workers")
