@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -292,8 +291,7 @@ def cmd_delete_session(args) -> int:
 
 def cmd_train(args) -> int:
     if args.threads:
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)  # TensorFlow's own variables, for training
-        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+        settings.use_threads(args.threads)
     from fer_core.lab.training import TrainConfig, train
 
     bf16 = (BF16_FASTER[args.model] and cpu_has_bfloat16()) if args.bf16 is None else args.bf16

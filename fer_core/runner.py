@@ -39,9 +39,6 @@ class LocalRunner:
                 self._thread = threading.Thread(target=self._work, name="fer-local-runner", daemon=True)
                 self._thread.start()
 
-    def idle(self) -> bool:
-        return self._queue.unfinished_tasks == 0
-
     def _work(self) -> None:
         while True:
             job_id = self._queue.get()

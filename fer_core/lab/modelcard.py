@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core import settings
 from fer_core.constants import EMOTIONS, FACE_SIZE
 from fer_core.lab.training import (
     BEST_FLOAT32,
@@ -27,7 +28,7 @@ from fer_core.lab.training import (
 )
 from fer_core.models.metrics import expected_calibration_error, fit_temperature, metrics
 from fer_core.models.nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
-from fer_core.models.registry import WEIGHTS_DIR, sha256
+from fer_core.models.registry import sha256
 
 
 def _probs(model, x: np.ndarray) -> np.ndarray:
@@ -46,12 +47,12 @@ def write_card(
     weights_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> dict:
-    """Copy ``weights`` to WEIGHTS_DIR/MODEL.npz and write its measured card; ``limit`` (tests only)
+    """Copy ``weights`` to FER_WEIGHTS_DIR/MODEL.npz and write its measured card; ``limit`` (tests only)
     evaluates on the first N PublicTest faces."""
     from fer_core.models.metrics import apply_temperature
     from fer_core.models.nets import build_classifier
 
-    out_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    out_dir = Path(weights_dir) if weights_dir else settings.current().weights_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     xv, yv = load_validation_data(data_dir)
     near_dup = np.load(Path(data_dir) / "fer2013_publictest.npz")["near_dup_in_train"].astype(bool)
