@@ -318,6 +318,7 @@ def cmd_train(args) -> int:
         weight_decay=args.weight_decay,
         photometric=args.photometric,
         select=args.select,
+        train_part=args.train_part,
     )
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
@@ -459,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("publictest", "mean"),
         default="publictest",
         help="best epoch by PublicTest, or by the mean of PublicTest, ExpW test and SFEW test",
+    )
+    t.add_argument(
+        "--train-part",
+        choices=("all", "head"),
+        default="all",
+        help="head: only the final Dense layer learns (start from --init-weights)",
     )
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.set_defaults(func=cmd_train)

@@ -15,7 +15,7 @@ from fer_core.lab.training import (
     train,
 )
 
-from conftest import DATA_DIR, needs_data
+from conftest import DATA_DIR, REPO, needs_data
 
 # mixed bfloat16 where the CPU computes it; elsewhere it is emulated, about 20 times slower than float32
 BF16 = cpu_has_bfloat16()
@@ -219,3 +219,25 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])
     accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:64]))
     assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)
+
+
+@needs_data
+def test_training_the_head_only_leaves_the_backbone_as_it_was(tmp_path):
+    start = REPO / "weights" / "vgg16.npz"
+    cfg = TrainConfig(
+        model="vgg16",
+        data_dir=str(DATA_DIR),
+        out_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        limit_train=64,
+        limit_val=32,
+        init_weights=str(start),
+        learning_rate=1e-2,
+        train_part="head",
+    )
+    train(cfg)
+    with np.load(start) as before, np.load(tmp_path / "vgg16" / "best.npz") as after:
+        assert before.files == after.files  # same arrays in the same order: loads into the full net
+        changed = [k for k in before.files if not np.array_equal(before[k], after[k])]
+    assert changed == before.files[-2:]  # the Dense layer's kernel and bias, nothing else

@@ -56,6 +56,9 @@ class TrainConfig:
     # Which validation accuracy picks the best epoch: "publictest", or "mean" of PublicTest, ExpW test
     # and SFEW test (the in-the-wild sets are scored every epoch whenever their files exist).
     select: str = "publictest"
+    # "head": only the final Dense layer learns (the backbone's features stay as trained, batch norm frozen):
+    # a cheap way to refit what the features mean on new data, e.g. the 96 px ResNet50 on the wild mix.
+    train_part: str = "all"
     extra: dict = field(default_factory=dict)
 
 
@@ -291,6 +294,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'")
     if cfg.select not in ("publictest", "mean"):
         raise ValueError(f"unknown selection {cfg.select!r}: use 'publictest' or 'mean'")
+    if cfg.train_part not in ("all", "head"):
+        raise ValueError(f"unknown part {cfg.train_part!r}: use 'all' or 'head'")
     run_dir = Path(cfg.out_dir) / cfg.model
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
@@ -323,6 +328,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     if cfg.init_weights and not state:
         load_compact(model, cfg.init_weights)
         log(f"started from {cfg.init_weights}")
+    if cfg.train_part == "head":
+        for layer in model.layers:
+            layer.trainable = layer.name == "emotion"
     lr = cfg.learning_rate or DEFAULT_LR[cfg.model]
     if cfg.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
