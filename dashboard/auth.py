@@ -14,6 +14,8 @@ import streamlit as st
 
 from fer_core import settings
 
+import state
+
 
 def _expected() -> str | None:
     value = settings.current().dashboard_password_sha256
@@ -27,13 +29,13 @@ def _expected() -> str | None:
 
 def require_login() -> bool:
     expected = _expected()
-    if expected is None or st.session_state.get("authenticated"):
+    if expected is None or st.session_state.get(state.AUTHENTICATED):
         return True
     st.title("Feedback emotions")
     password = st.text_input("Password", type="password")
     if password:
         if hmac.compare_digest(hashlib.sha256(password.encode()).hexdigest(), expected):
-            st.session_state["authenticated"] = True
+            st.session_state[state.AUTHENTICATED] = True
             st.rerun()
         st.error("Wrong password.")
     return False

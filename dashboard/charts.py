@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from fer_core.constants import EMOTIONS
+from fer_core.constants import DISPLAY_NAMES, EMOTIONS, ENSEMBLE, MODEL_NAMES
 
 # One colour per emotion, on every page and in every export.
 EMOTION_COLORS = {
@@ -21,7 +21,8 @@ EMOTION_COLORS = {
     "surprise": "#17becf",
     "neutral": "#7f7f7f",
 }
-MODEL_LABELS = {"resnet50": "ResNet50", "vgg16": "VGG16", "ensemble": "Ensemble (mean)"}
+# Each model's name for users, the models first and the ensemble last in every chart's panels.
+MODEL_LABELS = {m: DISPLAY_NAMES[m] for m in MODEL_NAMES + (ENSEMBLE,)}
 POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
 SATISFACTION_HELP = (
     "Satisfaction index = P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), "

@@ -8,14 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import MediaError
-from fer_core.storage import queries as Q
+from fer_core.constants import MODEL_NAMES
 from fer_core.storage.store import face_key, media_store, store_for
 from fer_core.vision.pictures import face_thumbnail
 
 import charts
-from resources import get_analyzer, get_engine
-
-SELECTED_SESSION = "selected_session_id"
+import reads
+import state
+from resources import get_analyzer
 
 
 def _slug(text: str) -> str:
@@ -63,18 +63,23 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
 
 def session_picker(label: str = "Session") -> int | None:
     """Select box over all sessions, remembering the choice across pages. Returns the session id."""
-    sessions = Q.sessions_overview(get_engine())
+    sessions = reads.sessions_overview()
     if sessions.empty:
         st.info("No sessions yet: add one on the Upload page.")
         st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload:")
         return None
     ids = list(sessions["id"])
     names = dict(zip(sessions["id"], sessions["name"]))
-    current = st.session_state.get(SELECTED_SESSION)
+    current = st.session_state.get(state.SELECTED_SESSION)
     index = ids.index(current) if current in ids else 0
     chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i])
-    st.session_state[SELECTED_SESSION] = chosen
+    st.session_state[state.SELECTED_SESSION] = chosen
     return chosen
+
+
+def labels_caption(row) -> str:
+    """Each model's label of one face, e.g. "ResNet50: sad, VGG16: neutral"."""
+    return ", ".join(f"{charts.MODEL_LABELS[m]}: {getattr(row, 'label_' + m)}" for m in MODEL_NAMES)
 
 
 def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:

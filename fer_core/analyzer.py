@@ -218,7 +218,7 @@ class Analyzer:
 
         With ``on_faces``, each batch's face records go to it instead of ``result.faces``,
         so memory stays flat however long the video (the CLI prints them as they come)."""
-        analyze = self.analyze_video if media_kind(path) == "video" else self.analyze_image
+        analyze = self.analyze_video if media_kind(path) == C.MediaKind.VIDEO else self.analyze_image
         return analyze(path, on_progress=on_progress, thumbnails=thumbnails, on_faces=on_faces)
 
     def analyze_image(
@@ -233,7 +233,7 @@ class Analyzer:
         notes: list[str] = []
         image = read_image(path, max_pixels=self.config.max_image_pixels, notes=notes)
         result = AnalysisResult(
-            file=str(path), kind="photo", width=image.shape[1], height=image.shape[0], warnings=notes
+            file=str(path), kind=C.MediaKind.PHOTO, width=image.shape[1], height=image.shape[0], warnings=notes
         )
         found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
         self._classify_found(result, found, crops, on_faces=on_faces)
@@ -253,7 +253,7 @@ class Analyzer:
         info = video_info(path)
         result = AnalysisResult(
             file=str(path),
-            kind="video",
+            kind=C.MediaKind.VIDEO,
             width=info.width,
             height=info.height,
             fps=info.fps,

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from fer_core import settings
+from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, JobStatus, Keep
 
-# bfloat16 speeds VGG16 up on a CPU with bfloat16 instructions, not ResNet50 (benchmarks/train_speed.py;
-# figures in docs/training_log.md). A CPU without them emulates bfloat16 about 20 times slower than float32.
-BF16_FASTER = {"resnet50": False, "vgg16": True}
+# A CPU without bfloat16 instructions emulates it about 20 times slower than float32 (docs/training_log.md).
 
 
 def cpu_has_bfloat16() -> bool:
@@ -128,7 +127,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from fer_core.constants import MODEL_NAMES
     from fer_core.models.registry import sha256, spec
 
     rows = []
@@ -235,7 +233,7 @@ def cmd_prepare(args) -> int:
 
     int8 = args.int8 or AnalyzerConfig.from_env().engine == "litert-int8"
     try:
-        for name in _models_arg(args.models) if args.models else ("resnet50", "vgg16"):
+        for name in _models_arg(args.models) if args.models else MODEL_NAMES:
             print(json.dumps({"model": name, "litert_file": str(lite_file(name))}), flush=True)
             if int8:
                 print(json.dumps({"model": name, "litert_int8_file": str(lite_file(name, int8=True))}), flush=True)
@@ -271,20 +269,17 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_delete_session(args) -> int:
-    from sqlalchemy import select
-
-    from fer_core.storage.db import make_engine, session_factory, upgrade
-    from fer_core.storage.orm import FeedbackSession
-    from fer_core.storage.repository import delete_session
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+    from fer_core.storage.queries import sessions_overview
 
     engine = make_engine()
     upgrade(engine)
-    with session_factory(engine)() as db:
-        fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == args.session))
-        if fs is None:
-            print(f"error: no session named {args.session!r}", file=sys.stderr)
-            return 1
-        delete_session(db, session_id=fs.id)
+    ids = sessions_overview(engine).set_index("name")["id"]
+    if args.session not in ids:
+        print(f"error: no session named {args.session!r}", file=sys.stderr)
+        return 1
+    service.delete_session(int(ids[args.session]), engine=engine)
     print(json.dumps({"deleted": args.session}, ensure_ascii=False))
     return 0
 
@@ -294,7 +289,7 @@ def cmd_train(args) -> int:
         settings.use_threads(args.threads)
     from fer_core.lab.training import TrainConfig, train
 
-    bf16 = (BF16_FASTER[args.model] and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
+    bf16 = (MODELS[args.model].bf16_faster and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
     cfg = TrainConfig(
         model=args.model,
         data_dir=args.data,
@@ -364,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     c = sub.add_parser("card", help="ship trained weights: copy them to weights/ and write the model card")
-    c.add_argument("--model", required=True, choices=("resnet50", "vgg16"))
+    c.add_argument("--model", required=True, choices=MODEL_NAMES)
     c.add_argument("--weights", required=True, help="compact .npz from a run, e.g. runs/resnet50/best.npz")
     c.add_argument("--run", default=None, help="the run folder (for epochs, backend, settings)")
     c.add_argument("--data", default="../shared/data")
@@ -382,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--fps", type=float, default=None)
     i.add_argument(
         "--keep",
-        choices=("media", "faces", "none"),
-        default="media",
+        choices=KEEP_CHOICES,
+        default=Keep.MEDIA.value,
         help="besides the results, store a copy of each file (default), a small JPEG of each face, or nothing",
     )
     i.add_argument(
@@ -407,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_worker)
 
     j = sub.add_parser("jobs", help="list analysis jobs (JSON lines), or queue failed ones again")
-    j.add_argument("--status", choices=("queued", "running", "done", "failed"), default=None)
+    j.add_argument("--status", choices=tuple(s.value for s in JobStatus), default=None)
     j.add_argument("--limit", type=int, default=100)
     j.add_argument("--retry", type=int, nargs="+", metavar="JOB_ID", help="queue these failed jobs again")
     j.set_defaults(func=cmd_jobs)
@@ -417,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(func=cmd_delete_session)
 
     t = sub.add_parser("train", help="train one model on FER-2013 (resumable)")
-    t.add_argument("--model", required=True, choices=("resnet50", "vgg16"))
+    t.add_argument("--model", required=True, choices=MODEL_NAMES)
     t.add_argument("--data", default="../shared/data", help="folder with fer2013_train.npz etc.")
     t.add_argument("--out", default="runs", help="run folder (checkpoints, history, best.npz)")
     t.add_argument("--epochs", type=int, default=60)

@@ -1,16 +1,45 @@
-"""Names shared by every part of the product: labels, model names, result columns.
+"""Names shared by every part of the product: labels, the models, statuses, result columns.
 
 Import these instead of retyping strings, so the database, the charts and the
-CLI can never disagree on an emotion's name or order.
+CLI can never disagree on an emotion's name or order.  The enums are ``StrEnum``:
+their members are the very strings stored in the database and compare equal to them.
 """
+
+from dataclasses import dataclass
+from enum import StrEnum
 
 # FER-2013's label order: index i of every probability vector is EMOTIONS[i].
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(EMOTIONS)
 
-# The two classifiers of the study, and the mean of the two as a third opinion.
-MODEL_NAMES: tuple[str, ...] = ("resnet50", "vgg16")
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the product knows about one classifier of the study, before any weights are loaded."""
+
+    name: str  # as stored in the database and named on the command line
+    display: str  # as shown to users
+    params: int  # the study's exact count: backbone + GlobalAveragePooling2D + Dropout(0.2) + Dense(7)
+    learning_rate: float  # training's default Adam rate
+    bf16_faster: bool  # mixed bfloat16 speeds its training up on a CPU with bfloat16 instructions
+
+
+# The two classifiers of the study.  Plain VGG has no batch norm and needs a gentle start; ResNet50 at 1e-3
+# stalled near chance for 3 epochs, at 3e-4 it learns.  bfloat16 helps VGG16's training, not ResNet50's
+# (benchmarks/train_speed.py; figures in docs/training_log.md).
+MODELS: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        ModelInfo("resnet50", "ResNet50", 23_602_055, learning_rate=3e-4, bf16_faster=False),
+        ModelInfo("vgg16", "VGG16", 14_718_279, learning_rate=1e-4, bf16_faster=True),
+    )
+}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+# The mean of the models' probabilities, a third opinion stored beside theirs.
 ENSEMBLE = "ensemble"
+# Every opinion a face gets, ensemble first (the dashboard's default), with the names users see.
+OPINIONS: tuple[str, ...] = (ENSEMBLE,) + MODEL_NAMES
+DISPLAY_NAMES: dict[str, str] = {ENSEMBLE: "Ensemble (mean)", **{m.name: m.display for m in MODELS.values()}}
 
 # FER-2013 faces are 48x48 grayscale; every crop is converted to exactly this.
 FACE_SIZE = 48
@@ -42,5 +71,36 @@ PREDICTION_COLUMNS: tuple[str, ...] = FACE_COLUMNS + (COL_MODEL, COL_LABEL, COL_
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
-# What an upload keeps besides its results: the file itself, a small picture of each face, or nothing.
-KEEP_CHOICES: tuple[str, ...] = ("media", "faces", "none")
+
+class Keep(StrEnum):
+    """What an upload keeps besides its results."""
+
+    MEDIA = "media"  # the file itself (thumbnails and re-analysis work)
+    FACES = "faces"  # a small picture of each face only
+    NONE = "none"  # nothing but the results
+
+
+KEEP_CHOICES: tuple[str, ...] = tuple(k.value for k in Keep)
+
+
+class JobStatus(StrEnum):
+    """Where one uploaded file's analysis job stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """What became of one file: analysed, skipped (the same bytes are already in the session), or failed.
+    A media row's status is DONE or FAILED."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class MediaKind(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"

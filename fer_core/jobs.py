@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from fer_core import settings
 from fer_core.analyzer import Analyzer
+from fer_core.constants import JobStatus, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.pipeline import (
     FileOutcome,
@@ -45,7 +46,7 @@ from fer_core.storage.repository import finish_run, get_or_create_session
 from fer_core.storage.store import MediaStore, media_store, store_for
 
 ProgressFn = Callable[[float, str], None]
-UNFINISHED = ("queued", "running")
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def stale_after_s() -> float:
@@ -87,7 +88,8 @@ def _orphaned():
     """SQL condition: running, but its worker's heartbeat is older than FER_JOB_STALE_S (the worker died)."""
     stale = utcnow() - timedelta(seconds=stale_after_s())
     return and_(
-        AnalysisJob.status == "running", or_(AnalysisJob.heartbeat_at.is_(None), AnalysisJob.heartbeat_at < stale)
+        AnalysisJob.status == JobStatus.RUNNING,
+        or_(AnalysisJob.heartbeat_at.is_(None), AnalysisJob.heartbeat_at < stale),
     )
 
 
@@ -140,8 +142,8 @@ def submit(
                     original_name=name,
                     bytes=0,
                     keep=keep,
-                    status="failed",
-                    outcome="failed",
+                    status=JobStatus.FAILED,
+                    outcome=Outcome.FAILED,
                     error=f"{name}: cannot read the file ({exc})",
                     finished_at=utcnow(),
                 )
@@ -155,7 +157,7 @@ def submit(
                     AnalysisJob.session_id == fs.id,
                     AnalysisJob.sha256 == sha,
                     AnalysisJob.original_name == name,
-                    AnalysisJob.status != "done",
+                    AnalysisJob.status != JobStatus.DONE,
                 )
                 .order_by(AnalysisJob.id)
             )
@@ -170,7 +172,7 @@ def submit(
                     bytes=size,
                     keep=keep,
                     source=source,
-                    status="queued",
+                    status=JobStatus.QUEUED,
                     progress=0.0,
                     message="queued",
                     attempts=0,
@@ -178,7 +180,7 @@ def submit(
                 db.add(job)
             else:
                 job.source, job.keep = source, keep
-                if job.status == "failed":
+                if job.status == JobStatus.FAILED:
                     _requeue(job)
             db.commit()
             ids.append(job.id)
@@ -186,7 +188,7 @@ def submit(
 
 
 def _requeue(job: AnalysisJob) -> None:
-    job.status, job.outcome, job.error, job.progress, job.message = "queued", None, None, 0.0, "queued again"
+    job.status, job.outcome, job.error, job.progress, job.message = JobStatus.QUEUED, None, None, 0.0, "queued again"
     job.claim_token, job.finished_at = None, None
 
 
@@ -194,7 +196,7 @@ def retry(job_ids: list[int], *, engine: Engine) -> list[int]:
     """Queue failed jobs (and orphaned running ones) again; returns the ids that were queued."""
     done = []
     with session_factory(engine)() as db:
-        again = or_(AnalysisJob.status.in_(("failed", "queued")), _orphaned())
+        again = or_(AnalysisJob.status.in_((JobStatus.FAILED, JobStatus.QUEUED)), _orphaned())
         for job in db.scalars(select(AnalysisJob).where(AnalysisJob.id.in_(job_ids), again)):
             if job.source:
                 _requeue(job)
@@ -230,16 +232,16 @@ def claim(engine: Engine, job_id: int, worker: str) -> str | None:
     """Take the job if it is queued or orphaned; returns the claim token, or None if it is not ours to take."""
     token, now = uuid.uuid4().hex, utcnow()
     J = AnalysisJob
-    claimable = or_(J.status == "queued", _orphaned())
+    claimable = or_(J.status == JobStatus.QUEUED, _orphaned())
     with engine.begin() as c:
         current = c.execute(select(J.status, J.worker, J.claim_token).where(J.id == job_id)).first()
-        if current and current.status == "running" and _dead_here(current.worker):
-            claimable = or_(claimable, and_(J.status == "running", J.claim_token == current.claim_token))
+        if current and current.status == JobStatus.RUNNING and _dead_here(current.worker):
+            claimable = or_(claimable, and_(J.status == JobStatus.RUNNING, J.claim_token == current.claim_token))
         n = c.execute(
             update(J)
             .where(J.id == job_id, claimable)
             .values(
-                status="running",
+                status=JobStatus.RUNNING,
                 worker=worker[:200],
                 attempts=J.attempts + 1,
                 claim_token=token,
@@ -274,7 +276,7 @@ def run_job(
     with make() as db:
         job = db.get(AnalysisJob, job_id)
         if job is None:
-            return FileOutcome(f"job {job_id}", "failed", error=f"job {job_id} no longer exists")
+            return FileOutcome(f"job {job_id}", Outcome.FAILED, error=f"job {job_id} no longer exists")
         if token is None:
             if job.status in UNFINISHED:
                 return None
@@ -295,7 +297,7 @@ def run_job(
                 on_progress(fraction, message)
 
         def finish(db: Session, outcome: FileOutcome) -> None:
-            status = "failed" if outcome.status == "failed" else "done"
+            status = JobStatus.FAILED if outcome.status == Outcome.FAILED else JobStatus.DONE
             n = db.execute(
                 update(AnalysisJob)
                 .where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
@@ -327,7 +329,7 @@ def run_job(
         except Exception as exc:  # e.g. the database went away: record it if we can, never lose the job
             db.rollback()
             _fail(engine, job_id, token, f"{job.original_name}: {type(exc).__name__}: {exc}")
-            return FileOutcome(job.original_name, "failed", error=str(exc))
+            return FileOutcome(job.original_name, Outcome.FAILED, error=str(exc))
         finally:
             beat.stopped.set()
 
@@ -344,7 +346,7 @@ def _run_claimed(
 ) -> FileOutcome:
     name, session_id, keep = job.original_name, job.session_id, job.keep
     if job.sha256 is None or job.source is None:
-        outcome = FileOutcome(name, "failed", error=job.error or f"{name}: the uploaded file is not available")
+        outcome = FileOutcome(name, Outcome.FAILED, error=job.error or f"{name}: the uploaded file is not available")
         finish(db, outcome)
         db.commit()
         return outcome
@@ -370,17 +372,17 @@ def _run_claimed(
             )
     except FileNotFoundError as exc:
         db.rollback()
-        outcome = FileOutcome(name, "failed", error=f"{name}: {exc}")
+        outcome = FileOutcome(name, Outcome.FAILED, error=f"{name}: {exc}")
         finish(db, outcome)
         db.commit()
     except IntegrityError:  # the same file of this session was stored meanwhile by another job
         db.rollback()
         existing = find_media(db, session_id=session_id, sha256=job.sha256)
-        outcome = FileOutcome(name, "skipped", media_id=existing.id if existing else None)
+        outcome = FileOutcome(name, Outcome.SKIPPED, media_id=existing.id if existing else None)
         finish(db, outcome)
         db.commit()
     finish_run(db, run)
-    if outcome.status != "failed":  # the upload is no longer needed unless it is the kept media
+    if outcome.status != Outcome.FAILED:  # the upload is no longer needed unless it is the kept media
         media = find_media(db, session_id=session_id, sha256=job.sha256)
         if media is None or media.stored_path != job.source:
             source_store.delete(job.source)
@@ -396,8 +398,8 @@ def _fail(engine: Engine, job_id: int, token: str, error: str) -> None:
                 update(AnalysisJob)
                 .where(AnalysisJob.id == job_id, AnalysisJob.claim_token == token)
                 .values(
-                    status="failed",
-                    outcome="failed",
+                    status=JobStatus.FAILED,
+                    outcome=Outcome.FAILED,
                     error=error,
                     finished_at=utcnow(),
                     claim_token=None,
@@ -417,7 +419,7 @@ def outcomes(job_ids: list[int], *, engine: Engine) -> list[FileOutcome | None]:
     for i in job_ids:
         j = jobs.get(i)
         if j is None:
-            out.append(FileOutcome(f"job {i}", "failed", error=f"job {i} no longer exists"))
+            out.append(FileOutcome(f"job {i}", Outcome.FAILED, error=f"job {i} no longer exists"))
         elif j.status in UNFINISHED:
             out.append(None)
         else:
@@ -459,7 +461,7 @@ def wait(
             ).all()
         finished = sum(r.status not in UNFINISHED for r in rows)
         if on_progress:
-            running = [r for r in rows if r.status == "running"]
+            running = [r for r in rows if r.status == JobStatus.RUNNING]
             done = sum(1.0 if r.status not in UNFINISHED else r.progress or 0.0 for r in rows)
             msg = (
                 "; ".join(f"{r.original_name} on {r.worker}: {r.message}" for r in running[:3])
@@ -477,14 +479,14 @@ def retryable(engine: Engine, *, include_queued: bool = False) -> dict[int, str]
     """Jobs that can be run again, with why: failed, orphaned (their worker stopped answering) and, with a
     broker, queued ones (to send again if the broker lost its messages)."""
     J = AnalysisJob
-    wanted = or_(J.status == "failed", _orphaned())
+    wanted = or_(J.status == JobStatus.FAILED, _orphaned())
     if include_queued:
-        wanted = or_(wanted, J.status == "queued")
+        wanted = or_(wanted, J.status == JobStatus.QUEUED)
     with session_factory(engine)() as db:
         rows = db.scalars(select(J).where(wanted, J.source.is_not(None)).order_by(J.id).limit(500)).all()
     why = {
-        "failed": lambda j: f"failed: {j.error}",
-        "running": lambda j: f"worker {j.worker} stopped answering",
-        "queued": lambda j: "queued: send to the workers again",
+        JobStatus.FAILED: lambda j: f"failed: {j.error}",
+        JobStatus.RUNNING: lambda j: f"worker {j.worker} stopped answering",
+        JobStatus.QUEUED: lambda j: "queued: send to the workers again",
     }
     return {j.id: f"#{j.id} {j.original_name} ({why[j.status](j)})" for j in rows}

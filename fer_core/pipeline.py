@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from fer_core.analyzer import Analyzer
+from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import FaceDetection, MediaFile
@@ -51,7 +52,7 @@ class IngestSummary:
 
     @property
     def ok(self) -> bool:
-        return all(f.status != "failed" for f in self.files)
+        return all(f.status != Outcome.FAILED for f in self.files)
 
     def to_dict(self) -> dict:
         return {
@@ -137,11 +138,11 @@ def analyse_and_store(
             f"{name}: the file is {size / 1e6:.3g} MB, over the upload limit of {limit / 1e6:.3g} MB",
         )
     existing = find_media(db, session_id=session_id, sha256=sha)
-    if existing is not None and existing.status == "done":
+    if existing is not None and existing.status == Outcome.DONE:
         return commit(
             FileOutcome(
                 name,
-                "skipped",
+                Outcome.SKIPPED,
                 faces=_faces_of(db, existing.id),
                 people=people_of(db, media_id=existing.id),
                 media_id=existing.id,
@@ -149,7 +150,7 @@ def analyse_and_store(
         )
     db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
-        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m), thumbnails=keep == "faces")
+        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m), thumbnails=keep == Keep.FACES)
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
         return _record_failure(db, name, session_id, run_id, sha, size, commit, str(exc).replace(path.name, name))
     except WeightsError:
@@ -166,8 +167,8 @@ def analyse_and_store(
             f"{name}: unexpected error while analysing ({type(exc).__name__}: {exc})".replace(path.name, name),
         )
 
-    stored = source if keep == "media" else None
-    if keep == "media" and stored is None:
+    stored = source if keep == Keep.MEDIA else None
+    if keep == Keep.MEDIA and stored is None:
         stored = store.put_file(media_key(session_id, sha, path.suffix), path)
     written = []
     try:
@@ -185,7 +186,7 @@ def analyse_and_store(
             duration_s=result.duration_s,
             frames_analyzed=result.frames_analyzed,
             stored_path=stored,
-            status="done",
+            status=Outcome.DONE,
         )
         db.add(media)
         db.flush()
@@ -193,7 +194,7 @@ def analyse_and_store(
         for det_id, jpeg in zip(ids, result.thumbnails):
             written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
         outcome = commit(
-            FileOutcome(name, "done", faces=len(ids), people=people_of(db, media_id=media.id), media_id=media.id)
+            FileOutcome(name, Outcome.DONE, faces=len(ids), people=people_of(db, media_id=media.id), media_id=media.id)
         )  # all rows at once
     except Exception:
         db.rollback()
@@ -214,7 +215,7 @@ def _drop_failed(db, session_id: int, sha: str | None) -> None:
     if sha is not None:
         db.execute(
             delete(MediaFile).where(
-                MediaFile.session_id == session_id, MediaFile.sha256 == sha, MediaFile.status == "failed"
+                MediaFile.session_id == session_id, MediaFile.sha256 == sha, MediaFile.status == Outcome.FAILED
             )
         )
 
@@ -228,12 +229,12 @@ def _record_failure(db, name, session_id, run_id, sha, size, commit, error) -> F
         kind="unknown",
         sha256=sha,
         bytes=size,
-        status="failed",
+        status=Outcome.FAILED,
         error=error,
     )
     db.add(media)
     db.flush()
-    return commit(FileOutcome(name, "failed", error=error, media_id=media.id))
+    return commit(FileOutcome(name, Outcome.FAILED, error=error, media_id=media.id))
 
 
 def _faces_of(db, media_id: int) -> int:
@@ -254,7 +255,7 @@ def reanalyse_session(
         run, versions = start_run(db, session_id, analyzer, reanalysis=True)
         media = db.scalars(
             select(MediaFile)
-            .where(MediaFile.session_id == session_id, MediaFile.status == "done")
+            .where(MediaFile.session_id == session_id, MediaFile.status == Outcome.DONE)
             .order_by(MediaFile.id)
         ).all()
         for i, m in enumerate(media):
@@ -267,7 +268,7 @@ def reanalyse_session(
                 summary.files.append(
                     FileOutcome(
                         m.original_name,
-                        "failed",
+                        Outcome.FAILED,
                         media_id=m.id,
                         error=f"{m.original_name}: the file was not kept, so it cannot be analysed again",
                     )
@@ -277,7 +278,7 @@ def reanalyse_session(
                 with store_for(m.stored_path).local_file(m.stored_path) as local:
                     result = analyzer.analyze_file(local, on_progress=lambda f, msg: step(0.95 * f, msg))
             except MediaError as exc:
-                summary.files.append(FileOutcome(m.original_name, "failed", error=str(exc), media_id=m.id))
+                summary.files.append(FileOutcome(m.original_name, Outcome.FAILED, error=str(exc), media_id=m.id))
                 continue
             old = select(FaceDetection.id).where(FaceDetection.media_id == m.id)
             db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
@@ -286,7 +287,9 @@ def reanalyse_session(
             ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             db.commit()  # the file's old results are replaced all at once
             summary.files.append(
-                FileOutcome(m.original_name, "done", faces=len(ids), people=people_of(db, media_id=m.id), media_id=m.id)
+                FileOutcome(
+                    m.original_name, Outcome.DONE, faces=len(ids), people=people_of(db, media_id=m.id), media_id=m.id
+                )
             )
             step(1.0, "done")
         finish_run(db, run)

@@ -1,10 +1,12 @@
-"""The one door for the dashboard and the CLI: analyse files (here, or on queue workers), analyse a session
-again.  It sits above ``jobs`` (job rows and running one) and ``worker`` (the Celery side), so calls go one way.
+"""The one door for the dashboard and the CLI: analyse files (here, on this process's runner, or on queue
+workers), analyse a session again, edit and delete sessions.  It sits above ``jobs`` (job rows and running
+one), ``worker`` (the Celery side) and ``storage``, so calls go one way.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,9 +14,11 @@ from sqlalchemy import Engine
 
 from fer_core import jobs, pipeline
 from fer_core.analyzer import Analyzer
-from fer_core.constants import KEEP_CHOICES
+from fer_core.constants import KEEP_CHOICES, Keep, Outcome
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
 from fer_core.runner import LocalRunner
+from fer_core.storage import repository
+from fer_core.storage.db import session_factory
 from fer_core.storage.store import MediaStore, media_store
 
 
@@ -29,7 +33,7 @@ def ingest(
     tags: list[str] = (),
     notes: str | None = None,
     consent: bool = False,
-    keep: str = "media",
+    keep: str = Keep.MEDIA,
     media_root: Path | None = None,
     store: MediaStore | None = None,
     display_names: list[str] | None = None,
@@ -79,8 +83,58 @@ def ingest(
             outcome = jobs.run_job(job_id, engine=engine, analyzer=analyzer, store=store, on_progress=step)
         outcome.file = name
         summary.files.append(outcome)
-        step(1.0, outcome.status if outcome.status != "failed" else f"failed: {outcome.error}")
+        step(1.0, outcome.status if outcome.status != Outcome.FAILED else f"failed: {outcome.error}")
     return summary
+
+
+@dataclass
+class Started:
+    """Files handed over for analysis: their session and jobs, where they run, and why they could not start."""
+
+    session_id: int
+    job_ids: list[int]
+    on_workers: bool  # True: the queue's workers run them; False: this process's runner
+    error: str | None = None  # set when the jobs are stored but could not be started (retry from Jobs)
+
+
+def start(
+    files: list[str | Path],
+    *,
+    engine: Engine,
+    analyzer: Analyzer,
+    runner: LocalRunner,
+    store: MediaStore | None = None,
+    **details,
+) -> Started:
+    """Store ``files`` as jobs of a session (``details`` as ``jobs.submit`` takes them) and start them on
+    the queue's workers, else on ``runner``; follow them with ``jobs.wait``.
+
+    Without a broker, missing weights raise ``WeightsError`` before anything is stored."""
+    queue = on_workers()
+    if not queue:
+        analyzer.load_models()
+    session_id, job_ids = jobs.submit(files, engine=engine, store=store, **details)
+    try:
+        dispatch(job_ids, engine=engine, runner=runner)
+    except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
+        where = "the task queue could not be reached" if queue else "the analysis could not start"
+        return Started(session_id, job_ids, queue, error=f"{where} ({exc})")
+    return Started(session_id, job_ids, queue)
+
+
+def retry(job_ids: list[int], *, engine: Engine, analyzer: Analyzer, runner: LocalRunner) -> list[int]:
+    """Queue jobs again and start them as ``start`` does; returns the ids queued again."""
+    if not on_workers():
+        analyzer.load_models()
+    ids = jobs.retry(job_ids, engine=engine)
+    if ids:
+        dispatch(ids, engine=engine, runner=runner)
+    return ids
+
+
+def on_workers() -> bool:
+    """Whether analysis runs on the task queue's workers (BROKER_URL set) rather than in this process."""
+    return bool(jobs.broker_url())
 
 
 def dispatch(
@@ -119,3 +173,26 @@ def reanalyse_session(
 ) -> IngestSummary:
     """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``)."""
     return pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)
+
+
+def update_session(
+    session_id: int,
+    *,
+    engine: Engine,
+    name: str,
+    participant: str | None = None,
+    notes: str | None = None,
+    consent: bool = False,
+    tags: list[str] | tuple[str, ...] = (),
+) -> None:
+    """Replace a session's details and tags; ValueError (in words for the user) on a blank or taken name."""
+    with session_factory(engine)() as db:
+        repository.update_session(
+            db, session_id=session_id, name=name, participant=participant, notes=notes, consent=consent, tags=tags
+        )
+
+
+def delete_session(session_id: int, *, engine: Engine, store: MediaStore | None = None) -> bool:
+    """Delete a session, every result of it and its stored files; False if there was no such session."""
+    with session_factory(engine)() as db:
+        return repository.delete_session(db, session_id=session_id, store=store)

@@ -1,8 +1,10 @@
 """Every dashboard page through Streamlit's AppTest, on a fresh database per test."""
 
+import time
 from datetime import datetime
 
 import pytest
+import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 from test_storage import _add_media, _fake_faces
@@ -23,8 +25,9 @@ def fresh_database(tmp_path, monkeypatch):
     monkeypatch.delenv("FER_DASHBOARD_PASSWORD_SHA256", raising=False)
     from resources import get_engine, get_runner
 
-    get_engine.clear()  # the cached engine (and the runner using it) belong to the previous test's database
+    get_engine.clear()  # the cached engine, runner and reads belong to the previous test's database
     get_runner.clear()
+    st.cache_data.clear()
     return url
 
 
@@ -95,6 +98,17 @@ def test_trends_page(filled):
     assert len(charts_of(at)) == 3  # emotion shares, satisfaction, sessions side by side
     at.multiselect[0].select("support").run()
     assert not at.exception
+
+
+def test_pages_read_from_a_cache_that_sees_writes_from_other_processes(fresh_database):
+    at = page()
+    assert "No sessions yet" in at.info[0].value
+    engine = make_engine(fresh_database)  # another process's writes: no page clears the cache for them
+    with session_factory(engine)() as db:
+        _add_media(db, "Written elsewhere", _fake_faces(3, label=3))
+    time.sleep(1.1)  # the data's stamp is read at most once a second
+    at = page()
+    assert [m.value for m in at.metric][:2] == ["1", "1"]
 
 
 def test_compare_page(filled):

@@ -83,3 +83,15 @@ def test_the_products_variables_are_read_in_settings_only():
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             assert not variable.search(line), f"{path.relative_to(root)}:{number} reads a variable: {line.strip()}"
+
+
+def test_pages_stay_thin():
+    """Pages call the service, the cached reads and the resources: no cv2, no SQL, no ORM, no storage."""
+    forbidden = ("cv2", "sqlalchemy", "fer_core.storage")
+    for path in (PACKAGE.parent / "dashboard" / "views").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            bad = [n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden)]
+            assert not bad, f"{path.name} imports {bad[0]}"

@@ -5,21 +5,19 @@ import streamlit as st
 
 from fer_core.constants import EMOTIONS, MODEL_NAMES
 from fer_core.models.registry import spec
-from fer_core.storage import queries as Q
 
 import charts
-from resources import get_engine
-from widgets import chart, face_gallery
+import reads
+from widgets import chart, face_gallery, labels_caption
 
 st.title("Compare models")
-engine = get_engine()
-sessions = Q.sessions_overview(engine)
+sessions = reads.sessions_overview()
 names = {None: "All sessions", **dict(zip(sessions["id"], sessions["name"]))}
 session_id = st.selectbox("Sessions", list(names), format_func=names.get)
 
-agreement = Q.model_agreement(engine, session_id=session_id)
+agreement = reads.model_agreement(session_id=session_id)
 if agreement["faces"]:
-    kappa = Q.cohen_kappa(agreement["crosstab"])
+    kappa = agreement["kappa"]
     c1, c2, c3 = st.columns(3)
     c1.metric("Faces seen by both models", agreement["faces"])
     c2.metric("Same top label", f"{agreement['agreement']:.1%}")
@@ -30,7 +28,7 @@ if agreement["faces"]:
     st.dataframe(
         per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True
     )
-    conf = Q.confidence_histogram(engine, session_id=session_id)
+    conf = reads.confidence_histogram(session_id=session_id)
     fig = charts.px.bar(
         conf.assign(model=conf.model.map(charts.MODEL_LABELS)),
         x="confidence",
@@ -68,7 +66,7 @@ if not recall.empty:
     chart(charts.recall_figure(recall), recall, "per-class-recall")
 
 st.subheader("Gallery of disagreements")
-dis = Q.disagreements(engine, session_id=session_id, limit=18)
+dis = reads.disagreements(session_id=session_id, limit=18)
 if dis.empty:
     st.write("No disagreement to show.")
-face_gallery(dis, lambda r: f"ResNet50: {r.label_resnet50} / VGG16: {r.label_vgg16}")
+face_gallery(dis, labels_caption)

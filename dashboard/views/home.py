@@ -5,10 +5,9 @@ import streamlit as st
 
 from fer_core.constants import MODEL_NAMES
 from fer_core.models.registry import spec
-from fer_core.storage import queries as Q
 
+import reads
 from charts import PEOPLE_HELP, READINGS_HELP
-from resources import get_engine
 
 st.title("Feedback emotions")
 st.write(
@@ -17,8 +16,7 @@ st.write(
     "felt, per session and over time, and whether the two models agree."
 )
 
-engine = get_engine()
-totals = Q.totals(engine)
+totals = reads.totals()
 if not totals["sessions"]:
     st.info("No sessions yet. Start by uploading a session's photos and videos.")
     st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
@@ -30,7 +28,7 @@ else:
     cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
     cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
     st.subheader("Latest sessions")
-    latest = Q.sessions_overview(engine, limit=10)
+    latest = reads.sessions_overview(limit=10)
     st.dataframe(
         latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]].rename(
             columns={"people": "people seen", "faces": "face readings"}

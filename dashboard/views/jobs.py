@@ -3,8 +3,9 @@
 import streamlit as st
 
 from fer_core import WeightsError, jobs, service
-from fer_core.storage import queries as Q
+from fer_core.constants import JobStatus, Outcome
 
+import reads
 from resources import get_analyzer, get_engine, get_runner
 
 st.title("Jobs")
@@ -12,7 +13,7 @@ engine = get_engine()
 broker = jobs.broker_url()
 st.caption(
     f"Analysis runs on the task-queue workers at `{broker}`."
-    if broker
+    if service.on_workers()
     else "Analysis runs inside this app (no BROKER_URL is set), one file after another, whichever page is open."
 )
 
@@ -20,11 +21,11 @@ st.caption(
 @st.fragment(run_every=2.0)
 def job_table() -> None:
     """Redrawn every 2 s, so progress moves without reloading the page."""
-    counts = Q.job_counts(engine)
-    cols = st.columns(4)
-    for col, status in zip(cols, ("queued", "running", "done", "failed")):
+    counts = reads.job_counts()
+    cols = st.columns(len(JobStatus))
+    for col, status in zip(cols, JobStatus):
         col.metric(status.capitalize(), counts.get(status, 0))
-    table = Q.jobs_overview(engine, limit=500)
+    table = reads.jobs_overview(limit=500)
     if table.empty:
         st.info("No jobs yet: files uploaded on the Upload page appear here.")
         return
@@ -57,26 +58,24 @@ def job_table() -> None:
 
 job_table()
 
-retryable = jobs.retryable(engine, include_queued=bool(broker))
+retryable = jobs.retryable(engine, include_queued=service.on_workers())
 if retryable:
     st.subheader("Retry")
     chosen = st.multiselect("Jobs to run again", list(retryable), default=list(retryable), format_func=retryable.get)
     if st.button("Retry", type="primary", disabled=not chosen):
-        ids = jobs.retry(chosen, engine=engine)
-        if broker:
-            service.dispatch(ids, engine=engine)
+        try:
+            ids = service.retry(chosen, engine=engine, analyzer=get_analyzer(), runner=get_runner())
+        except WeightsError as exc:
+            st.error(str(exc))
+            st.stop()
+        reads.changed()
+        if service.on_workers():
             st.success(f"{len(ids)} job(s) sent to the workers again.")
         else:
             bar = st.progress(0.0, text="Starting...")
-            try:
-                get_analyzer().load_models()
-            except WeightsError as exc:
-                st.error(str(exc))
-                st.stop()
-            service.dispatch(ids, engine=engine, runner=get_runner())
             results = jobs.wait(ids, engine=engine, on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
             bar.progress(1.0, text="Done")
-            bad = [r for r in results if r is not None and r.status == "failed"]
+            bad = [r for r in results if r is not None and r.status == Outcome.FAILED]
             (st.warning if bad else st.success)(
                 f"{len(results) - len(bad)} of {len(results)} job(s) finished; {len(bad)} failed again."
             )

@@ -3,35 +3,30 @@
 from datetime import datetime, time
 
 import streamlit as st
-from sqlalchemy import select
 
-from fer_core.storage import queries as Q
-from fer_core.storage.orm import SessionTag
+from fer_core.constants import OPINIONS
 
 import charts
-from resources import get_engine
+import reads
 from widgets import chart
 
 st.title("Trends")
-engine = get_engine()
-sessions = Q.sessions_overview(engine)
+sessions = reads.sessions_overview()
 if sessions.empty:
     st.info("No sessions yet: add one on the Upload page.")
     st.stop()
 
-with engine.connect() as c:
-    all_tags = sorted(c.execute(select(SessionTag.tag).distinct()).scalars())
+all_tags = reads.all_tags()
 when = sessions["recorded_at"].fillna(sessions["created_at"])
 c1, c2, c3, c4, c5 = st.columns(5)
 freq = c1.selectbox("Period", ["day", "week", "month"], index=1)
 unit = charts.UNIT_CHOICES[c5.radio("Count", list(charts.UNIT_CHOICES))]
-model = c2.selectbox("Model", ["ensemble", "resnet50", "vgg16"], format_func=charts.MODEL_LABELS.get)
+model = c2.selectbox("Model", OPINIONS, format_func=charts.MODEL_LABELS.get)
 tags = c3.multiselect("Tags (any of)", all_tags)
 dates = c4.date_input("Recorded between", value=(when.min().date(), when.max().date()))
 start, end = dates if isinstance(dates, tuple) and len(dates) == 2 else (when.min().date(), when.max().date())
 
-trend = Q.distribution_over_time(
-    engine,
+trend = reads.distribution_over_time(
     freq=freq,
     tags=tags or None,
     model=model,
@@ -49,8 +44,7 @@ chart(
     f"trend-{freq}-{model}-per-{unit}",
 )
 
-all_models = Q.distribution_over_time(
-    engine,
+all_models = reads.distribution_over_time(
     freq=freq,
     tags=tags or None,
     per=unit,
@@ -69,7 +63,7 @@ st.subheader("Sessions side by side")
 names = dict(zip(sessions["id"], sessions["name"]))
 picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
 if picked:
-    dist = Q.emotion_distribution(engine, per=unit)
+    dist = reads.emotion_distribution(per=unit)
     dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(session=lambda d: d.session_id.map(names))
     fig = charts.px.bar(
         dist,

@@ -22,7 +22,7 @@ import cv2
 import keras
 import numpy as np
 
-from fer_core.constants import FACE_SIZE, NUM_CLASSES
+from fer_core.constants import FACE_SIZE, MODELS, NUM_CLASSES
 
 # FER+ vote columns -> FER-2013 class index (contempt, unknown, not-a-face dropped).
 FERPLUS_TO_FER = {0: 6, 1: 3, 2: 5, 3: 4, 4: 0, 5: 1, 6: 2}
@@ -35,7 +35,7 @@ class TrainConfig:
     out_dir: str = "runs"
     epochs: int = 60
     batch_size: int = 64
-    learning_rate: float | None = None  # None: the backbone's default below
+    learning_rate: float | None = None  # None: the model's default (constants.MODELS)
     class_weight_power: float = 0.5  # 0: none, 1: fully balanced; 0.5 is sqrt-balanced
     ferplus_mix: float = 0.0  # weight of FER+ vote distribution in the target (0 = hard FER-2013 labels)
     label_smoothing: float = 0.0
@@ -62,9 +62,6 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
-# Plain VGG has no batch norm and needs a gentle start; ResNet50 at 1e-3 stalled near chance for 3 epochs
-# here (val 23-32%), at 3e-4 it learns (val 38% after 4 epochs).
-DEFAULT_LR = {"resnet50": 3e-4, "vgg16": 1e-4}
 # float32 twin of a run's best.npz: the model card measures what float16 storage costs against it
 BEST_FLOAT32 = "best_float32.weights.h5"
 
@@ -331,7 +328,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     if cfg.train_part == "head":
         for layer in model.layers:
             layer.trainable = layer.name == "emotion"
-    lr = cfg.learning_rate or DEFAULT_LR[cfg.model]
+    lr = cfg.learning_rate or MODELS[cfg.model].learning_rate
     if cfg.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
             learning_rate=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None

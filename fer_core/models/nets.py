@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_core.constants import FACE_SIZE, MODEL_NAMES, NUM_CLASSES
+from fer_core.constants import FACE_SIZE, MODEL_NAMES, MODELS, NUM_CLASSES
 
 # Parameter counts of the study; a test checks the builders still match them.
-EXPECTED_PARAMS = {"resnet50": 23_602_055, "vgg16": 14_718_279}
+EXPECTED_PARAMS = {m.name: m.params for m in MODELS.values()}
 
 # Preprocessing id stored in model cards: gray crop -> 3 identical channels,
 # pixel values scaled to [-1, 1] (the nets learn from scratch, so there is no

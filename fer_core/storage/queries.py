@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from fer_core.constants import EMOTIONS
+from fer_core.constants import EMOTIONS, Outcome
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
@@ -84,7 +84,11 @@ def totals(bind) -> dict:
     last recording."""
     stmt = select(
         select(func.count()).select_from(S).scalar_subquery().label("sessions"),
-        select(func.count()).select_from(MediaFile).where(MediaFile.status == "done").scalar_subquery().label("media"),
+        select(func.count())
+        .select_from(MediaFile)
+        .where(MediaFile.status == Outcome.DONE)
+        .scalar_subquery()
+        .label("media"),
         _people_count().scalar_subquery().label("people"),
         select(func.count()).select_from(D).scalar_subquery().label("faces"),
         select(func.min(func.coalesce(S.recorded_at, S.created_at))).scalar_subquery().label("first"),
@@ -312,7 +316,7 @@ def model_agreement(bind, *, session_id: int | None = None) -> dict:
     """How often ResNet50 and VGG16 give the same top label, overall and per class, plus the cross-table.
 
     Reads media_label_pair (kept in step with the predictions at ingest).
-    Returns {"faces", "agreement", "per_class": DataFrame(emotion, faces_a, agree, agreement),
+    Returns {"faces", "agreement", "kappa" (Cohen's), "per_class": DataFrame(emotion, faces_a, agree, agreement),
     "crosstab": DataFrame (rows: ResNet50 label, columns: VGG16 label, counts)}.
     """
     stmt = select(LP.label_a, LP.label_b, func.sum(LP.faces).label("faces")).group_by(LP.label_a, LP.label_b)
@@ -330,6 +334,7 @@ def model_agreement(bind, *, session_id: int | None = None) -> dict:
     return {
         "faces": total,
         "agreement": (float(agree.sum()) / total) if total else None,
+        "kappa": cohen_kappa(cross),
         "per_class": per_class,
         "crosstab": cross,
     }
@@ -338,8 +343,8 @@ def model_agreement(bind, *, session_id: int | None = None) -> dict:
 def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
     """Sessions, newest first: id, name, recorded_at, participant, media files, people seen, face readings
     ("faces"), failed files."""
-    media_done = func.sum(case((MediaFile.status == "done", 1), else_=0))
-    media_failed = func.sum(case((MediaFile.status == "failed", 1), else_=0))
+    media_done = func.sum(case((MediaFile.status == Outcome.DONE, 1), else_=0))
+    media_failed = func.sum(case((MediaFile.status == Outcome.FAILED, 1), else_=0))
     faces = select(func.count()).select_from(D).where(D.session_id == S.id).scalar_subquery()
     people = _people_count(MP.session_id == S.id).scalar_subquery()
     stmt = (
@@ -361,6 +366,42 @@ def sessions_overview(bind, *, limit: int | None = None) -> pd.DataFrame:
     if limit:
         stmt = stmt.limit(limit)
     return _frame(bind, stmt)
+
+
+def session_details(bind, *, session_id: int) -> dict | None:
+    """A session's own details: name, recorded_at, participant, notes, consent, created_at, tags (sorted)."""
+    with _connect(bind) as c:
+        row = c.execute(
+            select(S.name, S.recorded_at, S.participant, S.notes, S.consent, S.created_at).where(S.id == session_id)
+        ).first()
+        if row is None:
+            return None
+        tags = c.execute(select(SessionTag.tag).where(SessionTag.session_id == session_id).order_by(SessionTag.tag))
+        return {**row._asdict(), "tags": list(tags.scalars())}
+
+
+def all_tags(bind) -> list[str]:
+    """Every tag in use, sorted."""
+    with _connect(bind) as c:
+        return sorted(c.execute(select(SessionTag.tag).distinct()).scalars())
+
+
+def data_version(bind) -> tuple:
+    """A cheap stamp that changes whenever sessions, files, results or jobs are added, finished or removed
+    (by this process or any other): cached reads are keyed by it."""
+    stmt = select(
+        select(func.count()).select_from(S).scalar_subquery(),
+        select(func.max(S.id)).scalar_subquery(),
+        select(func.count()).select_from(SessionTag).scalar_subquery(),
+        select(func.count()).select_from(MediaFile).scalar_subquery(),
+        select(func.max(D.id)).scalar_subquery(),
+        select(func.count()).select_from(AnalysisJob).scalar_subquery(),
+        select(func.max(AnalysisJob.id)).scalar_subquery(),
+        select(func.max(AnalysisJob.finished_at)).scalar_subquery(),
+        select(func.count()).select_from(AnalysisJob).where(AnalysisJob.finished_at.is_(None)).scalar_subquery(),
+    )
+    with _connect(bind) as c:
+        return tuple(c.execute(stmt).one())
 
 
 def _dialect(bind) -> str:

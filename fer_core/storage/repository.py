@@ -59,6 +59,34 @@ def get_or_create_session(
     return fs
 
 
+def update_session(
+    db: Session,
+    *,
+    session_id: int,
+    name: str,
+    participant: str | None,
+    notes: str | None,
+    consent: bool,
+    tags: list[str] | tuple[str, ...],
+) -> None:
+    """Replace a session's details and tags. Raises ValueError, in words for the user, on a blank or taken name."""
+    name = name.strip()
+    if not name:
+        raise ValueError("A session needs a name.")
+    taken = db.scalar(select(FeedbackSession.id).where(FeedbackSession.name == name, FeedbackSession.id != session_id))
+    if taken is not None:
+        raise ValueError("Another session already has that name.")
+    fs = db.get(FeedbackSession, session_id)
+    if fs is None:
+        raise ValueError("That session no longer exists.")
+    fs.name, fs.participant, fs.notes, fs.consent = name, participant or None, notes or None, consent
+    wanted = {t.strip() for t in tags if t and t.strip()}
+    fs.tags = [t for t in fs.tags if t.tag in wanted] + [
+        SessionTag(tag=t) for t in sorted(wanted - {t.tag for t in fs.tags})
+    ]
+    db.commit()
+
+
 def find_media(db: Session, *, session_id: int, sha256: str) -> MediaFile | None:
     return db.scalar(select(MediaFile).where(MediaFile.session_id == session_id, MediaFile.sha256 == sha256))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fer_core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaKind
 
 
 class MediaError(Exception):
@@ -55,17 +55,17 @@ def media_kind(path: str | Path) -> str:
     """'photo' or 'video', by extension; unknown extensions are sniffed by content."""
     ext = Path(path).suffix.lower()
     if ext in IMAGE_EXTENSIONS:
-        return "photo"
+        return MediaKind.PHOTO
     if ext in VIDEO_EXTENSIONS:
-        return "video"
+        return MediaKind.VIDEO
     from PIL import Image, UnidentifiedImageError
 
     _register_heif()
     try:
         with Image.open(path):
-            return "photo"
+            return MediaKind.PHOTO
     except (UnidentifiedImageError, OSError):
-        return "video"
+        return MediaKind.VIDEO
 
 
 # --------------------------------------------------------------------------- photos

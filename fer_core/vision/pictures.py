@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_core.constants import MediaKind
 from fer_core.vision.media import read_image, read_video_frame
 
 
@@ -42,7 +43,7 @@ def face_thumbnail(
     if kind == "face":
         image = read_image(path)
         return cv2.cvtColor(blur_faces(image, [(0, 0, *image.shape[1::-1])]) if blur else image, cv2.COLOR_BGR2RGB)
-    image = read_video_frame(path, t_s) if kind == "video" else read_image(path)
+    image = read_video_frame(path, t_s) if kind == MediaKind.VIDEO else read_image(path)
     if blur:
         image = blur_faces(image, [box])
     return _square_around(image, box, size)
@@ -56,3 +57,17 @@ def _square_around(image: np.ndarray, box: tuple[int, int, int, int], size: int)
     patch = image[y0 : y0 + side, x0 : x0 + side]
     patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
+
+
+def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray:
+    """An RGB copy of a photo with a box around each face and its labels written above it.
+
+    ``faces`` are (x, y, w, h, text) tuples, e.g. each model's label for that face."""
+    image = read_image(path)
+    if blur:
+        image = blur_faces(image, [f[:4] for f in faces])
+    thick = max(2, image.shape[1] // 400)
+    for x, y, w, h, text in faces:
+        cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 0), thick)
+        cv2.putText(image, text, (x, max(12, y - 2 * thick)), cv2.FONT_HERSHEY_SIMPLEX, thick / 3, (0, 200, 0), thick)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,98 @@
+"""The pages' reads: fer_core's queries, cached for the whole process (every page and browser tab).
+
+A cached answer is keyed by ``queries.data_version``, a cheap stamp that moves whenever any process adds,
+finishes or removes sessions, files, results or jobs, so a finished background analysis shows at once.
+Pages that edit what the stamp cannot see (a renamed session, new tags) call ``changed()`` after writing.
+The Jobs page's progress moves without changing the stamp: its reads are cached for one second only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core.storage import queries as Q
+from fer_core.storage.queries import SMOOTH_S  # noqa: F401  (the pages' smoothing window)
+
+from resources import get_engine
+
+
+@st.cache_data(ttl=1.0, show_spinner=False)
+def _version() -> tuple:
+    return Q.data_version(get_engine())
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _stamped(query: str, version: tuple, args: tuple):
+    return getattr(Q, query)(get_engine(), **dict(args))
+
+
+@st.cache_data(ttl=1.0, max_entries=64, show_spinner=False)
+def _live(query: str, args: tuple):
+    return getattr(Q, query)(get_engine(), **dict(args))
+
+
+def _read(query: str, **kwargs):
+    args = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    return _stamped(query, _version(), args)
+
+
+def changed() -> None:
+    """Forget every cached read (call after a write)."""
+    st.cache_data.clear()
+
+
+def totals() -> dict:
+    return _read("totals")
+
+
+def sessions_overview(limit: int | None = None) -> pd.DataFrame:
+    return _read("sessions_overview", limit=limit)
+
+
+def session_details(session_id: int) -> dict | None:
+    return _read("session_details", session_id=session_id)
+
+
+def session_media(session_id: int) -> pd.DataFrame:
+    return _read("session_media", session_id=session_id)
+
+
+def all_tags() -> list[str]:
+    return _read("all_tags")
+
+
+def emotion_distribution(session_id: int | None = None, per: str = "reading") -> pd.DataFrame:
+    return _read("emotion_distribution", session_id=session_id, per=per)
+
+
+def distribution_over_time(**kwargs) -> pd.DataFrame:
+    return _read("distribution_over_time", **kwargs)
+
+
+def video_timeline(**kwargs) -> pd.DataFrame:
+    return _read("video_timeline", **kwargs)
+
+
+def face_predictions(*, media_id: int | None = None, session_id: int | None = None) -> pd.DataFrame:
+    return _read("face_predictions", media_id=media_id, session_id=session_id)
+
+
+def disagreements(session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
+    return _read("disagreements", session_id=session_id, limit=limit)
+
+
+def model_agreement(session_id: int | None = None) -> dict:
+    return _read("model_agreement", session_id=session_id)
+
+
+def confidence_histogram(session_id: int | None = None) -> pd.DataFrame:
+    return _read("confidence_histogram", session_id=session_id)
+
+
+def job_counts() -> dict[str, int]:
+    return _live("job_counts", ())
+
+
+def jobs_overview(limit: int = 500) -> pd.DataFrame:
+    return _live("jobs_overview", (("limit", limit),))

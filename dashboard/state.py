@@ -1,0 +1,9 @@
+"""Every key the pages keep in ``st.session_state`` (one browser tab's memory), named in one place."""
+
+AUTHENTICATED = "authenticated"  # the tab has logged in
+SELECTED_SESSION = "selected_session_id"  # the session the Session, Manage and Upload pages are on
+
+
+def chosen_video(session_id: int) -> str:
+    """The video picked on the Session page, remembered per session."""
+    return f"video-of-{session_id}"
