@@ -128,15 +128,20 @@ def test_summary_migration_backfills_existing_predictions(db_url):
                 )
             ).inserted_primary_key[0]
             probs = {f"p_{e}": (0.7 if e == label else 0.05) for e in EMOTIONS}
-            c.execute(
-                insert(Prediction).values(
-                    detection_id=did, model="vgg16", model_version="v", label=label, confidence=0.7, **probs
+            for model, said in (("vgg16", label), ("resnet50", "happy")):
+                probs = {f"p_{e}": (0.7 if e == said else 0.05) for e in EMOTIONS}
+                c.execute(
+                    insert(Prediction).values(
+                        detection_id=did, model=model, model_version="v", label=said, confidence=0.7, **probs
+                    )
                 )
-            )
     upgrade(eng)
     r = Q.emotion_distribution(eng).set_index("emotion")
+    r = r[r.model == "vgg16"]
     assert r.loc["happy", "faces"] == 2 and r.loc["sad", "faces"] == 1
     assert r.loc["happy", "mean_prob"] == pytest.approx((0.7 + 0.7 + 0.05) / 3)
+    agreement = Q.model_agreement(eng)  # label pairs rebuilt with their models' names (0006)
+    assert agreement["faces"] == 3 and agreement["crosstab"].loc["happy", "sad"] == 1
     eng.dispose()
 
 

@@ -206,13 +206,16 @@ for _e in EMOTIONS:
 
 
 class MediaLabelPair(Base):
-    """Per media file: faces per (ResNet50 label, VGG16 label) pair, for the model-agreement views."""
+    """Per media file and pair of models: faces per (model_a's label, model_b's label), for the model-agreement
+    views. Every pair of the product's models, in ``constants.MODEL_NAMES`` order."""
 
     __tablename__ = "media_label_pair"
 
     media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), primary_key=True)
-    label_a: Mapped[str] = mapped_column(String(10), primary_key=True)  # resnet50's label
-    label_b: Mapped[str] = mapped_column(String(10), primary_key=True)  # vgg16's label
+    model_a: Mapped[str] = mapped_column(String(20), primary_key=True)
+    model_b: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label_a: Mapped[str] = mapped_column(String(10), primary_key=True)  # model_a's label
+    label_b: Mapped[str] = mapped_column(String(10), primary_key=True)  # model_b's label
     session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
     faces: Mapped[int] = mapped_column(Integer)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from fer_core.constants import EMOTIONS, Outcome
+from fer_core.constants import EMOTIONS, MODEL_NAMES, OPINIONS, Outcome
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
@@ -312,21 +312,26 @@ def people(
     return _frame(bind, stmt)
 
 
-def model_agreement(bind, *, session_id: int | None = None) -> dict:
-    """How often ResNet50 and VGG16 give the same top label, overall and per class, plus the cross-table.
+def model_agreement(bind, *, session_id: int | None = None, models: tuple[str, str] = MODEL_NAMES[:2]) -> dict:
+    """How often two models (by default the first two) give the same top label, overall and per class, plus
+    the cross-table.
 
     Reads media_label_pair (kept in step with the predictions at ingest).
     Returns {"faces", "agreement", "kappa" (Cohen's), "per_class": DataFrame(emotion, faces_a, agree, agreement),
-    "crosstab": DataFrame (rows: ResNet50 label, columns: VGG16 label, counts)}.
+    "crosstab": DataFrame (rows: the first model's label, columns: the second's, counts)}.
     """
-    stmt = select(LP.label_a, LP.label_b, func.sum(LP.faces).label("faces")).group_by(LP.label_a, LP.label_b)
+    stmt = (
+        select(LP.label_a, LP.label_b, func.sum(LP.faces).label("faces"))
+        .where(LP.model_a == models[0], LP.model_b == models[1])
+        .group_by(LP.label_a, LP.label_b)
+    )
     if session_id is not None:
         stmt = stmt.where(LP.session_id == session_id)
     pairs = _frame(bind, stmt)
     cross = pd.DataFrame(0, index=list(EMOTIONS), columns=list(EMOTIONS), dtype=int)
     for row in pairs.itertuples(index=False):  # at most 49 rows: the cross-table itself
         cross.loc[row.label_a, row.label_b] = int(row.faces)
-    cross.index.name, cross.columns.name = "resnet50", "vgg16"
+    cross.index.name, cross.columns.name = models
     total = int(cross.values.sum())
     agree = pd.Series(cross.values.diagonal(), index=list(EMOTIONS))
     per_class = pd.DataFrame({"emotion": list(EMOTIONS), "faces_a": cross.sum(axis=1).values, "agree": agree.values})
@@ -483,7 +488,7 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
     """One row per face: where it is, and each model's label and confidence (columns label_<model>,
     confidence_<model>) plus the ensemble's satisfaction index (positive minus negative probability)."""
     cols = [D.id.label("detection_id"), D.media_id, D.frame, D.t_s, D.x, D.y, D.w, D.h, D.track]
-    for model in ("resnet50", "vgg16", "ensemble"):
+    for model in OPINIONS:
         cols += [
             func.max(case((P.model == model, P.label))).label(f"label_{model}"),
             func.max(case((P.model == model, P.confidence))).label(f"confidence_{model}"),
@@ -500,34 +505,30 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
 
 
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
-    """Faces where ResNet50 and VGG16 disagree, latest first, with where to find them."""
-    a, b = aliased(P), aliased(P)
+    """Faces where the models do not all give the same top label, latest first, with where to find them
+    (columns label_<model>, confidence_<model> for each model)."""
+    each = {m: aliased(P) for m in MODEL_NAMES}
+    first = each[MODEL_NAMES[0]]
+    stmt = select(
+        D.id.label("detection_id"),
+        D.session_id,
+        D.media_id,
+        MediaFile.original_name,
+        MediaFile.kind,
+        MediaFile.stored_path,
+        D.frame,
+        D.t_s,
+        D.x,
+        D.y,
+        D.w,
+        D.h,
+        *[col for m, p in each.items() for col in (p.label.label(f"label_{m}"), p.confidence.label(f"confidence_{m}"))],
+    ).select_from(D)
+    stmt = stmt.join(MediaFile, MediaFile.id == D.media_id)
+    for m, p in each.items():
+        stmt = stmt.join(p, and_(p.detection_id == D.id, p.model == m))
     stmt = (
-        select(
-            D.id.label("detection_id"),
-            D.session_id,
-            D.media_id,
-            MediaFile.original_name,
-            MediaFile.kind,
-            MediaFile.stored_path,
-            D.frame,
-            D.t_s,
-            D.x,
-            D.y,
-            D.w,
-            D.h,
-            a.label.label("label_resnet50"),
-            a.confidence.label("confidence_resnet50"),
-            b.label.label("label_vgg16"),
-            b.confidence.label("confidence_vgg16"),
-        )
-        .select_from(D)
-        .join(MediaFile, MediaFile.id == D.media_id)
-        .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
-        .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
-        .where(a.label != b.label)
-        .order_by(a.detection_id.desc())
-        .limit(limit)
+        stmt.where(or_(*[p.label != first.label for p in list(each.values())[1:]])).order_by(D.id.desc()).limit(limit)
     )
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)

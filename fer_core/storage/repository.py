@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import combinations
 from pathlib import Path
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
-from fer_core.constants import EMOTIONS
+from fer_core.constants import EMOTIONS, MODEL_NAMES
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
@@ -161,17 +162,19 @@ def summarise_media(db: Session | Connection, *, media_id: int) -> None:
     db.execute(delete(MediaEmotionSummary).where(MediaEmotionSummary.media_id == media_id))
     db.execute(insert(MediaEmotionSummary).from_select(cols, agg))
 
-    a, b = aliased(P), aliased(P)
-    pairs = (
-        select(D.media_id, a.label, b.label, D.session_id, func.count())
-        .select_from(D)
-        .join(a, and_(a.detection_id == D.id, a.model == "resnet50"))
-        .join(b, and_(b.detection_id == D.id, b.model == "vgg16"))
-        .where(D.media_id == media_id)
-        .group_by(D.media_id, a.label, b.label, D.session_id)
-    )
     db.execute(delete(MediaLabelPair).where(MediaLabelPair.media_id == media_id))
-    db.execute(insert(MediaLabelPair).from_select(["media_id", "label_a", "label_b", "session_id", "faces"], pairs))
+    for model_a, model_b in combinations(MODEL_NAMES, 2):
+        a, b = aliased(P), aliased(P)
+        pairs = (
+            select(D.media_id, a.model, b.model, a.label, b.label, D.session_id, func.count())
+            .select_from(D)
+            .join(a, and_(a.detection_id == D.id, a.model == model_a))
+            .join(b, and_(b.detection_id == D.id, b.model == model_b))
+            .where(D.media_id == media_id)
+            .group_by(D.media_id, a.model, b.model, a.label, b.label, D.session_id)
+        )
+        columns = ["media_id", "model_a", "model_b", "label_a", "label_b", "session_id", "faces"]
+        db.execute(insert(MediaLabelPair).from_select(columns, pairs))
 
     dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
     idx = floor_int(P.confidence * CONFIDENCE_BINS, dialect)
