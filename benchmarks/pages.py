@@ -1,39 +1,190 @@
-"""Time every dashboard page (AppTest, first and second render) on a database, e.g. the 1M-prediction one.
+"""Time every dashboard page opened directly in a new browser tab, on the 1,000,000-prediction database.
 
-python benchmarks/queries.py            # builds /tmp/fer_bench.db once
-python benchmarks/pages.py [--db /tmp/fer_bench.db]
+    python benchmarks/queries.py              # builds /tmp/fer_bench.db once
+    python benchmarks/pages.py [--db /tmp/fer_bench.db] [--repeat 3] [--out FILE.jsonl]
+
+Starts the dashboard on that database, waits until its models are loaded (the dashboard loads them in the
+background at its first page), then opens each page by its address in a fresh headless Chromium context (a
+new tab with a cold browser cache) and times it from the request until the page's last element is drawn,
+charts included. ``first_s`` is the first time the page is opened after the server started (its reads not
+yet cached, except those an earlier page shares); ``again_s`` the best of the later openings, each a new tab.
+``server_s`` is the page's script run alone (Streamlit's AppTest, no browser, a fresh reads cache).
+Then the floor on this machine: a bare Streamlit page, and one with a single Plotly chart, timed the same way.
+One JSON line per page.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What each page draws last, and how many charts it has by then.
+PAGES = {
+    "home": ("text=Accuracy on FER-2013 PublicTest", 0),
+    "session": ("text=Download the session report (HTML)", 4),
+    "trends": ("text=Sessions side by side", 3),
+    "compare": ("text=Gallery of disagreements", 3),
+    "manage": ("text=Delete session", 0),
+    "upload": ("text=Analyse", 0),
+    "jobs": ("text=No jobs yet", 0),
+}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+BARE_APP = """
+import streamlit as st
+if st.query_params.get("chart"):
+    import plotly.express as px
+    st.plotly_chart(px.bar(x=list("abcdefg"), y=list(range(7))))
+st.title("Bare page")
+"""
+
+
+def start_dashboard(db: Path, home: Path, script: str = "dashboard/Home.py") -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "FER_HOME": str(home)}
+    env.pop("FER_DASHBOARD_PASSWORD_SHA256", None)
+    args = ["--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the dashboard did not start")
+
+
+def wait_for_models(proc: subprocess.Popen, *, settle_s: float = 8.0, limit_s: float = 300.0) -> float:
+    """Wait until the server's memory stops growing (the background model load is over); returns its RSS."""
+    start, last, still_since = time.time(), rss_mb(proc.pid), time.time()
+    while time.time() - start < limit_s:
+        time.sleep(1.0)
+        now = rss_mb(proc.pid)
+        if abs(now - last) > 5:
+            last, still_since = now, time.time()
+        elif time.time() - still_since > settle_s and time.time() - start > 15:
+            return now
+    return last
+
+
+def open_page(browser, url: str, name: str, path: str | None = None, pages: dict = PAGES) -> float:
+    selector, charts = pages[name]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # a new tab, nothing cached
+    page = context.new_page()
+    t = time.perf_counter()
+    page.goto(f"{url}/{'' if name == 'home' else name}" if path is None else f"{url}/{path}")
+    page.locator(selector).first.wait_for(timeout=120_000)
+    if charts:
+        page.locator(".js-plotly-plot .main-svg").nth(charts - 1).wait_for(timeout=120_000)
+    elapsed = time.perf_counter() - t
+    context.close()
+    return elapsed
+
+
+def server_times(db: Path) -> dict[str, float]:
+    """Each page's script run in AppTest (a fresh cache of reads for each page), in a child process."""
+    code = f"""
+import json, os, sys, time
+os.environ["DATABASE_URL"] = "sqlite:///{db}"
+sys.path.insert(0, "{ROOT / "dashboard"}")
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+out = {{}}
+for name in {list(PAGES)!r}:
+    at = AppTest.from_file("{ROOT / "dashboard" / "Home.py"}", default_timeout=120).run()
+    st.cache_data.clear()
+    t = time.perf_counter()
+    at.switch_page("views/" + name + ".py").run() if name != "home" else at.run()
+    out[name] = round(time.perf_counter() - t, 2)
+    assert not at.exception, at.exception
+print(json.dumps(out))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="/tmp/fer_bench.db")
+    ap.add_argument("--repeat", type=int, default=3, help="later openings of each page (best is reported)")
+    ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     args = ap.parse_args()
-    os.environ["DATABASE_URL"] = f"sqlite:///{args.db}"
-    sys.path.insert(0, str(ROOT / "dashboard"))
-    from streamlit.testing.v1 import AppTest
+    db = Path(args.db)
+    if not db.is_file():
+        raise SystemExit(f"{db} does not exist: build it with python benchmarks/queries.py")
+    from playwright.sync_api import sync_playwright
 
-    for name in ("home", "session", "trends", "compare", "manage", "upload"):
-        times = []
-        for _ in range(2):  # the second render is what a user sees when coming back to a page
-            at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=120).run()
-            t = time.perf_counter()
-            if name != "home":
-                at.switch_page(f"views/{name}.py").run()
-            else:
-                at.run()
-            times.append(time.perf_counter() - t)
-            assert not at.exception, at.exception
-        print(json.dumps({"page": name, "first_s": round(times[0], 2), "again_s": round(times[1], 2)}), flush=True)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    server = server_times(db)
+    rows = []
+    with tempfile.TemporaryDirectory() as home:
+        proc, url = start_dashboard(db, Path(home))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+                page = browser.new_page()
+                page.goto(f"{url}/upload")  # any page starts the model load; Upload reads little
+                page.locator(PAGES["upload"][0]).first.wait_for(timeout=120_000)
+                page.close()
+                rss = wait_for_models(proc)
+                for name in PAGES:
+                    first = open_page(browser, url, name)
+                    again = min(open_page(browser, url, name) for _ in range(args.repeat))
+                    row = {"page": name, "first_s": round(first, 2), "again_s": round(again, 2)}
+                    rows.append({**row, "server_s": server[name], "server_rss_mb": round(rss)})
+                    print(json.dumps(rows[-1]), flush=True)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        bare = Path(home) / "bare.py"
+        bare.write_text(BARE_APP)
+        proc, url = start_dashboard(db, Path(home), script=str(bare))
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+                floor = {"bare": ("text=Bare page", 0), "one chart": ("text=Bare page", 1)}
+                for name, path in (("bare", ""), ("one chart", "?chart=1")):
+                    open_page(browser, url, name, path, floor)  # the server's first run imports Plotly
+                    best = min(open_page(browser, url, name, path, floor) for _ in range(args.repeat))
+                    rows.append({"page": f"floor: {name} (not our code)", "again_s": round(best, 2)})
+                    print(json.dumps(rows[-1]), flush=True)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    if args.out:
+        with open(args.out, "a") as f:
+            for row in rows:
+                f.write(json.dumps({**row, "db": str(db), "date": time.strftime("%Y-%m-%d")}) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from auth import require_login
+from resources import warm_up
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -19,6 +20,7 @@ def run() -> None:
     st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
     if not require_login():
         return
+    warm_up()
     page = st.navigation(
         [
             st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),

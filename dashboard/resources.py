@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from fer_core import Analyzer, AnalyzerConfig
@@ -26,3 +28,19 @@ def get_analyzer() -> Analyzer:
 def get_runner() -> LocalRunner:
     """Runs analysis jobs on a thread of this process (no broker): they outlive the page that started them."""
     return LocalRunner(engine=get_engine(), analyzer=get_analyzer())
+
+
+@st.cache_resource
+def warm_up() -> threading.Thread:
+    """Load the models once per process, in the background, so the first upload does not wait for them."""
+    analyzer = get_analyzer()
+
+    def load() -> None:
+        try:
+            analyzer.load_models()
+        except Exception:  # missing weights and the like: the Upload page says so when it needs them
+            pass
+
+    thread = threading.Thread(target=load, name="fer-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -527,8 +527,11 @@ def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd
     stmt = stmt.join(MediaFile, MediaFile.id == D.media_id)
     for m, p in each.items():
         stmt = stmt.join(p, and_(p.detection_id == D.id, p.model == m))
+    # ordered by the first model's rows: SQLite walks their index backwards and sorts nothing
     stmt = (
-        stmt.where(or_(*[p.label != first.label for p in list(each.values())[1:]])).order_by(D.id.desc()).limit(limit)
+        stmt.where(or_(*[p.label != first.label for p in list(each.values())[1:]]))
+        .order_by(first.detection_id.desc())
+        .limit(limit)
     )
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)
