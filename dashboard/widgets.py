@@ -9,6 +9,7 @@ import streamlit as st
 
 from fer_core import MediaError
 from fer_core.constants import MODEL_NAMES
+from fer_core.exports import neutralise_formulas, to_csv
 from fer_core.storage.store import face_key, media_store, store_for
 from fer_core.vision.pictures import face_thumbnail
 
@@ -53,12 +54,18 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     )
     cols[3].download_button(
         "CSV",
-        data=data.to_csv(index=False).encode(),
+        data=to_csv(data),
         file_name=f"{slug}.csv",
         mime="text/csv",
         key=f"csv-{slug}",
         icon=":material/table:",
     )
+
+
+def table(df: pd.DataFrame, **kwargs) -> None:
+    """``st.dataframe`` for tables that may hold user text: what its own CSV download gives cannot run as a
+    spreadsheet formula."""
+    st.dataframe(neutralise_formulas(df), **kwargs)
 
 
 def session_picker(label: str = "Session") -> int | None:

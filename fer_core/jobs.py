@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -351,6 +351,13 @@ def _run_claimed(
         db.commit()
         return outcome
     source_store = store_for(job.source, store)
+    existing = find_media(db, session_id=session_id, sha256=job.sha256)
+    if existing is not None and existing.status == Outcome.DONE:  # the same bytes, stored under another name
+        outcome = FileOutcome(name, Outcome.SKIPPED, media_id=existing.id)
+        finish(db, outcome)
+        db.commit()
+        _release_source(db, job, source_store)
+        return outcome
     run, versions = start_run(db, session_id, analyzer, job_id=job.id)
     try:
         with source_store.local_file(job.source) as path:
@@ -370,9 +377,11 @@ def _run_claimed(
                 step=step,
                 finish=finish,
             )
-    except FileNotFoundError as exc:
+    except FileNotFoundError:
         db.rollback()
-        outcome = FileOutcome(name, Outcome.FAILED, error=f"{name}: {exc}")
+        outcome = FileOutcome(
+            name, Outcome.FAILED, error=f"{name}: the uploaded file is no longer there; upload it again"
+        )
         finish(db, outcome)
         db.commit()
     except IntegrityError:  # the same file of this session was stored meanwhile by another job
@@ -382,13 +391,24 @@ def _run_claimed(
         finish(db, outcome)
         db.commit()
     finish_run(db, run)
-    if outcome.status != Outcome.FAILED:  # the upload is no longer needed unless it is the kept media
-        media = find_media(db, session_id=session_id, sha256=job.sha256)
-        if media is None or media.stored_path != job.source:
-            source_store.delete(job.source)
-        db.execute(update(AnalysisJob).where(AnalysisJob.id == job.id).values(source=None))
-        db.commit()
+    if outcome.status != Outcome.FAILED:
+        _release_source(db, job, source_store)
     return outcome
+
+
+def _release_source(db: Session, job: AnalysisJob, source_store: MediaStore) -> None:
+    """The job no longer needs its upload: delete it unless it is the kept media or another job still
+    waits on the same bytes (the same file twice in one upload shares one copy)."""
+    media = find_media(db, session_id=job.session_id, sha256=job.sha256)
+    waiting = db.scalar(
+        select(func.count())
+        .select_from(AnalysisJob)
+        .where(AnalysisJob.source == job.source, AnalysisJob.id != job.id, AnalysisJob.status.in_(UNFINISHED))
+    )
+    if not waiting and (media is None or media.stored_path != job.source):
+        source_store.delete(job.source)
+    db.execute(update(AnalysisJob).where(AnalysisJob.id == job.id).values(source=None))
+    db.commit()
 
 
 def _fail(engine: Engine, job_id: int, token: str, error: str) -> None:

@@ -8,7 +8,7 @@ from fer_core.models.registry import spec
 
 import charts
 import reads
-from widgets import chart, face_gallery, labels_caption
+from widgets import chart, face_gallery, labels_caption, table
 
 st.title("Compare models")
 sessions = reads.sessions_overview()
@@ -25,9 +25,7 @@ if agreement["faces"]:
     cross = agreement["crosstab"]
     chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
     per_class = agreement["per_class"]
-    st.dataframe(
-        per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True
-    )
+    table(per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True)
     conf = reads.confidence_histogram(session_id=session_id)
     fig = charts.px.bar(
         conf.assign(model=conf.model.map(charts.MODEL_LABELS)),
@@ -60,7 +58,7 @@ for name in MODEL_NAMES:
     )
     for e in EMOTIONS:
         recall.append({"model": name, "emotion": e, "recall": (pt.get("per_class_recall") or {}).get(e)})
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+table(pd.DataFrame(rows), hide_index=True)
 recall = pd.DataFrame(recall).dropna()
 if not recall.empty:
     chart(charts.recall_figure(recall), recall, "per-class-recall")

@@ -8,6 +8,7 @@ from fer_core.models.registry import spec
 
 import reads
 from charts import PEOPLE_HELP, READINGS_HELP
+from widgets import table
 
 st.title("Feedback emotions")
 st.write(
@@ -29,7 +30,7 @@ else:
     cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
     st.subheader("Latest sessions")
     latest = reads.sessions_overview(limit=10)
-    st.dataframe(
+    table(
         latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]].rename(
             columns={"people": "people seen", "faces": "face readings"}
         ),
@@ -50,5 +51,5 @@ for name in MODEL_NAMES:
             "weights present": s.weights_file.is_file(),
         }
     )
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+table(pd.DataFrame(rows), hide_index=True)
 st.caption("Accuracy on FER-2013 PublicTest (3,589 faces), from each model's card in weights/.")

@@ -7,6 +7,7 @@ from fer_core.constants import JobStatus, Outcome
 
 import reads
 from resources import get_analyzer, get_engine, get_runner
+from widgets import table
 
 st.title("Jobs")
 engine = get_engine()
@@ -25,12 +26,12 @@ def job_table() -> None:
     cols = st.columns(len(JobStatus))
     for col, status in zip(cols, JobStatus):
         col.metric(status.capitalize(), counts.get(status, 0))
-    table = reads.jobs_overview(limit=500)
-    if table.empty:
+    rows = reads.jobs_overview(limit=500)
+    if rows.empty:
         st.info("No jobs yet: files uploaded on the Upload page appear here.")
         return
-    st.dataframe(
-        table[
+    table(
+        rows[
             [
                 "id",
                 "session",

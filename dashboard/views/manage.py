@@ -10,7 +10,7 @@ from fer_core import Analyzer, WeightsError, service
 import reads
 import state
 from resources import get_analyzer, get_engine
-from widgets import session_picker
+from widgets import session_picker, table
 
 st.title("Manage")
 engine = get_engine()
@@ -71,7 +71,7 @@ with st.form("rerun"):
         else:
             reads.changed()
             bar.progress(1.0, text="Done")
-            st.dataframe(
+            table(
                 pd.DataFrame(
                     [
                         {"file": o.file, "status": o.status, "faces": o.faces, "error": o.error or ""}

@@ -9,7 +9,7 @@ import charts
 import reads
 import state
 from report import session_report
-from widgets import chart, face_gallery, labels_caption, session_picker
+from widgets import chart, face_gallery, labels_caption, session_picker, table
 
 st.title("Session")
 session_id = session_picker()
@@ -18,7 +18,7 @@ if session_id is None:
 
 media = reads.session_media(session_id)
 st.subheader("Media")
-st.dataframe(
+table(
     media[["original_name", "kind", "status", "people", "faces", "duration_s", "error"]].rename(
         columns={"people": "people seen", "faces": "face readings"}
     ),
@@ -95,7 +95,7 @@ if dis.empty:
 else:
     face_gallery(dis, labels_caption)
     columns = [f"{what}_{m}" for m in MODEL_NAMES for what in ("label", "confidence")]
-    st.dataframe(dis[["original_name", "t_s", *columns]], hide_index=True)
+    table(dis[["original_name", "t_s", *columns]], hide_index=True)
 
 
 st.download_button(

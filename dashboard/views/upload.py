@@ -14,6 +14,7 @@ from fer_core.vision.pictures import labelled_photo
 import reads
 import state
 from resources import get_analyzer, get_engine, get_runner
+from widgets import table
 
 st.title("Upload")
 engine = get_engine()
@@ -93,7 +94,7 @@ if submitted:
                     for o in results
                 ]
             )
-            st.dataframe(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
+            table(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
             failed = outcome[outcome.status == Outcome.FAILED]
             if len(failed):
                 st.warning(f"{len(failed)} file(s) could not be analysed; the others were stored.")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from fer_core.constants import EMOTIONS, MODEL_NAMES
@@ -38,26 +40,40 @@ def get_or_create_session(
     notes: str | None = None,
     consent: bool = False,
 ) -> FeedbackSession:
-    """The session called ``name``, created if new; given details fill in blanks, tags are added."""
+    """The session called ``name``, created if new; given details fill in blanks, tags are added.
+
+    Race-free across processes: when another process creates the same session (or tag) at the same moment,
+    this one's insert fails and it takes the row the other made. Call it first in a transaction: a lost race
+    rolls ``db`` back."""
     name = name.strip()
     if not name:
         raise ValueError("a session needs a name")
-    fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == name))
-    if fs is None:
-        fs = FeedbackSession(name=name, recorded_at=recorded_at, participant=participant, notes=notes, consent=consent)
-        db.add(fs)
-        db.flush()
-    else:
-        fs.recorded_at = fs.recorded_at or recorded_at
-        fs.participant = fs.participant or participant
-        fs.notes = fs.notes or notes
-        fs.consent = fs.consent or consent
-    have = {t.tag for t in fs.tags}
-    for tag in dict.fromkeys(t.strip() for t in tags if t and t.strip()):
-        if tag not in have:
-            fs.tags.append(SessionTag(tag=tag))
-    db.flush()
-    return fs
+    wanted = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    for attempt in range(5):
+        fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == name))
+        if fs is None:
+            fs = FeedbackSession(
+                name=name, recorded_at=recorded_at, participant=participant, notes=notes, consent=consent
+            )
+            db.add(fs)
+        else:
+            fs.recorded_at = fs.recorded_at or recorded_at
+            fs.participant = fs.participant or participant
+            fs.notes = fs.notes or notes
+            fs.consent = fs.consent or consent
+        have = {t.tag for t in fs.tags}
+        fs.tags.extend(SessionTag(tag=t) for t in wanted if t not in have)
+        try:
+            db.flush()
+            return fs
+        except (IntegrityError, OperationalError) as exc:
+            # IntegrityError: the other process's row came first; OperationalError: SQLite's reader could not
+            # become a writer after that process wrote ("database is locked"). Either way: look again.
+            if isinstance(exc, OperationalError) and "locked" not in str(exc):
+                raise
+            db.rollback()
+            time.sleep(0.05 * (attempt + 1))
+    raise RuntimeError(f"could not create or find the session {name!r}: the database is too busy; try again")
 
 
 def update_session(

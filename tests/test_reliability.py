@@ -1,0 +1,102 @@
+"""Nothing leaks, nothing lingers, nothing crashes: duplicates, races, exports, secrets, user text, odd files.
+
+Each test rebuilds a case a reviewer found (issue 24) on real databases, files and servers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+
+import pytest
+from sqlalchemy import func, select
+from test_dashboard import fresh_database  # noqa: F401  (fixtures)
+from test_storage import analyzer, db_url, engine  # noqa: F401
+
+from fer_core import jobs
+from fer_core.constants import Keep
+from fer_core.service import ingest
+from fer_core.storage.db import make_engine, session_factory
+from fer_core.storage.orm import AnalysisJob, FeedbackSession, SessionTag
+
+from conftest import needs_weights
+
+
+# ----------------------------------------------------------------------------- the same bytes twice
+@needs_weights
+@pytest.mark.parametrize("keep", [Keep.NONE, Keep.MEDIA])
+def test_the_same_bytes_twice_in_one_upload_are_analysed_once(engine, analyzer, upload, tmp_path, keep):
+    photo = upload[0]
+    twin = tmp_path / "copy of the photo.jpg"
+    shutil.copy(photo, twin)
+    store = tmp_path / "media"
+    summary = ingest([photo, twin], engine=engine, analyzer=analyzer, session_name="Twins", keep=keep, media_root=store)
+    assert [(f.file, f.status, f.error) for f in summary.files] == [
+        (photo.name, "done", None),
+        (twin.name, "skipped", None),
+    ]
+    assert summary.files[1].media_id == summary.files[0].media_id
+    with session_factory(engine)() as db:
+        assert db.scalar(select(func.count()).select_from(AnalysisJob).where(AnalysisJob.source.is_not(None))) == 0
+    kept = [p for p in store.rglob("*") if p.is_file()]
+    assert len(kept) == (1 if keep == Keep.MEDIA else 0)  # no upload copy lingers
+
+
+# ----------------------------------------------------------------------------- races
+def _create_session(url: str, name: str, barrier) -> str:
+    eng = make_engine(url)
+    barrier.wait()
+    try:
+        jobs.submit([], engine=eng, session_name=name, tags=["race", name])
+        return "ok"
+    except Exception as exc:  # what a user would have seen
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        eng.dispose()
+
+
+def test_processes_creating_the_same_new_session_at_once_all_get_it(engine):
+    url = engine.url.render_as_string(hide_password=False)
+    ctx = multiprocessing.get_context("fork")
+    n, rounds = 6, 5
+    with ctx.Pool(n) as pool:
+        for r in range(rounds):
+            barrier = ctx.Manager().Barrier(n)
+            results = pool.starmap(_create_session, [(url, f"Panel {r}", barrier)] * n)
+            assert results == ["ok"] * n
+    with session_factory(engine)() as db:
+        assert db.scalar(select(func.count()).select_from(FeedbackSession)) == rounds
+        assert db.scalar(select(func.count()).select_from(SessionTag)) == 2 * rounds
+
+
+# ----------------------------------------------------------------------------- CSV exports
+def test_csv_exports_cannot_run_as_spreadsheet_formulas():
+    import pandas as pd
+
+    from fer_core.exports import to_csv
+
+    df = pd.DataFrame(
+        {
+            "session": ['=HYPERLINK("http://x.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "Store 12"],
+            "satisfaction": [-0.25, 0.5, -1.0, 0.0, 0.1, 0.2],
+        }
+    )
+    lines = to_csv(df).decode().splitlines()
+    assert lines[1] == '"\'=HYPERLINK(""http://x.example"",""click"")",-0.25'
+    assert [line.split(",")[0] for line in lines[2:]] == ["'+1+1", "'-2+3", "'@SUM(A1)", "'\t=1", "Store 12"]
+    assert [float(line.rsplit(",", 1)[1]) for line in lines[1:]] == list(df["satisfaction"])  # numbers stay
+
+
+def test_tables_on_the_pages_hold_no_formula(fresh_database):
+    from test_dashboard import page
+
+    engine = make_engine(fresh_database)
+    from test_storage import _add_media, _fake_faces
+
+    from fer_core.storage.db import upgrade
+
+    upgrade(engine)
+    with session_factory(engine)() as db:
+        _add_media(db, "=cmd|' /C calc'!A0", _fake_faces(2, label=3))
+    at = page()
+    assert list(at.dataframe[0].value["name"]) == ["'=cmd|' /C calc'!A0"]
