@@ -6,9 +6,11 @@ import threading
 
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig
+from fer_core import Analyzer, AnalyzerConfig, settings
 from fer_core.runner import LocalRunner
 from fer_core.storage.db import make_engine, upgrade
+
+settings.mask_logs()  # no password of DATABASE_URL or BROKER_URL in the dashboard's logs
 
 
 @st.cache_resource

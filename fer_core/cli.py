@@ -199,7 +199,7 @@ def cmd_ingest(args) -> int:
         if args.no_wait:
             print(json.dumps({"session_id": session_id, "jobs": job_ids}))
             return 0
-        print(f"{len(job_ids)} job(s) queued for the workers at {jobs.broker_url()}", file=sys.stderr)
+        print(f"{len(job_ids)} job(s) queued for the workers at {settings.masked(jobs.broker_url())}", file=sys.stderr)
         files = jobs.wait(job_ids, engine=engine, on_progress=_progress)
         summary = IngestSummary(session_id=session_id, files=files)
         for f, name in zip(summary.files, args.files):
@@ -469,5 +469,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
+    settings.mask_logs()
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -328,8 +328,9 @@ def run_job(
             raise
         except Exception as exc:  # e.g. the database went away: record it if we can, never lose the job
             db.rollback()
-            _fail(engine, job_id, token, f"{job.original_name}: {type(exc).__name__}: {exc}")
-            return FileOutcome(job.original_name, Outcome.FAILED, error=str(exc))
+            error = settings.masked(f"{job.original_name}: {type(exc).__name__}: {exc}")
+            _fail(engine, job_id, token, error)
+            return FileOutcome(job.original_name, Outcome.FAILED, error=error)
         finally:
             beat.stopped.set()
 
@@ -412,6 +413,7 @@ def _release_source(db: Session, job: AnalysisJob, source_store: MediaStore) -> 
 
 
 def _fail(engine: Engine, job_id: int, token: str, error: str) -> None:
+    error = settings.masked(error)
     try:
         with engine.begin() as c:
             c.execute(

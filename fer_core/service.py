@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from fer_core import jobs, pipeline
+from fer_core import jobs, pipeline, settings
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
@@ -118,7 +118,7 @@ def start(
         dispatch(job_ids, engine=engine, runner=runner)
     except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
         where = "the task queue could not be reached" if queue else "the analysis could not start"
-        return Started(session_id, job_ids, queue, error=f"{where} ({exc})")
+        return Started(session_id, job_ids, queue, error=settings.masked(f"{where} ({exc})"))
     return Started(session_id, job_ids, queue)
 
 

@@ -8,7 +8,10 @@ collected here, parsed there).  Libraries that read their own variables (boto3's
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,3 +62,29 @@ def use_threads(threads: int) -> None:
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up messages off, unless the user asked for them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# user:password@ in any URL (redis://:pw@host, postgresql+psycopg://user:pw@host/db, amqp://u:pw@host//)
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@", re.I)
+
+
+def masked(text) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``: what is shown or logged."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
+
+
+def mask_logs() -> None:
+    """Mask passwords in URLs in every log record of this process (messages and tracebacks)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "masks_secrets", False):
+        return
+
+    def record(*args, **kwargs) -> logging.LogRecord:
+        r = make(*args, **kwargs)
+        r.msg, r.args = masked(r.getMessage()), None
+        if r.exc_info:
+            r.exc_text, r.exc_info = masked("".join(traceback.format_exception(*r.exc_info))).rstrip(), None
+        return r
+
+    record.masks_secrets = True
+    logging.setLogRecordFactory(record)

@@ -10,13 +10,13 @@ import shutil
 
 import pytest
 from sqlalchemy import func, select
-from test_dashboard import fresh_database  # noqa: F401  (fixtures)
+from test_dashboard import fresh_database  # noqa: F401  (fixtures, as the tests' arguments)
 from test_storage import analyzer, db_url, engine  # noqa: F401
 
 from fer_core import jobs
 from fer_core.constants import Keep
 from fer_core.service import ingest
-from fer_core.storage.db import make_engine, session_factory
+from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import AnalysisJob, FeedbackSession, SessionTag
 
 from conftest import needs_weights
@@ -89,14 +89,56 @@ def test_csv_exports_cannot_run_as_spreadsheet_formulas():
 
 def test_tables_on_the_pages_hold_no_formula(fresh_database):
     from test_dashboard import page
-
-    engine = make_engine(fresh_database)
     from test_storage import _add_media, _fake_faces
 
-    from fer_core.storage.db import upgrade
-
-    upgrade(engine)
-    with session_factory(engine)() as db:
+    eng = make_engine(fresh_database)
+    upgrade(eng)
+    with session_factory(eng)() as db:
         _add_media(db, "=cmd|' /C calc'!A0", _fake_faces(2, label=3))
     at = page()
     assert list(at.dataframe[0].value["name"]) == ["'=cmd|' /C calc'!A0"]
+
+
+# ----------------------------------------------------------------------------- secrets
+def test_passwords_in_urls_are_masked_wherever_shown_or_logged(fresh_database, monkeypatch, caplog, tmp_path):
+    from fer_core import service, settings
+    from fer_core.analyzer import Analyzer
+    from fer_core.runner import LocalRunner
+
+    assert settings.masked("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert settings.masked("at postgresql+psycopg://fer:s3cret@db/fer and amqp://u:p%40ss@mq//") == (
+        "at postgresql+psycopg://fer:***@db/fer and amqp://u:***@mq//"
+    )
+    assert settings.masked("sqlite:////data/fer.db") == "sqlite:////data/fer.db"
+
+    settings.mask_logs()
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        try:
+            raise ConnectionError("cannot reach redis://:s3cret@cache:6379/0")
+        except ConnectionError:
+            logging.getLogger("fer_core.test").exception("broker %s", "redis://:s3cret@cache:6379/0")
+    assert "s3cret" not in caplog.text and "redis://:***@cache" in caplog.text
+
+    broker = "redis://:s3cret@127.0.0.1:9/0"  # nothing listens on port 9
+    monkeypatch.setenv("BROKER_URL", broker)
+    from test_dashboard import page
+
+    at = page("jobs")
+    assert "redis://:***@127.0.0.1:9/0" in at.caption[0].value and "s3cret" not in at.caption[0].value
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"not even a photo")
+    eng = make_engine(fresh_database)
+    upgrade(eng)
+    worker = Analyzer()
+    started = service.start(
+        [photo],
+        engine=eng,
+        analyzer=worker,
+        runner=LocalRunner(engine=eng, analyzer=worker),
+        session_name="Queued",
+        store=None,
+    )
+    assert started.error and "could not be reached" in started.error and "s3cret" not in started.error

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fer_core import WeightsError, jobs, service
+from fer_core import WeightsError, jobs, service, settings
 from fer_core.constants import JobStatus, Outcome
 
 import reads
@@ -13,7 +13,7 @@ st.title("Jobs")
 engine = get_engine()
 broker = jobs.broker_url()
 st.caption(
-    f"Analysis runs on the task-queue workers at `{broker}`."
+    f"Analysis runs on the task-queue workers at `{settings.masked(broker)}`."
     if service.on_workers()
     else "Analysis runs inside this app (no BROKER_URL is set), one file after another, whichever page is open."
 )
