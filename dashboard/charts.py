@@ -5,6 +5,8 @@ Pure functions (DataFrame -> Figure, Figure -> bytes): no Streamlit, no database
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -42,6 +44,26 @@ UNIT_HELP = {
 }
 
 _common = dict(category_orders={"emotion": list(EMOTIONS)}, color_discrete_map=EMOTION_COLORS, template="plotly_white")
+
+
+def plotly_text(text) -> str:
+    """User text made literal for Plotly, which reads a little HTML in labels (links, bold, line breaks)."""
+    return html.escape(str(text), quote=False)
+
+
+def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability per session"):
+    """Stacked bars per session (df: session, emotion, mean_prob; session names as the user typed them)."""
+    fig = px.bar(
+        df.assign(session=df["session"].map(plotly_text)),
+        x="session",
+        y="mean_prob",
+        color="emotion",
+        title=title,
+        labels={"mean_prob": "mean probability", "session": "session"},
+        **_common,
+    )
+    fig.update_layout(yaxis_tickformat=".0%")
+    return fig
 
 
 def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: str = "Emotion distribution"):

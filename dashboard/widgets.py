@@ -62,6 +62,20 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     )
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
+
+
+def plain(text) -> str:
+    """User text (file, session, participant names) made literal for the Streamlit elements that read
+    Markdown (captions, progress messages, alerts): no link, directive, LaTeX or emoji can come of it."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def progress_of(bar):
+    """An ``on_progress(fraction, message)`` that moves ``bar``; the messages carry file names."""
+    return lambda fraction, message: bar.progress(min(fraction, 1.0), text=plain(message))
+
+
 def table(df: pd.DataFrame, **kwargs) -> None:
     """``st.dataframe`` for tables that may hold user text: what its own CSV download gives cannot run as a
     spreadsheet formula."""
@@ -109,4 +123,4 @@ def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
         if img is None:
             cols[i % columns].text(caption(r))
         else:
-            cols[i % columns].image(img, caption=caption(r))
+            cols[i % columns].image(img, caption=plain(caption(r)))

@@ -5,6 +5,7 @@ Each test rebuilds a case a reviewer found (issue 24) on real databases, files a
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 
@@ -142,3 +143,26 @@ def test_passwords_in_urls_are_masked_wherever_shown_or_logged(fresh_database, m
         store=None,
     )
     assert started.error and "could not be reached" in started.error and "s3cret" not in started.error
+
+
+# ----------------------------------------------------------------------------- user text stays text
+@needs_weights
+def test_file_and_session_names_show_as_plain_text(group_photo, fresh_database):
+    from test_dashboard import charts_of, page
+
+    path, _ = group_photo
+    name = "[x](http://evil.example) :red[y] $x$.jpg"
+    at = page("upload", timeout=600)
+    at.text_input[0].set_value("<a href='http://evil.example'>click</a>")
+    at.file_uploader[0].upload(name, path.read_bytes(), mime_type="image/jpeg")
+    [b for b in at.button if b.label == "Analyse"][0].click().run()
+    assert not at.exception and at.dataframe[0].value["file"].tolist() == [name]
+    [caption] = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    assert caption.startswith(r"\[x\]\(http\://evil\.example\) \:red\[y\] \$x\$\.jpg")  # no link, colour, LaTeX
+    assert "(http://" not in caption
+
+    at.switch_page("views/trends.py").run()
+    assert not at.exception
+    figure = json.loads(charts_of(at)[-1].proto.spec)  # sessions side by side: the session's name on the axis
+    shown = {x for trace in figure["data"] for x in trace["x"]}
+    assert shown == {"&lt;a href='http://evil.example'&gt;click&lt;/a&gt;"}  # Plotly writes it, never links it

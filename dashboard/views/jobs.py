@@ -7,7 +7,7 @@ from fer_core.constants import JobStatus, Outcome
 
 import reads
 from resources import get_analyzer, get_engine, get_runner
-from widgets import table
+from widgets import plain, progress_of, table
 
 st.title("Jobs")
 engine = get_engine()
@@ -67,14 +67,14 @@ if retryable:
         try:
             ids = service.retry(chosen, engine=engine, analyzer=get_analyzer(), runner=get_runner())
         except WeightsError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             st.stop()
         reads.changed()
         if service.on_workers():
             st.success(f"{len(ids)} job(s) sent to the workers again.")
         else:
             bar = st.progress(0.0, text="Starting...")
-            results = jobs.wait(ids, engine=engine, on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            results = jobs.wait(ids, engine=engine, on_progress=progress_of(bar))
             bar.progress(1.0, text="Done")
             bad = [r for r in results if r is not None and r.status == Outcome.FAILED]
             (st.warning if bad else st.success)(

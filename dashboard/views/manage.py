@@ -10,7 +10,7 @@ from fer_core import Analyzer, WeightsError, service
 import reads
 import state
 from resources import get_analyzer, get_engine
-from widgets import session_picker, table
+from widgets import plain, progress_of, session_picker, table
 
 st.title("Manage")
 engine = get_engine()
@@ -40,7 +40,7 @@ with st.form("edit"):
                 tags=tags.split(","),
             )
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
             reads.changed()
             st.success("Saved.")
@@ -64,10 +64,10 @@ with st.form("rerun"):
                 session_id,
                 engine=engine,
                 analyzer=analyzer,
-                on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                on_progress=progress_of(bar),
             )
         except WeightsError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
             reads.changed()
             bar.progress(1.0, text="Done")

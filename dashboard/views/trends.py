@@ -65,16 +65,4 @@ picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format
 if picked:
     dist = reads.emotion_distribution(per=unit)
     dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(session=lambda d: d.session_id.map(names))
-    fig = charts.px.bar(
-        dist,
-        x="session",
-        y="mean_prob",
-        color="emotion",
-        title="Mean emotion probability per session",
-        category_orders={"emotion": list(charts.EMOTION_COLORS)},
-        color_discrete_map=charts.EMOTION_COLORS,
-        template="plotly_white",
-        labels={"mean_prob": "mean probability", "session": "session"},
-    )
-    fig.update_layout(yaxis_tickformat=".0%")
-    chart(fig, dist, "sessions-side-by-side")
+    chart(charts.sessions_figure(dist), dist, "sessions-side-by-side")

@@ -14,7 +14,7 @@ from fer_core.vision.pictures import labelled_photo
 import reads
 import state
 from resources import get_analyzer, get_engine, get_runner
-from widgets import table
+from widgets import plain, progress_of, table
 
 st.title("Upload")
 engine = get_engine()
@@ -72,21 +72,19 @@ if submitted:
             try:
                 started = service.start(paths, engine=engine, analyzer=get_analyzer(), runner=get_runner(), **details)
             except WeightsError as exc:  # nothing was stored
-                st.error(str(exc))
+                st.error(plain(exc))
                 st.stop()
             reads.changed()
             st.session_state[state.SELECTED_SESSION] = started.session_id
             if started.error:
-                st.error(f"The files are saved, but {started.error}. Send them again from the Jobs page.")
+                st.error(plain(f"The files are saved, but {started.error}. Send them again from the Jobs page."))
                 st.stop()
             if started.on_workers:
                 bar.progress(1.0, text=f"{len(started.job_ids)} file(s) queued for the analysis workers")
                 st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
                 st.stop()
             st.caption("The analysis goes on if you open another page; the Jobs page follows it.")
-            results = jobs.wait(
-                started.job_ids, engine=engine, on_progress=lambda f, m: bar.progress(min(f, 1.0), text=m)
-            )
+            results = jobs.wait(started.job_ids, engine=engine, on_progress=progress_of(bar))
             bar.progress(1.0, text="Done")
             outcome = pd.DataFrame(
                 [
@@ -117,5 +115,5 @@ if submitted:
                     picture = labelled_photo(p, labels, blur=blur)
                 except MediaError:
                     continue
-                st.image(picture, caption=f"{o.file}: {len(faces)} face(s)")
+                st.image(picture, caption=plain(f"{o.file}: {len(faces)} face(s)"))
         st.page_link("views/session.py", label="Open the session's charts", icon=":material/movie:")
