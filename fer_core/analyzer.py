@@ -260,11 +260,13 @@ class Analyzer:
             duration_s=round(info.duration_s, 3),
         )
         tracker = Tracker()
+        last_t = [0.0]
 
         def detected_chunks():
             chunk: list[Frame] = []
             for frame in sample_video(path, fps=self.config.fps, max_seconds=self.config.max_video_seconds):
                 chunk.append(frame)
+                last_t[0] = frame.t_s
                 if len(chunk) >= self.config.frames_per_batch:
                     yield self._detect(result, chunk, tracker=tracker, thumbnails=thumbnails), chunk[-1].t_s
                     chunk = []
@@ -276,6 +278,8 @@ class Analyzer:
             self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces)
             if on_progress and info.duration_s > 0:
                 on_progress(min(t_s / info.duration_s, 1.0), f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
+        if not result.duration_s:  # the container did not say (or said the impossible): as far as it played
+            result.duration_s = round(last_t[0], 3)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {result.face_count} faces")
         return result

@@ -42,7 +42,7 @@ from fer_core.pipeline import (
 )
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import AnalysisJob, utcnow
-from fer_core.storage.repository import finish_run, get_or_create_session
+from fer_core.storage.repository import clean_text, end_interrupted_runs, finish_run, get_or_create_session
 from fer_core.storage.store import MediaStore, media_store, store_for
 
 ProgressFn = Callable[[float, str], None]
@@ -120,7 +120,7 @@ def submit(
     A file that cannot be read gets a failed job with the reason.
     """
     store = store or media_store()
-    names = display_names or [Path(f).name for f in files]
+    names = [clean_text(n) or "unnamed file" for n in (display_names or [Path(f).name for f in files])]
     with session_factory(engine)() as db:
         fs = get_or_create_session(
             db,
@@ -359,6 +359,7 @@ def _run_claimed(
         db.commit()
         _release_source(db, job, source_store)
         return outcome
+    end_interrupted_runs(db, session_id=session_id, job_id=job.id)  # an earlier claim of this job was killed
     run, versions = start_run(db, session_id, analyzer, job_id=job.id)
     try:
         with source_store.local_file(job.source) as path:

@@ -150,7 +150,9 @@ def analyse_and_store(
         )
     db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
-        result = analyzer.analyze_file(path, on_progress=lambda f, m: step(0.95 * f, m), thumbnails=keep == Keep.FACES)
+        result = analyzer.analyze_file(  # messages name the file as the user knows it, not the stored copy
+            path, on_progress=lambda f, m: step(0.95 * f, m.replace(path.name, name)), thumbnails=keep == Keep.FACES
+        )
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
         return _record_failure(db, name, session_id, run_id, sha, size, commit, str(exc).replace(path.name, name))
     except WeightsError:

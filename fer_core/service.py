@@ -53,7 +53,7 @@ def ingest(
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
     store = store or media_store(media_root)
-    names = display_names or [Path(f).name for f in files]
+    names = [repository.clean_text(n) or "unnamed file" for n in (display_names or [Path(f).name for f in files])]
     analyzer.load_models()  # missing weights: fail before touching the database
     session_id, job_ids = jobs.submit(
         files,

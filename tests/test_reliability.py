@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import shutil
 
 import pytest
@@ -166,3 +167,53 @@ def test_file_and_session_names_show_as_plain_text(group_photo, fresh_database):
     figure = json.loads(charts_of(at)[-1].proto.spec)  # sessions side by side: the session's name on the axis
     shown = {x for trace in figure["data"] for x in trace["x"]}
     assert shown == {"&lt;a href='http://evil.example'&gt;click&lt;/a&gt;"}  # Plotly writes it, never links it
+
+
+# ----------------------------------------------------------------------------- odd names and headers
+def _avi(path, seconds: int = 10, fps: int = 10, frames_declared: int | None = None):
+    """A real MJPEG AVI; ``frames_declared`` rewrites the frame count its headers claim (avih and strh)."""
+    import struct
+
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (160, 120))
+    for i in range(seconds * fps):
+        writer.write(np.full((120, 160, 3), i % 255, np.uint8))
+    writer.release()
+    if frames_declared is not None:
+        data = bytearray(path.read_bytes())
+        avih, strh = data.find(b"avih"), data.find(b"strh")
+        data[avih + 24 : avih + 28] = struct.pack("<I", frames_declared)  # dwTotalFrames
+        data[strh + 40 : strh + 44] = struct.pack("<I", frames_declared)  # dwLength
+        path.write_bytes(data)
+    return path
+
+
+@needs_weights
+def test_nul_in_names_a_lying_frame_count_and_progress_in_the_users_words(engine, analyzer, upload, tmp_path):
+    from fer_core.vision.media import video_info
+
+    clip = _avi(tmp_path / "clip.avi", frames_declared=2**31 - 1)
+    assert video_info(clip).duration_s == 0.0  # 2**31 frames cannot fit in this file: unknown, not believed
+    messages = []
+    summary = ingest(
+        [upload[0], clip],
+        engine=engine,
+        analyzer=analyzer,
+        session_name="Panel\x00 12",
+        participant="P\x007",
+        display_names=["bad\x00name.jpg", "interview clip.avi"],
+        media_root=tmp_path / "media",
+        on_progress=lambda f, m: messages.append(m),
+    )
+    assert [(f.file, f.status) for f in summary.files] == [("badname.jpg", "done"), ("interview clip.avi", "done")]
+    with session_factory(engine)() as db:
+        fs = db.get(FeedbackSession, summary.session_id)
+        assert (fs.name, fs.participant) == ("Panel 12", "P7")
+        from fer_core.storage.orm import MediaFile
+
+        video = db.scalar(select(MediaFile).where(MediaFile.kind == "video"))
+        assert 9.0 <= video.duration_s <= 10.0  # as far as it played
+    assert messages and not any(re.search(r"[0-9a-f]{64}", m) for m in messages)  # no stored copy's name
+    assert any("interview clip.avi" in m for m in messages)

@@ -270,6 +270,9 @@ def test_ingest_killed_mid_file_leaves_nothing_half_written(db_url, tmp_path, fa
     with session_factory(eng)() as db:
         assert db.scalar(select(func.count()).select_from(MediaFile)) == 1
         assert db.scalar(select(func.count()).select_from(FaceDetection)) == 40
+        runs = db.scalars(select(AnalysisRun).order_by(AnalysisRun.id)).all()
+        assert all(r.finished_at is not None for r in runs)  # the killed run has an end too
+        assert [bool(r.settings.get("interrupted")) for r in runs] == [True, False]
     eng.dispose()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
@@ -30,6 +31,15 @@ from fer_core.storage.orm import (
 )
 
 
+def clean_text(text: str | None, *, lines: bool = False) -> str | None:
+    """User text as it may be stored: control characters (a NUL, which PostgreSQL refuses, escape codes) are
+    dropped, newlines and tabs kept where ``lines`` (notes); None stays None."""
+    if text is None:
+        return None
+    keep = "\n\t" if lines else ""
+    return "".join(c for c in str(text) if c in keep or unicodedata.category(c) != "Cc")
+
+
 def get_or_create_session(
     db: Session,
     *,
@@ -45,10 +55,11 @@ def get_or_create_session(
     Race-free across processes: when another process creates the same session (or tag) at the same moment,
     this one's insert fails and it takes the row the other made. Call it first in a transaction: a lost race
     rolls ``db`` back."""
-    name = name.strip()
+    name = clean_text(name).strip()
     if not name:
         raise ValueError("a session needs a name")
-    wanted = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    participant, notes = clean_text(participant), clean_text(notes, lines=True)
+    wanted = list(dict.fromkeys(clean_text(t).strip() for t in tags if t and clean_text(t).strip()))
     for attempt in range(5):
         fs = db.scalar(select(FeedbackSession).where(FeedbackSession.name == name))
         if fs is None:
@@ -87,7 +98,9 @@ def update_session(
     tags: list[str] | tuple[str, ...],
 ) -> None:
     """Replace a session's details and tags. Raises ValueError, in words for the user, on a blank or taken name."""
-    name = name.strip()
+    name = clean_text(name).strip()
+    participant, notes = clean_text(participant), clean_text(notes, lines=True)
+    tags = [clean_text(t) for t in tags if t]
     if not name:
         raise ValueError("A session needs a name.")
     taken = db.scalar(select(FeedbackSession.id).where(FeedbackSession.name == name, FeedbackSession.id != session_id))
@@ -115,6 +128,19 @@ def start_run(
     db.add(run)
     db.flush()
     return run
+
+
+def end_interrupted_runs(db: Session, *, session_id: int, job_id: int) -> int:
+    """End the runs of ``job_id`` that never ended (their process was killed mid-file): they get an end time
+    and ``"interrupted": true`` in their settings. Returns how many."""
+    ended = 0
+    for run in db.scalars(
+        select(AnalysisRun).where(AnalysisRun.session_id == session_id, AnalysisRun.finished_at.is_(None))
+    ):
+        if (run.settings or {}).get("job_id") == job_id:
+            run.finished_at, run.settings = utcnow(), {**run.settings, "interrupted": True}
+            ended += 1
+    return ended
 
 
 def save_faces(

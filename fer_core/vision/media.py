@@ -40,7 +40,7 @@ class VideoInfo:
     height: int
     fps: float  # the average frame rate (phones record at a variable one)
     frame_count: int
-    duration_s: float  # the stream's, from the container
+    duration_s: float  # the stream's, from the container; 0.0 when the container's is unknown or impossible
 
 
 def _register_heif() -> None:
@@ -155,7 +155,18 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     count = count or max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
     if duration is None:
         duration = count / fps
+    # A header can declare anything (an AVI's frame count of 2**31 for a 10 s clip): no codec stores a frame in
+    # under MIN_FRAME_BYTES, so a count or duration the file is too small to hold is unknown, not believed. The
+    # time limit then holds while reading, by the frames' own times.
+    most = path.stat().st_size / MIN_FRAME_BYTES
+    if count > most:
+        count = 0
+    if duration * fps > most:
+        duration = 0.0
     return cap, VideoInfo(w, h, fps, count, duration)
+
+
+MIN_FRAME_BYTES = 2
 
 
 def _probe(path: Path) -> tuple[float | None, int, float | None]:
