@@ -471,4 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     settings.mask_logs()
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from fer_core.storage.db import DatabaseUnusable
+
+    try:
+        return args.func(args)
+    except DatabaseUnusable as exc:  # one message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import re
 import shutil
 
@@ -217,3 +218,33 @@ def test_nul_in_names_a_lying_frame_count_and_progress_in_the_users_words(engine
         assert 9.0 <= video.duration_s <= 10.0  # as far as it played
     assert messages and not any(re.search(r"[0-9a-f]{64}", m) for m in messages)  # no stored copy's name
     assert any("interview clip.avi" in m for m in messages)
+
+
+# ----------------------------------------------------------------------------- a damaged database
+def test_a_damaged_database_says_what_is_wrong_in_one_message(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    bad = tmp_path / "fer.db"
+    bad.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 64)  # a header, then garbage
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{bad}", "FER_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "fer_core", "jobs"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+    )
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"error: The database file {bad} is damaged or is not a database") and "backup" in line
+
+    from test_dashboard import page
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{bad}")
+    from resources import get_engine
+
+    get_engine.clear()
+    at = page()
+    assert "cannot use its database" in at.error[0].value and str(tmp_path) not in at.error[0].value
+    get_engine.clear()
+    config = (REPO / ".streamlit" / "config.toml").read_text()
+    assert re.search(r'^showErrorDetails = "none"', config, re.M)  # any other error: no traceback in the browser

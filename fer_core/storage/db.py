@@ -65,11 +65,34 @@ def alembic_config(engine: Engine | None = None):
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (the app calls this on start)."""
-    from alembic import command
+class DatabaseUnusable(RuntimeError):
+    """The database cannot be opened or read; the message says what is wrong and what to do, in words."""
 
-    command.upgrade(alembic_config(engine), revision)
+
+def explain(engine: Engine, exc: Exception) -> str:
+    """What is wrong with the database, and what to do, from the driver's error."""
+    what = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    if engine.dialect.name == "sqlite":
+        where = engine.url.database or "the SQLite file"
+        if "not a database" in what or "malformed" in what:
+            return (
+                f"The database file {where} is damaged or is not a database ({what}). Restore it from a backup, "
+                "or move it aside to start with an empty one; DATABASE_URL can point to another."
+            )
+        return f"The database file {where} cannot be opened ({what}): check that its folder exists and is writable."
+    where = settings.masked(engine.url.render_as_string(hide_password=False))
+    return f"The database at {where} cannot be used ({what}): check that the server runs and DATABASE_URL is right."
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (the app calls this on start); DatabaseUnusable if it cannot."""
+    from alembic import command
+    from sqlalchemy.exc import DatabaseError
+
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except DatabaseError as exc:  # OperationalError (cannot connect) included
+        raise DatabaseUnusable(explain(engine, exc)) from None
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
