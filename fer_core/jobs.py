@@ -43,7 +43,7 @@ from fer_core.pipeline import (
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import AnalysisJob, utcnow
 from fer_core.storage.repository import clean_text, end_interrupted_runs, finish_run, get_or_create_session
-from fer_core.storage.store import MediaStore, media_store, store_for
+from fer_core.storage.store import MediaStore, StoreFull, media_store, store_for
 
 ProgressFn = Callable[[float, str], None]
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -133,23 +133,28 @@ def submit(
         )
         db.commit()
         ids = []
+
+        def failed(name: str, error: str, size: int = 0, sha: str | None = None) -> None:
+            job = AnalysisJob(
+                session_id=fs.id,
+                original_name=name,
+                sha256=sha,
+                bytes=size,
+                keep=keep,
+                status=JobStatus.FAILED,
+                outcome=Outcome.FAILED,
+                error=error,
+                finished_at=utcnow(),
+            )
+            db.add(job)
+            db.commit()
+            ids.append(job.id)
+
         for path, name in zip(map(Path, files), names):
             try:
                 size, sha = path.stat().st_size, file_sha256(path)
             except OSError as exc:
-                job = AnalysisJob(
-                    session_id=fs.id,
-                    original_name=name,
-                    bytes=0,
-                    keep=keep,
-                    status=JobStatus.FAILED,
-                    outcome=Outcome.FAILED,
-                    error=f"{name}: cannot read the file ({exc})",
-                    finished_at=utcnow(),
-                )
-                db.add(job)
-                db.commit()
-                ids.append(job.id)
+                failed(name, f"{name}: cannot read the file ({exc})")
                 continue
             job = db.scalar(
                 select(AnalysisJob)
@@ -162,8 +167,12 @@ def submit(
                 .order_by(AnalysisJob.id)
             )
             source = store.location(media_key(fs.id, sha, path.suffix))
-            if not store.exists(source):
-                source = store.put_file(media_key(fs.id, sha, path.suffix), path)
+            try:
+                if not store.exists(source):
+                    source = store.put_file(media_key(fs.id, sha, path.suffix), path)
+            except StoreFull as exc:  # the next, smaller files may still fit
+                failed(name, f"{name}: not stored, {exc.strerror}: free some space, then upload it again", size, sha)
+                continue
             if job is None:
                 job = AnalysisJob(
                     session_id=fs.id,
@@ -326,6 +335,11 @@ def run_job(
             db.rollback()
             _fail(engine, job_id, token, str(exc))
             raise
+        except StoreFull as exc:  # its upload copy stays: "Retry" once there is space
+            db.rollback()
+            error = f"{job.original_name}: {exc.strerror}: free some space, then retry it"
+            _fail(engine, job_id, token, error)
+            return FileOutcome(job.original_name, Outcome.FAILED, error=error)
         except Exception as exc:  # e.g. the database went away: record it if we can, never lose the job
             db.rollback()
             error = settings.masked(f"{job.original_name}: {type(exc).__name__}: {exc}")

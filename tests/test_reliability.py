@@ -248,3 +248,63 @@ def test_a_damaged_database_says_what_is_wrong_in_one_message(tmp_path, monkeypa
     get_engine.clear()
     config = (REPO / ".streamlit" / "config.toml").read_text()
     assert re.search(r'^showErrorDetails = "none"', config, re.M)  # any other error: no traceback in the browser
+
+
+# ----------------------------------------------------------------------------- a full disk
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 3 MB filesystem (tmpfs) to hold the media store: it fills up as a real disk does."""
+    import subprocess
+
+    where = tmp_path / "small-disk"
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], capture_output=True)
+    if made.returncode:
+        pytest.skip(f"cannot mount a small filesystem here (needs root): {made.stderr.decode().strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def _debris(folder) -> list:
+    return [p.name for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+@needs_weights
+def test_a_full_disk_is_said_in_words_leaves_no_debris_and_the_job_can_be_retried(
+    engine, analyzer, upload, tmp_path, small_disk
+):
+    import numpy as np
+
+    from fer_core.service import dispatch
+    from fer_core.storage.store import LocalStore
+
+    store = LocalStore(small_disk)
+    big = tmp_path / "big video.mp4"
+    big.write_bytes(np.random.default_rng(0).bytes(4_000_000))  # larger than the whole disk
+    photo = upload[0]
+    session_id, job_ids = jobs.submit(
+        [big, photo], engine=engine, store=store, session_name="Full disk", keep=Keep.FACES
+    )
+    too_big = jobs.outcomes(job_ids[:1], engine=engine)[0]
+    assert too_big.status == "failed" and "disk of the media store is full" in too_big.error
+    assert "upload it again" in too_big.error and not _debris(small_disk)
+
+    filler = small_disk / "filler"  # now the disk fills up while the photo is analysed (its face pictures)
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    [outcome] = dispatch(job_ids[1:], engine=engine, analyzer=analyzer, store=store)
+    assert outcome.status == "failed" and "disk of the media store is full" in outcome.error, outcome.error
+    assert "Traceback" not in outcome.error and not _debris(small_disk)
+    with session_factory(engine)() as db:
+        job = db.get(AnalysisJob, job_ids[1])
+        assert job.status == "failed" and job.source  # its upload copy waits for the retry
+    assert job_ids[1] in jobs.retryable(engine)
+
+    filler.unlink()
+    again = jobs.retry([job_ids[1]], engine=engine)
+    [outcome] = dispatch(again, engine=engine, analyzer=analyzer, store=store)
+    assert outcome.status == "done" and outcome.faces == 1

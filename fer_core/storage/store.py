@@ -13,6 +13,7 @@ right store from the location alone.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -23,6 +24,24 @@ from pathlib import Path
 
 from fer_core import settings
 from fer_core.storage.db import data_home
+
+
+class StoreFull(OSError):
+    """The disk (or quota) under the media store is full; nothing half-written was left behind."""
+
+
+def _written(tmp: Path, target: Path, write) -> str:
+    """Write through ``tmp`` then rename, so a reader never sees half a file; a failed write leaves nothing."""
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(target.parent).free / 1e6
+            raise StoreFull(exc.errno, f"the disk of the media store is full ({free:.0f} MB free)") from None
+        raise
+    return str(target)
 
 
 class LocalStore:
@@ -40,18 +59,12 @@ class LocalStore:
     def put_file(self, key: str, src: str | Path) -> str:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-        return str(target)
+        return _written(target.with_name(f".{target.name}.part"), target, lambda tmp: shutil.copyfile(src, tmp))
 
     def put_bytes(self, key: str, data: bytes) -> str:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        return str(target)
+        return _written(target.with_name(f".{target.name}.part"), target, lambda tmp: tmp.write_bytes(data))
 
     @contextmanager
     def local_file(self, location: str) -> Iterator[Path]:
