@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from test_dashboard import fresh_database  # noqa: F401  (fixtures, as the tests' arguments)
 from test_storage import analyzer, db_url, engine  # noqa: F401
+from test_store import s3_server  # noqa: F401
 
 from fer_core import jobs
 from fer_core.constants import Keep
@@ -308,3 +309,43 @@ def test_a_full_disk_is_said_in_words_leaves_no_debris_and_the_job_can_be_retrie
     again = jobs.retry([job_ids[1]], engine=engine)
     [outcome] = dispatch(again, engine=engine, analyzer=analyzer, store=store)
     assert outcome.status == "done" and outcome.faces == 1
+
+
+# ----------------------------------------------------------------------------- object storage caches
+@needs_weights
+def test_a_deleted_sessions_faces_are_never_served_again_from_a_cache(s3_server, analyzer, upload, tmp_path):
+    import boto3
+
+    from fer_core.service import delete_session
+    from fer_core.storage.orm import FaceDetection
+    from fer_core.storage.store import S3Store, face_key
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'fer.db'}")
+    upgrade(eng)
+    here, other_machine = S3Store(s3_server, cache_dir=tmp_path / "cache"), S3Store(s3_server, tmp_path / "cache2")
+
+    def first_face(session_id):
+        with session_factory(eng)() as db:
+            det = db.scalar(select(func.min(FaceDetection.id)).where(FaceDetection.session_id == session_id))
+        return here.location(face_key(session_id, det))
+
+    def read(store, location):
+        with store.local_file(location) as path:
+            return path.read_bytes()
+
+    first = ingest([upload[0]], engine=eng, analyzer=analyzer, session_name="First", keep=Keep.FACES, store=here)
+    old = first_face(first.session_id)
+    old_bytes = read(here, old)
+    assert read(other_machine, old) == old_bytes
+    delete_session(first.session_id, engine=eng, store=here)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # every copy here is gone
+    with pytest.raises(FileNotFoundError):
+        read(other_machine, old)  # and no other machine serves it from its cache
+
+    second = ingest([upload[2]], engine=eng, analyzer=analyzer, session_name="Second", keep=Keep.FACES, store=here)
+    new = first_face(second.session_id)
+    assert new == old  # SQLite gave the new session and its face the deleted ones' ids
+    bucket, key = new[5:].split("/", 1)
+    truth = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert truth != old_bytes and read(here, new) == truth and read(other_machine, new) == truth
+    eng.dispose()

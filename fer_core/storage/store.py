@@ -93,7 +93,12 @@ class LocalStore:
 
 
 class S3Store:
-    """A bucket (and key prefix) on S3-compatible object storage. Reads are cached on local disk."""
+    """A bucket (and key prefix) on S3-compatible object storage. Reads are cached on local disk.
+
+    A cached copy is named by its location *and* the object's ETag (its content's checksum), asked of the
+    server at each read: a deleted object is never served from the cache, and a new object at a reused key
+    (SQLite reuses the ids of deleted rows; another machine's cache is not cleared by a delete here) is
+    never mistaken for the old one."""
 
     def __init__(self, url: str, cache_dir: str | Path | None = None):
         import boto3  # only needed when S3 is configured
@@ -127,10 +132,17 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         return self.location(key)
 
+    def _cached(self, location: str, etag: str) -> Path:
+        return self.cache / hashlib.sha256(f"{location}\n{etag.strip(chr(34))}".encode()).hexdigest()[:32]
+
     @contextmanager
     def local_file(self, location: str) -> Iterator[Path]:
         bucket, key = self._split(location)
-        cached = self.cache / hashlib.sha256(location.encode()).hexdigest()[:32] / Path(key).name
+        try:
+            etag = self.client.head_object(Bucket=bucket, Key=key)["ETag"]
+        except Exception as exc:
+            raise FileNotFoundError(f"{location} is not in the media store (was it deleted?)") from exc
+        cached = self._cached(location, etag) / Path(key).name
         if not cached.is_file():
             cached.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cached.parent)
@@ -153,17 +165,24 @@ class S3Store:
 
     def delete(self, location: str) -> None:
         bucket, key = self._split(location)
+        try:
+            etag = self.client.head_object(Bucket=bucket, Key=key)["ETag"]
+        except Exception:  # already gone
+            return
         self.client.delete_object(Bucket=bucket, Key=key)
-        shutil.rmtree(self.cache / hashlib.sha256(location.encode()).hexdigest()[:32], ignore_errors=True)
+        shutil.rmtree(self._cached(location, etag), ignore_errors=True)
 
     def delete_prefix(self, prefix: str) -> None:
+        """Delete every object under ``prefix`` and this machine's cached copies of them."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self._key(prefix.rstrip("/") + "/")
         )
         for page in pages:
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+            objects = page.get("Contents", [])
+            if objects:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
+            for o in objects:
+                shutil.rmtree(self._cached(f"s3://{self.bucket}/{o['Key']}", o["ETag"]), ignore_errors=True)
 
 
 MediaStore = LocalStore | S3Store
