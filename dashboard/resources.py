@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig, settings
+from fer_core import Analyzer, AnalyzerConfig, cleanup, settings
 from fer_core.runner import LocalRunner
 from fer_core.storage.db import make_engine, upgrade
 
@@ -34,10 +35,15 @@ def get_runner() -> LocalRunner:
 
 @st.cache_resource
 def warm_up() -> threading.Thread:
-    """Load the models once per process, in the background, so the first upload does not wait for them."""
-    analyzer = get_analyzer()
+    """Once per process, in the background: clean up after a killed run, and load the models so that the
+    first upload does not wait for them."""
+    analyzer, engine = get_analyzer(), get_engine()
 
     def load() -> None:
+        try:
+            cleanup.sweep(engine)  # what a killed dashboard left: temporary uploads, stray copies
+        except Exception:
+            logging.getLogger("dashboard").exception("could not clean up after an earlier run")
         try:
             analyzer.load_models()
         except Exception:  # missing weights and the like: the Upload page says so when it needs them

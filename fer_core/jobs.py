@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from fer_core import settings
 from fer_core.analyzer import Analyzer
-from fer_core.constants import JobStatus, Outcome
+from fer_core.constants import JobStatus, Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.pipeline import (
     FileOutcome,
@@ -407,7 +407,10 @@ def _run_claimed(
         finish(db, outcome)
         db.commit()
     finish_run(db, run)
-    if outcome.status != Outcome.FAILED:
+    # A file that failed on its own account (damaged, too long...) would fail again: its copy goes unless the
+    # user keeps media. One that failed for another reason (disk, database, worker) raised instead, and keeps
+    # its copy for the retry.
+    if outcome.status != Outcome.FAILED or keep != Keep.MEDIA:
         _release_source(db, job, source_store)
     return outcome
 
@@ -512,18 +515,20 @@ def wait(
         time.sleep(poll_s)
 
 
-def retryable(engine: Engine, *, include_queued: bool = False) -> dict[int, str]:
-    """Jobs that can be run again, with why: failed, orphaned (their worker stopped answering) and, with a
-    broker, queued ones (to send again if the broker lost its messages)."""
+def retryable(engine: Engine, *, include_queued: bool = False, busy: set[int] = frozenset()) -> dict[int, str]:
+    """Jobs that can be run again, with why: failed, orphaned (their worker stopped answering) and queued
+    ones (``include_queued``: with a broker, to send again if it lost its messages; without one, stranded by
+    an app that was stopped), except those in ``busy`` (this process's runner has them)."""
     J = AnalysisJob
     wanted = or_(J.status == JobStatus.FAILED, _orphaned())
     if include_queued:
         wanted = or_(wanted, J.status == JobStatus.QUEUED)
     with session_factory(engine)() as db:
         rows = db.scalars(select(J).where(wanted, J.source.is_not(None)).order_by(J.id).limit(500)).all()
+    queued = "queued: send to the workers again" if broker_url() else "queued, not started: the app was stopped"
     why = {
         JobStatus.FAILED: lambda j: f"failed: {j.error}",
         JobStatus.RUNNING: lambda j: f"worker {j.worker} stopped answering",
-        JobStatus.QUEUED: lambda j: "queued: send to the workers again",
+        JobStatus.QUEUED: lambda j: queued,
     }
-    return {j.id: f"#{j.id} {j.original_name} ({why[j.status](j)})" for j in rows}
+    return {j.id: f"#{j.id} {j.original_name} ({why[j.status](j)})" for j in rows if j.id not in busy}

@@ -30,9 +30,17 @@ class LocalRunner:
         self._queue: queue.Queue[int] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pending: set[int] = set()
+
+    def pending(self) -> set[int]:
+        """The jobs this runner has been given and not yet finished."""
+        with self._lock:
+            return set(self._pending)
 
     def submit(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
+            with self._lock:
+                self._pending.add(job_id)
             self._queue.put(job_id)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -50,6 +58,8 @@ class LocalRunner:
             except Exception:  # WeightsError and the like: run_job has marked the job failed with the reason
                 log.exception("job %s failed", job_id)
             finally:
+                with self._lock:
+                    self._pending.discard(job_id)
                 self._queue.task_done()
 
     def _run(self, job_id: int):

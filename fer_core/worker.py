@@ -19,7 +19,7 @@ import logging
 
 from celery import Celery, signals
 
-from fer_core import jobs, settings
+from fer_core import cleanup, jobs, settings
 
 QUEUE = "fer-analysis"
 TASK = "fer_core.analyse_job"
@@ -79,8 +79,14 @@ def _resources():
 
 @signals.worker_ready.connect
 def _load_models_before_the_first_job(**_):
-    _resources()
+    r = _resources()
     log.info("models loaded; waiting for jobs")
+    try:
+        removed = cleanup.sweep(r["engine"], r["store"])  # what a killed worker left on this machine
+        if any(removed.values()):
+            log.info("removed what an earlier run left: %s", removed)
+    except Exception:
+        log.exception("could not clean up after an earlier run")
 
 
 def analyse_job(self, job_id: int) -> str:

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -349,3 +350,86 @@ def test_a_deleted_sessions_faces_are_never_served_again_from_a_cache(s3_server,
     truth = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert truth != old_bytes and read(here, new) == truth and read(other_machine, new) == truth
     eng.dispose()
+
+
+# ----------------------------------------------------------------------------- nothing kept means nothing kept
+@needs_weights
+def test_keeping_nothing_keeps_no_failed_upload(engine, analyzer, upload, tmp_path):
+    store = tmp_path / "media"
+    summary = ingest(
+        [upload[1]], engine=engine, analyzer=analyzer, session_name="None", keep=Keep.NONE, media_root=store
+    )
+    assert summary.files[0].status == "failed" and "damaged" in summary.files[0].error
+    assert not [p for p in store.rglob("*") if p.is_file()]  # the broken file's copy is gone as well
+    assert not jobs.retryable(engine)  # it would fail again: upload it again after repairing it
+
+
+KILLED_MID_UPLOAD = """
+import os, shutil, signal, sys, time
+from pathlib import Path
+from sqlalchemy import select
+from fer_core import cleanup, service
+from fer_core.analyzer import Analyzer
+from fer_core.runner import LocalRunner
+from fer_core.storage.db import make_engine
+from fer_core.storage.orm import AnalysisJob
+from fer_core.storage.store import LocalStore
+
+url, root, *files = sys.argv[1:]
+engine, store, analyzer = make_engine(url), LocalStore(root), Analyzer()
+upload = cleanup.upload_folder()  # as the Upload page writes an upload
+paths = [Path(shutil.copy(f, upload.name)) for f in files]
+(Path(root) / "7").mkdir(parents=True, exist_ok=True)
+(Path(root) / "7" / ("ab" * 32 + ".mp4.part")).write_bytes(b"half a copy")  # a copy the kill cut short
+runner = LocalRunner(engine=engine, analyzer=analyzer, store=store)
+service.start(paths, engine=engine, analyzer=analyzer, runner=runner, store=store, session_name="Killed", keep="none")
+while True:
+    with engine.connect() as c:
+        if c.execute(select(AnalysisJob.status).where(AnalysisJob.status == "running")).first():
+            os.kill(os.getpid(), signal.SIGKILL)  # the dashboard dies mid-analysis
+    time.sleep(0.05)
+"""
+
+
+@needs_weights
+def test_after_a_killed_dashboard_temp_copies_go_and_stranded_jobs_are_offered(
+    engine, analyzer, upload, tmp_path, monkeypatch
+):
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from fer_core import cleanup
+    from fer_core.service import dispatch
+    from fer_core.storage.store import LocalStore
+
+    from conftest import REPO
+
+    monkeypatch.setenv("FER_JOB_STALE_S", "2")
+    url = engine.url.render_as_string(hide_password=False)
+    root = tmp_path / "media"
+    files = [str(upload[3]), str(upload[0])]  # a video first: killed while it is analysed; the photo waits
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_UPLOAD, url, str(root), *files], cwd=REPO, capture_output=True, timeout=300
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    left = [
+        p
+        for p in Path(tempfile.gettempdir()).glob(f"{cleanup.PREFIX}*")
+        if not cleanup._alive(int(p.name.split("-")[2]))
+    ]
+    assert left  # the killed run's upload folder
+    time.sleep(2.5)  # its running job's heartbeat goes stale
+
+    removed = cleanup.sweep(engine, LocalStore(root), part_age_s=0, copy_age_s=0)
+    assert removed["upload folders"] >= 1 and removed["part files"] == 1
+    assert not any(p.exists() for p in left)
+    offered = jobs.retryable(engine, include_queued=True)
+    assert len(offered) == 2 and any("not started: the app was stopped" in why for why in offered.values())
+
+    outcomes = dispatch(
+        jobs.retry(list(offered), engine=engine), engine=engine, analyzer=analyzer, store=LocalStore(root)
+    )
+    assert [o.status for o in outcomes] == ["done", "done"]
+    assert not [p for p in root.rglob("*") if p.is_file()]  # nothing kept, as asked

@@ -59,7 +59,7 @@ def job_table() -> None:
 
 job_table()
 
-retryable = jobs.retryable(engine, include_queued=service.on_workers())
+retryable = jobs.retryable(engine, include_queued=True, busy=get_runner().pending())
 if retryable:
     st.subheader("Retry")
     chosen = st.multiselect("Jobs to run again", list(retryable), default=list(retryable), format_func=retryable.get)

@@ -1,13 +1,12 @@
 """Upload: pick or create a session, upload photos and videos, watch them being analysed, see the results."""
 
-import tempfile
 from datetime import datetime, time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError, WeightsError, jobs, service
+from fer_core import MediaError, WeightsError, cleanup, jobs, service
 from fer_core.constants import IMAGE_EXTENSIONS, KEEP_CHOICES, MODELS, VIDEO_EXTENSIONS, Keep, Outcome
 from fer_core.vision.pictures import labelled_photo
 
@@ -53,7 +52,7 @@ if submitted:
         st.error("Choose at least one photo or video.")
     else:
         bar = st.progress(0.0, text="Starting...")
-        with tempfile.TemporaryDirectory() as tmp:
+        with cleanup.upload_folder() as tmp:
             paths = []
             for i, f in enumerate(files):  # keep the extension: it tells photos from videos
                 p = Path(tmp) / f"{i:04d}{Path(f.name).suffix.lower()}"
