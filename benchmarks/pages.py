@@ -57,7 +57,7 @@ st.title("Bare page")
 """
 
 
-def start_dashboard(db: Path, home: Path, script: str = "dashboard/Home.py") -> tuple[subprocess.Popen, str]:
+def start_dashboard(db: Path, home: Path, script: str = "dashboard/app.py") -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -1,4 +1,4 @@
-"""Dashboard entry point and router: `streamlit run dashboard/Home.py`.
+"""Dashboard pages and router (served by `streamlit run dashboard/app.py`, which guards uploads).
 
 Declares the pages (dashboard/views/) and the sidebar frame; each page calls
 fer_core through dashboard/resources.py and draws.

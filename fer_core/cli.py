@@ -284,6 +284,26 @@ def cmd_delete_session(args) -> int:
     return 0
 
 
+def cmd_hash_password(args) -> int:
+    """Ask for a password twice (or read one line from a pipe) and print the variable that sets it."""
+    import getpass
+
+    from fer_core.login import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Dashboard password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("error: use at least 8 characters", file=sys.stderr)
+        return 1
+    print(f"FER_DASHBOARD_PASSWORD_HASH='{hash_password(password)}'")
+    return 0
+
+
 def cmd_train(args) -> int:
     if args.threads:
         settings.use_threads(args.threads)
@@ -400,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0: all)")
     w.add_argument("--loglevel", default="INFO")
     w.set_defaults(func=cmd_worker)
+
+    hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
+    hp.set_defaults(func=cmd_hash_password)
 
     j = sub.add_parser("jobs", help="list analysis jobs (JSON lines), or queue failed ones again")
     j.add_argument("--status", choices=tuple(s.value for s in JobStatus), default=None)

@@ -30,7 +30,9 @@ class Settings:
     job_heartbeat_s: float  # FER_JOB_HEARTBEAT_S
     job_visibility_s: int  # FER_JOB_VISIBILITY_S: an unacknowledged message goes to another worker after this
     job_restore_every_s: int  # FER_JOB_RESTORE_EVERY_S
-    dashboard_password_sha256: str | None  # FER_DASHBOARD_PASSWORD_SHA256: login on when set
+    dashboard_password_hash: str | None  # FER_DASHBOARD_PASSWORD_HASH (scrypt, `hash-password`): login on when set
+    dashboard_password_sha256: str | None  # FER_DASHBOARD_PASSWORD_SHA256: the older, unsalted form
+    dashboard_idle_minutes: float  # FER_DASHBOARD_IDLE_MINUTES: a logged-in tab idle this long is logged out
     analysis: Mapping[str, str] = field(default_factory=dict)  # FER_<FIELD> of AnalyzerConfig, raw
 
 
@@ -47,7 +49,9 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         job_heartbeat_s=float(env.get("FER_JOB_HEARTBEAT_S", "2")),
         job_visibility_s=int(env.get("FER_JOB_VISIBILITY_S", "3600")),
         job_restore_every_s=int(env.get("FER_JOB_RESTORE_EVERY_S", "10")),
+        dashboard_password_hash=env.get("FER_DASHBOARD_PASSWORD_HASH") or None,
         dashboard_password_sha256=env.get("FER_DASHBOARD_PASSWORD_SHA256") or None,
+        dashboard_idle_minutes=float(env.get("FER_DASHBOARD_IDLE_MINUTES", "60")),
         analysis={k[4:].lower(): v for k, v in env.items() if k.startswith("FER_")},
     )
 

@@ -41,7 +41,7 @@ def dashboard(e2e_home):
             "-m",
             "streamlit",
             "run",
-            "dashboard/Home.py",
+            "dashboard/app.py",
             "--server.headless",
             "true",
             "--server.port",
