@@ -5,7 +5,9 @@ Pure functions (DataFrame -> Figure, Figure -> bytes): no Streamlit, no database
 
 from __future__ import annotations
 
+import functools
 import html
+import threading
 
 import pandas as pd
 import plotly.express as px
@@ -43,6 +45,21 @@ UNIT_HELP = {
     "reading": "Per reading: every face reading counts once, so people on screen longer weigh more.",
 }
 
+# Plotly builds figures from a process-wide template whose parts it fills in lazily, without a lock: two page
+# runs building figures at once can collide ("ValueError: Invalid value", plotly/plotly.py#3441). Streamlit
+# runs each browser tab's script in its own thread, so figures are built one at a time.
+_FIGURES = threading.RLock()
+
+
+def _one_at_a_time(build):
+    @functools.wraps(build)
+    def locked(*args, **kwargs):
+        with _FIGURES:
+            return build(*args, **kwargs)
+
+    return locked
+
+
 _common = dict(category_orders={"emotion": list(EMOTIONS)}, color_discrete_map=EMOTION_COLORS, template="plotly_white")
 
 
@@ -51,6 +68,7 @@ def plotly_text(text) -> str:
     return html.escape(str(text), quote=False)
 
 
+@_one_at_a_time
 def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability per session"):
     """Stacked bars per session (df: session, emotion, mean_prob; session names as the user typed them)."""
     fig = px.bar(
@@ -66,6 +84,7 @@ def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability 
     return fig
 
 
+@_one_at_a_time
 def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: str = "Emotion distribution"):
     """Bars per emotion, one panel per model (df from queries.emotion_distribution, per person or reading)."""
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
@@ -85,6 +104,7 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
     return fig
 
 
+@_one_at_a_time
 def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video"):
     """Stacked areas of mean probability per time bin (df from queries.video_timeline)."""
     fig = px.area(
@@ -100,6 +120,7 @@ def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video")
     return fig
 
 
+@_one_at_a_time
 def track_timeline_figure(df: pd.DataFrame, *, title: str = "Emotions per face track"):
     d = df.assign(track=df["track"].map(lambda t: f"face {int(t) + 1}" if pd.notna(t) else "face"))
     fig = px.area(
@@ -123,6 +144,7 @@ def satisfaction(df: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
     return df.assign(v=sign * df["share"]).groupby(by, as_index=False)["v"].sum().rename(columns={"v": "satisfaction"})
 
 
+@_one_at_a_time
 def satisfaction_figure(
     df: pd.DataFrame, *, x: str, color: str | None = None, title: str = "Satisfaction index", x_title: str = "time"
 ):
@@ -141,6 +163,7 @@ def satisfaction_figure(
     return fig
 
 
+@_one_at_a_time
 def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     """Stacked bars per period (df from queries.distribution_over_time, one model)."""
     fig = px.bar(
@@ -157,6 +180,7 @@ def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     return fig
 
 
+@_one_at_a_time
 def crosstab_figure(cross: pd.DataFrame, *, title: str = "ResNet50 label against VGG16 label"):
     fig = px.imshow(
         cross,
@@ -173,6 +197,23 @@ def crosstab_figure(cross: pd.DataFrame, *, title: str = "ResNet50 label against
     return fig
 
 
+@_one_at_a_time
+def confidence_bars_figure(df: pd.DataFrame, *, title: str = "Confidence of the top label"):
+    """Faces per confidence bin, the models side by side (df from queries.confidence_histogram)."""
+    fig = px.bar(
+        df.assign(model=df.model.map(MODEL_LABELS)),
+        x="confidence",
+        y="faces",
+        color="model",
+        barmode="group",
+        title=title,
+        template="plotly_white",
+        labels={"confidence": "confidence (bin start)"},
+    )
+    return fig
+
+
+@_one_at_a_time
 def confidence_figure(df: pd.DataFrame, *, title: str = "Confidence of the top label"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     fig = px.histogram(
@@ -189,6 +230,7 @@ def confidence_figure(df: pd.DataFrame, *, title: str = "Confidence of the top l
     return fig
 
 
+@_one_at_a_time
 def recall_figure(df: pd.DataFrame, *, title: str = "Per-class recall on FER-2013 PublicTest (model cards)"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     fig = px.bar(

@@ -4,6 +4,7 @@ Headless Chromium (Debian's package, installed by .ci/run) driven by Playwright.
 page go to test-artifacts/screenshots/.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -174,3 +175,35 @@ def test_leaving_upload_mid_analysis_does_not_stop_it(dashboard, browser, e2e_ho
     assert status == "done" and n_faces > 0
     no_error_on(page)
     page.screenshot(path=str(SHOTS / "5-jobs-after-leaving-upload.png"), full_page=True)
+
+
+def test_twenty_clients_load_every_page_while_an_ingest_writes(dashboard, e2e_home, faces, tmp_path):
+    """Every page renders for 20 clients at once (Streamlit's WebSocket protocol, as a tab), with no error,
+    while an ingest writes to the same SQLite file; the ingest's writes all succeed. (Times: benchmarks/load.py.)"""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from load import PAGES, load_every_page
+
+    from conftest import background, paste, write_video
+
+    frames = []
+    for i in range(600):  # 20 s: the ingest writes while the pages load
+        img = background(360, 640, seed=5)
+        paste(img, faces[9], 200 + i % 40, 80, 180)
+        frames.append(img)
+    video = write_video(tmp_path / "under load.mp4", frames, 30)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{e2e_home / 'fer.db'}", "FER_HOME": str(e2e_home)}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "fer_core", "ingest", "--session", "Under load", str(video)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rows = load_every_page(int(dashboard.rsplit(":", 1)[1]), clients=20, timeout_s=240)
+    out, err = writer.communicate(timeout=600)
+    bad = [r for r in rows if r["error"] or not r["title"]]
+    assert writer.returncode == 0 and "locked" not in err, (err[-2000:], bad[:5])
+    assert [f["status"] for f in json.loads(out)["files"]] == ["done"]
+    assert len(rows) == 20 * len(PAGES)
+    assert bad == [], bad[:5]

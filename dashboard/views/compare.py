@@ -27,16 +27,7 @@ if agreement["faces"]:
     per_class = agreement["per_class"]
     table(per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True)
     conf = reads.confidence_histogram(session_id=session_id)
-    fig = charts.px.bar(
-        conf.assign(model=conf.model.map(charts.MODEL_LABELS)),
-        x="confidence",
-        y="faces",
-        color="model",
-        barmode="group",
-        title="Confidence of the top label",
-        template="plotly_white",
-        labels={"confidence": "confidence (bin start)"},
-    )
+    fig = charts.confidence_bars_figure(conf)
     chart(fig, conf, "confidence")
 else:
     st.info("No faces analysed yet: the live comparison appears after the first upload.")
