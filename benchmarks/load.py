@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import threading
 import time
 
 PAGES = ("", "session", "trends", "compare", "manage", "upload", "jobs")
@@ -73,7 +74,21 @@ def load_every_page(port: int, *, clients: int, pages=PAGES, timeout_s: float = 
     async def everyone() -> list[dict]:
         return [row for rows in await asyncio.gather(*(client(i) for i in range(clients))) for row in rows]
 
-    return asyncio.run(everyone())
+    # in a thread of its own: the caller may already run an event loop (Playwright's sync API does)
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(everyone()))
+        except BaseException as exc:  # raised again in the caller's thread
+            result.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def main() -> None:

@@ -55,8 +55,10 @@ def make_app() -> Celery:
 
 
 def app() -> Celery:
+    """The app for the current BROKER_URL (built again if it changed: a process must never send jobs to a
+    broker it was configured with earlier)."""
     global _app
-    if _app is None:
+    if _app is None or _app.conf.broker_url != settings.current().broker_url:
         _app = make_app()
     return _app
 

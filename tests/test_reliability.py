@@ -349,6 +349,7 @@ def test_a_deleted_sessions_faces_are_never_served_again_from_a_cache(s3_server,
     bucket, key = new[5:].split("/", 1)
     truth = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert truth != old_bytes and read(here, new) == truth and read(other_machine, new) == truth
+    delete_session(second.session_id, engine=eng, store=here)  # the S3 server's objects outlive this test
     eng.dispose()
 
 
