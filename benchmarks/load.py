@@ -116,7 +116,7 @@ def main() -> None:
         frames = []
         for i in range(600):
             img = background(360, 640, seed=3)
-            paste(img, np.stack([faces[i % 8]] * 3, axis=-1), 200 + i % 40, 80, 180)
+            paste(img, faces[i % 8], 200 + i % 40, 80, 180)
             frames.append(img)
         video = write_video(home / "long.mp4", frames, 30)
         db = home / "fer.db"
