@@ -57,7 +57,7 @@ st.title("Bare page")
 """
 
 
-def start_dashboard(db: Path, home: Path, script: str = "dashboard/app.py") -> tuple[subprocess.Popen, str]:
+def start_dashboard(db: Path, home: Path, script: str = "dashboard/Home.py") -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -119,7 +119,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 out = {{}}
 for name in {list(PAGES)!r}:
-    at = AppTest.from_file("{ROOT / "dashboard" / "Home.py"}", default_timeout=120).run()
+    at = AppTest.from_file("{ROOT / "dashboard" / "router.py"}", default_timeout=120).run()
     st.cache_data.clear()
     t = time.perf_counter()
     at.switch_page("views/" + name + ".py").run() if name != "home" else at.run()

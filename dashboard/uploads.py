@@ -2,7 +2,7 @@
 
 Streamlit's upload endpoint (``PUT /_stcore/upload_file/SESSION/FILE``) checks only that the tab's session
 exists, so before login anyone could push uploads into the dashboard's memory. ``UploadGuard``, an ASGI
-middleware that ``dashboard/app.py`` puts in front of Streamlit, answers 403 to an upload from a tab that has
+middleware that ``dashboard/Home.py`` puts in front of Streamlit, answers 403 to an upload from a tab that has
 not logged in, before reading a byte of its body. The login page (``auth.py``) adds and removes tabs here.
 """
 

@@ -14,7 +14,7 @@ from fer_core.storage.orm import FeedbackSession, MediaFile
 
 from conftest import REPO, needs_weights
 
-HOME = str(REPO / "dashboard" / "Home.py")
+HOME = str(REPO / "dashboard" / "router.py")
 
 
 @pytest.fixture(autouse=True)

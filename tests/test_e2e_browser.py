@@ -42,7 +42,7 @@ def dashboard(e2e_home):
             "-m",
             "streamlit",
             "run",
-            "dashboard/app.py",
+            "dashboard/Home.py",
             "--server.headless",
             "true",
             "--server.port",

@@ -19,7 +19,7 @@ from fer_core import login
 
 from conftest import REPO
 
-HOME = str(REPO / "dashboard" / "Home.py")
+HOME = str(REPO / "dashboard" / "router.py")
 PASSWORD = "correct horse battery"
 
 
@@ -186,7 +186,7 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
     env.pop("FER_DASHBOARD_PASSWORD_SHA256", None)
     args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", *args],
+        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

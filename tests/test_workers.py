@@ -271,7 +271,7 @@ def test_the_upload_page_hands_files_to_the_workers(cluster, twenty_photos, monk
     for key in ("DATABASE_URL", "BROKER_URL", "FER_HOME", "FER_MEDIA_STORE"):
         monkeypatch.setenv(key, cluster["env"][key])
     get_engine.clear()
-    at = AppTest.from_file(str(REPO / "dashboard" / "Home.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(REPO / "dashboard" / "router.py"), default_timeout=120).run()
     at.switch_page("views/upload.py").run()
     at.text_input[0].set_value("From the page")
     img = background(480, 640, seed=999)

@@ -1,0 +1,51 @@
+"""Dashboard pages and router: the script that `Home.py` serves (and Streamlit's AppTest runs in the tests).
+
+Declares the pages (dashboard/views/) and the sidebar frame; each page calls
+fer_core through dashboard/resources.py and draws.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.storage.db import DatabaseUnusable
+
+from auth import require_login
+from resources import get_engine, warm_up
+
+VIEWS = Path(__file__).parent / "views"
+
+
+def run() -> None:
+    st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
+    if not require_login():
+        return
+    try:
+        get_engine()
+    except DatabaseUnusable as exc:  # every page needs it: say so once, instead of a traceback
+        logging.getLogger("dashboard").error("%s", exc)  # the file or server, and what to do: for whoever runs it
+        st.title("Feedback emotions")
+        st.error(
+            "The dashboard cannot use its database: it is damaged, missing or unreachable. Nothing was changed. "
+            "Whoever runs the dashboard finds what is wrong, and what to do, in its log."
+        )
+        return
+    warm_up()
+    page = st.navigation(
+        [
+            st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
+            st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
+            st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
+            st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
+            st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
+            st.Page(VIEWS / "compare.py", title="Compare models", icon=":material/compare:"),
+            st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
+        ]
+    )
+    page.run()
+
+
+run()
