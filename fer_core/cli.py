@@ -304,13 +304,11 @@ def cmd_hash_password(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    if args.threads:
-        settings.use_threads(args.threads)
-    from fer_core.lab.training import TrainConfig, train
+def _train_config(args):
+    from fer_core.lab.training import TrainConfig
 
     bf16 = (MODELS[args.model].bf16_faster and cpu_has_bfloat16()) if args.bf16 is None else args.bf16
-    cfg = TrainConfig(
+    return TrainConfig(
         model=args.model,
         data_dir=args.data,
         out_dir=args.out,
@@ -335,6 +333,18 @@ def cmd_train(args) -> int:
         select=args.select,
         train_part=args.train_part,
     )
+
+
+def cmd_train(args) -> int:
+    if args.threads:
+        settings.use_threads(args.threads)
+    from fer_core.lab.training import resumed_config, train
+
+    cfg = _train_config(args)
+    if args.resume:
+        # the run goes on with its own settings; only the options typed now (a longer --epochs) change them
+        defaults = build_parser().parse_args(["train", "--model", args.model, "--out", args.out])
+        cfg = resumed_config(cfg, _train_config(defaults))
     summary = train(cfg, resume=args.resume)
     print(json.dumps(summary))
     return 0

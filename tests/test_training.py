@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from fer_core.cli import cpu_has_bfloat16
+from fer_core.cli import cpu_has_bfloat16, main
 from fer_core.lab.training import (
     TrainConfig,
     augment,
@@ -61,9 +61,15 @@ def test_tiny_training_resumes_and_saves_compact_weights(tmp_path):
     assert all(best[k].dtype == np.float16 for k in best.files)
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg)
-    cfg.epochs = 2
-    second = train(cfg, resume=True)
-    assert second["last_epoch"] == 2
+    # resumed from the command line with only a longer --epochs: the run keeps its own settings
+    assert (
+        main(
+            ["train", "--resume", "--model", "vgg16", "--out", str(tmp_path), "--epochs", "2", "--data", str(DATA_DIR)]
+        )
+        == 0
+    )
+    saved = json.loads((tmp_path / "vgg16" / "config.json").read_text())
+    assert (saved["limit_train"], saved["batch_size"], saved["limit_val"]) == (192, 32, 64)
     history = (tmp_path / "vgg16" / "history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in history[1:]] == ["0", "1"]  # epoch 1 was not run again
     assert json.loads((tmp_path / "vgg16" / "config.json").read_text())["epochs"] == 2

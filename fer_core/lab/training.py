@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -278,6 +278,26 @@ def cosine_lr(epoch: int, *, base: float, epochs: int, floor: float = 0.01) -> f
     """
     t = epoch / max(epochs - 1, 1)
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def resumed_config(given: TrainConfig, defaults: TrainConfig) -> TrainConfig:
+    """The settings a resumed run goes on with: those it saved, changed only where `given` differs from `defaults`.
+
+    Without this, `train --resume --out RUN --model M` would go on with the command line's defaults (all of
+    FER-2013, no mix, 60 epochs) over the saved weights of a different run.
+    """
+    path = Path(given.out_dir) / given.model / "config.json"
+    if not path.exists():
+        return given
+    saved = json.loads(path.read_text())
+    changed = {
+        f.name: getattr(given, f.name) for f in fields(given) if getattr(given, f.name) != getattr(defaults, f.name)
+    }
+    if changed:
+        log("resumed with changed settings: " + ", ".join(f"{k}={v}" for k, v in changed.items() if k != "out_dir"))
+    known = {f.name for f in fields(TrainConfig)}
+    merged = {**saved, **changed, "out_dir": given.out_dir}
+    return TrainConfig(**{k: v for k, v in merged.items() if k in known})
 
 
 def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
