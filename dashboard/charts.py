@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from fer_core.constants import DISPLAY_NAMES, EMOTIONS, ENSEMBLE, MODEL_NAMES
+from fer_core.constants import DISPLAY_NAMES, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
 
 # One colour per emotion, on every page and in every export.
 EMOTION_COLORS = {
@@ -27,7 +27,6 @@ EMOTION_COLORS = {
 }
 # Each model's name for users, the models first and the ensemble last in every chart's panels.
 MODEL_LABELS = {m: DISPLAY_NAMES[m] for m in MODEL_NAMES + (ENSEMBLE,)}
-POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
 SATISFACTION_HELP = (
     "Satisfaction index = P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), "
     "averaged over faces: from -1 (all negative) to +1 (all positive); neutral counts as 0."

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from fer_core import settings
-from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, JobStatus, Keep
+from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, JobStatus, Keep
 
 # A CPU without bfloat16 instructions emulates it about 20 times slower than float32 (docs/training_log.md).
 
@@ -271,16 +271,69 @@ def cmd_jobs(args) -> int:
 def cmd_delete_session(args) -> int:
     from fer_core import service
     from fer_core.storage.db import make_engine, upgrade
-    from fer_core.storage.queries import sessions_overview
 
     engine = make_engine()
     upgrade(engine)
-    ids = sessions_overview(engine).set_index("name")["id"]
-    if args.session not in ids:
+    session_id = _session_id(engine, args.session)
+    if session_id is None:
         print(f"error: no session named {args.session!r}", file=sys.stderr)
         return 1
-    service.delete_session(int(ids[args.session]), engine=engine)
+    service.delete_session(session_id, engine=engine)
     print(json.dumps({"deleted": args.session}, ensure_ascii=False))
+    return 0
+
+
+def _session_id(engine, name: str) -> int | None:
+    from fer_core.storage.queries import sessions_overview
+
+    ids = sessions_overview(engine).set_index("name")["id"]
+    return int(ids[name]) if name in ids else None
+
+
+def cmd_markers(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    session_id = _session_id(engine, args.session)
+    if session_id is None:
+        print(f"error: no session named {args.session!r}", file=sys.stderr)
+        return 1
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+        result = service.import_markers(session_id, text, engine=engine)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    for problem in result["problems"]:  # not imported, and said so
+        print(f"not imported: {problem}", file=sys.stderr)
+    print(json.dumps({"imported": result["imported"]}))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+    from fer_core.study import Baseline
+
+    engine = make_engine()
+    upgrade(engine)
+    session_id = _session_id(engine, args.session)
+    if session_id is None:
+        print(f"error: no session named {args.session!r}", file=sys.stderr)
+        return 1
+    try:
+        baseline = (
+            Baseline(segment=args.baseline, first_s=args.baseline_first_s)
+            if args.baseline is not None or args.baseline_first_s is not None
+            else None
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for record in service.session_summary(session_id, by=args.by, engine=engine, model=args.model, baseline=baseline):
+        print(json.dumps(record, ensure_ascii=False))
     return 0
 
 
@@ -431,6 +484,24 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--loglevel", default="INFO")
     w.set_defaults(func=cmd_worker)
 
+    mk = sub.add_parser("markers", help="markers and segments on the session's timelines")
+    mk_sub = mk.add_subparsers(dest="markers_command", required=True)
+    mi = mk_sub.add_parser("import", help="import markers from CSV: file,start_s,end_s,label (end_s empty: a point)")
+    mi.add_argument("--session", required=True)
+    mi.add_argument("file", help="the CSV file")
+    mi.set_defaults(func=cmd_markers)
+    su = sub.add_parser(
+        "summary", help="a session's emotion shares with 95%% intervals, by person, segment or file (JSON lines)"
+    )
+    su.add_argument("--session", required=True)
+    su.add_argument("--by", choices=("person", "segment", "file"), default="person")
+    su.add_argument("--model", choices=OPINIONS, default="ensemble")
+    base = su.add_mutually_exclusive_group()
+    base.add_argument("--baseline", metavar="SEGMENT_LABEL", help="subtract each person's mean in these segments")
+    base.add_argument(
+        "--baseline-first-s", type=float, metavar="N", help="subtract each person's mean over their first N s"
+    )
+    su.set_defaults(func=cmd_summary)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)
 

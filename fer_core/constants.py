@@ -23,6 +23,8 @@ except ImportError:  # Python 3.10
 # FER-2013's label order: index i of every probability vector is EMOTIONS[i].
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(EMOTIONS)
+# The satisfaction index: P(positive) - P(negative); neutral counts as 0.
+POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import FaceDetection, MediaFile
-from fer_core.storage.repository import find_media, finish_run, people_of, save_faces
+from fer_core.storage.repository import find_media, finish_run, people_of, rematch_people, save_faces
 from fer_core.storage.repository import start_run as repo_start_run
 from fer_core.storage.store import MediaStore, face_key, store_for
 from fer_core.vision.media import MediaError
@@ -287,6 +287,7 @@ def reanalyse_session(
             db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
             ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
+            rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks
             db.commit()  # the file's old results are replaced all at once
             summary.files.append(
                 FileOutcome(

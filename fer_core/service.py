@@ -196,3 +196,94 @@ def delete_session(session_id: int, *, engine: Engine, store: MediaStore | None 
     """Delete a session, every result of it and its stored files; False if there was no such session."""
     with session_factory(engine)() as db:
         return repository.delete_session(db, session_id=session_id, store=store)
+
+
+# --- the study: people's names, markers, summaries and comparisons -------------------------------------------
+
+
+def name_people(people: list[tuple[int, int]], label: str | None, *, engine: Engine) -> None:
+    """Give the people ``(media_id, person)`` one name (merging them into one participant when more than one),
+    or remove their names with a blank ``label``; all or nothing."""
+    with session_factory(engine)() as db:
+        for media_id, person in people:
+            repository.name_person(db, media_id=media_id, person=person, label=label)
+        db.commit()
+
+
+def add_marker(media_id: int, *, start_s: float, end_s: float | None, label: str, engine: Engine) -> int:
+    """A point (``end_s`` None) or a segment on a file's timeline; ValueError, in words, for bad times."""
+    with session_factory(engine)() as db:
+        marker = repository.add_marker(db, media_id=media_id, start_s=start_s, end_s=end_s, label=label)
+        db.commit()
+        return marker.id
+
+
+def delete_marker(marker_id: int, *, engine: Engine) -> bool:
+    with session_factory(engine)() as db:
+        gone = repository.delete_marker(db, marker_id=marker_id)
+        db.commit()
+        return gone
+
+
+MARKER_COLUMNS = ("file", "start_s", "end_s", "label")
+
+
+def import_markers(session_id: int, csv_text: str, *, engine: Engine) -> dict:
+    """Markers from CSV (``file,start_s,end_s,label``; ``end_s`` empty for a point) for the session's media,
+    matched by their original file names. Every good row is imported, in one transaction; each other row is
+    reported in ``problems`` (row number and why): a file not in the session, a name two of its files share,
+    times that are not numbers or not inside the file. Returns {"imported", "problems"}."""
+    import csv
+    import io
+
+    from sqlalchemy import select
+
+    from fer_core.storage.orm import MediaFile
+
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    missing = [c for c in MARKER_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"the CSV needs the columns {', '.join(MARKER_COLUMNS)}; missing: {', '.join(missing)}")
+    problems, imported = [], 0
+    with session_factory(engine)() as db:
+        media: dict[str, list[int]] = {}
+        for mid, name in db.execute(
+            select(MediaFile.id, MediaFile.original_name).where(MediaFile.session_id == session_id)
+        ):
+            media.setdefault(name, []).append(mid)
+        for row_no, row in enumerate(reader, start=2):  # row 1 is the header
+            name = (row.get("file") or "").strip()
+            ids = media.get(name, [])
+            if not ids:
+                problems.append(f"row {row_no}: no file named {name!r} in this session")
+                continue
+            if len(ids) > 1:
+                problems.append(f"row {row_no}: {len(ids)} files of this session are named {name!r}: ambiguous")
+                continue
+            try:
+                start = float(row["start_s"])
+                end = float(row["end_s"]) if (row.get("end_s") or "").strip() else None
+            except (TypeError, ValueError):
+                problems.append(f"row {row_no}: start_s and end_s must be numbers of seconds")
+                continue
+            try:
+                # add_marker checks before it adds: a refused row leaves nothing behind
+                repository.add_marker(db, media_id=ids[0], start_s=start, end_s=end, label=row.get("label") or "")
+            except (TypeError, ValueError) as exc:
+                problems.append(f"row {row_no}: {exc}")
+                continue
+            imported += 1
+        db.commit()
+    return {"imported": imported, "problems": problems}
+
+
+def session_summary(
+    session_id: int, *, by: str, engine: Engine, model: str = "ensemble", baseline=None, seed: int = 0
+) -> list[dict]:
+    """``study.summary`` of a session's readings by person, segment or file (see there)."""
+    from fer_core import study
+    from fer_core.storage import queries
+
+    readings = queries.readings(engine, session_id=session_id, model=model)
+    marks = queries.markers(engine, session_id=session_id)
+    return study.summary(readings, marks, by=by, baseline=baseline, seed=seed)

@@ -5,6 +5,8 @@ media_file 1-* media_person (one row per person seen and model)
 session 1-* analysis_run 1-* face_detection
 session 1-* session_tag
 session 1-* analysis_job 0-1 media_file
+media_file 1-* person_label (a name for a person seen; one name on two people merges them)
+media_file 1-* marker (a point or a segment on the file's timeline)
 
 ``face_detection.session_id`` repeats the media file's session on purpose: the
 dashboard's aggregates then filter one indexed column instead of joining
@@ -230,6 +232,46 @@ class MediaConfidenceBin(Base):
     bin: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
     faces: Mapped[int] = mapped_column(Integer)
+
+
+class PersonLabel(Base):
+    """A name a user gave to a person seen ("Anna", "P7"). People of a session with the same name are one
+    participant (that is how two tracks, or two files, are merged).
+
+    ``person`` is media_person's key at the time of naming; the person's time span and mean box are kept
+    too, so that after the file is analysed again the name finds its person by time and box overlap
+    (``repository.rematch_people``). ``person`` is None while no new person matches.
+    """
+
+    __tablename__ = "person_label"
+    __table_args__ = (UniqueConstraint("media_id", "person", name="uq_person_label_media_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    person: Mapped[int | None] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    t_first: Mapped[float] = mapped_column(Float)
+    t_last: Mapped[float] = mapped_column(Float)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Marker(Base):
+    """A moment on a media file's timeline: a point (``end_s`` None) or a segment from ``start_s`` to ``end_s``."""
+
+    __tablename__ = "marker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AnalysisJob(Base):

@@ -19,11 +19,13 @@ from fer_core.storage.orm import (
     AnalysisJob,
     FaceDetection,
     FeedbackSession,
+    Marker,
     MediaConfidenceBin,
     MediaEmotionSummary,
     MediaFile,
     MediaLabelPair,
     MediaPerson,
+    PersonLabel,
     Prediction,
     SessionTag,
 )
@@ -312,6 +314,55 @@ def people(
     return _frame(bind, stmt)
 
 
+def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
+    """Every reading of a session by one model, for the study views (fer_core.study): media_id, file, kind,
+    detection_id, frame, t_s, person (media_person's key), name (the person's name, or None), x, y, w, h and
+    the probability of each emotion (columns named by emotion); ordered by file, person and time."""
+    person = func.coalesce(D.track, -D.id)
+    stmt = (
+        select(
+            D.media_id,
+            MediaFile.original_name.label("file"),
+            MediaFile.kind,
+            D.id.label("detection_id"),
+            D.frame,
+            D.t_s,
+            person.label("person"),
+            PersonLabel.label.label("name"),
+            D.x,
+            D.y,
+            D.w,
+            D.h,
+            *[c.label(e) for c, e in zip(PROBS, EMOTIONS)],
+        )
+        .select_from(P)
+        .join(D, D.id == P.detection_id)
+        .join(MediaFile, MediaFile.id == D.media_id)
+        .outerjoin(PersonLabel, and_(PersonLabel.media_id == D.media_id, PersonLabel.person == person))
+        .where(D.session_id == session_id, P.model == model)
+        .order_by(D.media_id, person, D.t_s)
+    )
+    return _frame(bind, stmt)
+
+
+def markers(bind, *, session_id: int) -> pd.DataFrame:
+    """A session's markers: id, media_id, file, start_s, end_s (None for a point), label; by file and time."""
+    stmt = (
+        select(
+            Marker.id,
+            Marker.media_id,
+            MediaFile.original_name.label("file"),
+            Marker.start_s,
+            Marker.end_s,
+            Marker.label,
+        )
+        .join(MediaFile, MediaFile.id == Marker.media_id)
+        .where(Marker.session_id == session_id)
+        .order_by(Marker.media_id, Marker.start_s, Marker.id)
+    )
+    return _frame(bind, stmt)
+
+
 def model_agreement(bind, *, session_id: int | None = None, models: tuple[str, str] = MODEL_NAMES[:2]) -> dict:
     """How often two models (by default the first two) give the same top label, overall and per class, plus
     the cross-table.
@@ -404,6 +455,10 @@ def data_version(bind) -> tuple:
         select(func.max(AnalysisJob.id)).scalar_subquery(),
         select(func.max(AnalysisJob.finished_at)).scalar_subquery(),
         select(func.count()).select_from(AnalysisJob).where(AnalysisJob.finished_at.is_(None)).scalar_subquery(),
+        select(func.count()).select_from(Marker).scalar_subquery(),
+        select(func.max(Marker.id)).scalar_subquery(),
+        select(func.count()).select_from(PersonLabel).scalar_subquery(),
+        select(func.max(PersonLabel.updated_at)).scalar_subquery(),
     )
     with _connect(bind) as c:
         return tuple(c.execute(stmt).one())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import unicodedata
 from datetime import datetime
@@ -20,11 +21,13 @@ from fer_core.storage.orm import (
     AnalysisRun,
     FaceDetection,
     FeedbackSession,
+    Marker,
     MediaConfidenceBin,
     MediaEmotionSummary,
     MediaFile,
     MediaLabelPair,
     MediaPerson,
+    PersonLabel,
     Prediction,
     SessionTag,
     utcnow,
@@ -296,7 +299,7 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
-    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin, MediaPerson):
+    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin, MediaPerson, PersonLabel, Marker):
         db.execute(delete(table).where(table.session_id == session_id))
     db.execute(delete(AnalysisJob).where(AnalysisJob.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
@@ -314,3 +317,118 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
 def finish_run(db: Session, run: AnalysisRun) -> None:
     run.finished_at = utcnow()
     db.commit()
+
+
+# --- people's names ---------------------------------------------------------------------------------------
+
+# A name finds its person again after the file is analysed again when their boxes overlap at least this much
+# (intersection over union of the mean boxes) and, in a video, their times overlap.
+REMATCH_MIN_IOU = 0.3
+
+
+def _people_spans(db: Session, *, media_id: int) -> dict[int, tuple[float, float, float, float, float, float]]:
+    """Each person of a media file: (t_first, t_last, mean x, y, w, h) from their detections."""
+    D = FaceDetection
+    person = person_key()
+    rows = db.execute(
+        select(person, func.min(D.t_s), func.max(D.t_s), func.avg(D.x), func.avg(D.y), func.avg(D.w), func.avg(D.h))
+        .where(D.media_id == media_id)
+        .group_by(person)
+    )
+    return {int(r[0]): tuple(float(v) for v in r[1:]) for r in rows}
+
+
+def name_person(db: Session, *, media_id: int, person: int, label: str | None) -> None:
+    """Give a person seen a name (the caller commits); a blank name removes it. The same name on two people
+    of a session makes them one participant."""
+    label = (clean_text(label) or "").strip()[:200]
+    existing = db.scalar(select(PersonLabel).where(PersonLabel.media_id == media_id, PersonLabel.person == person))
+    if not label:
+        if existing is not None:
+            db.delete(existing)
+        return
+    span = _people_spans(db, media_id=media_id).get(person)
+    if span is None:
+        raise ValueError(f"no person {person} in this file")
+    media = db.get(MediaFile, media_id)
+    anchor = dict(zip(("t_first", "t_last", "x", "y", "w", "h"), span))
+    if existing is None:
+        db.add(PersonLabel(media_id=media_id, session_id=media.session_id, person=person, label=label, **anchor))
+    else:
+        existing.label = label
+        for k, v in anchor.items():
+            setattr(existing, k, v)
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _time_overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Overlap of two time spans over their union; 1 for two equal instants (a photo's faces)."""
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    if union <= 0:
+        return 1.0 if inter >= 0 else 0.0
+    return max(inter, 0.0) / union
+
+
+def rematch_people(db: Session, *, media_id: int) -> int:
+    """After a file is analysed again, move each name to the new person that best overlaps it in time and box
+    (the caller commits). A name nobody matches is kept, unattached, in case a later analysis finds them.
+    Returns the names attached."""
+    labels = list(db.scalars(select(PersonLabel).where(PersonLabel.media_id == media_id)))
+    if not labels:
+        return 0
+    spans = _people_spans(db, media_id=media_id)
+    scored = []
+    for lab in labels:
+        for person, (t0, t1, *box) in spans.items():
+            iou = _iou((lab.x, lab.y, lab.w, lab.h), box)
+            overlap = _time_overlap((lab.t_first, lab.t_last), (t0, t1))
+            if iou >= REMATCH_MIN_IOU and overlap > 0:
+                scored.append((iou * overlap, lab.id, person))
+    for lab in labels:
+        lab.person = None
+    db.flush()  # frees the (media, person) pairs before they are handed out again
+    by_id, taken, attached = {lab.id: lab for lab in labels}, set(), 0
+    for _, lab_id, person in sorted(scored, reverse=True):
+        lab = by_id[lab_id]
+        if lab.person is None and person not in taken:
+            lab.person, attached = person, attached + 1
+            taken.add(person)
+    return attached
+
+
+# --- markers ----------------------------------------------------------------------------------------------
+
+
+def add_marker(db: Session, *, media_id: int, start_s: float, end_s: float | None, label: str) -> Marker:
+    """A point (``end_s`` None) or a segment on a media file's timeline (the caller commits); ValueError, in
+    words for the user, for a blank label or times outside the file."""
+    media = db.get(MediaFile, media_id)
+    if media is None:
+        raise ValueError("no such file")
+    label = (clean_text(label) or "").strip()[:200]
+    if not label:
+        raise ValueError("a marker needs a label")
+    finite = math.isfinite(start_s) and (end_s is None or math.isfinite(end_s))
+    if not finite or start_s < 0 or (end_s is not None and end_s <= start_s):
+        raise ValueError(f"{media.original_name}: a marker starts at 0 s or later and ends after it starts")
+    if media.duration_s and start_s > media.duration_s + 0.5:
+        raise ValueError(
+            f"{media.original_name}: {start_s:g} s is after the end of the video ({media.duration_s:.1f} s)"
+        )
+    marker = Marker(media_id=media_id, session_id=media.session_id, start_s=start_s, end_s=end_s, label=label)
+    db.add(marker)
+    return marker
+
+
+def delete_marker(db: Session, *, marker_id: int) -> bool:
+    return bool(db.execute(delete(Marker).where(Marker.id == marker_id)).rowcount)

@@ -1,0 +1,224 @@
+"""A session as a study: participants, segments, baselines, summaries with intervals, and group comparisons.
+
+Everything here works on the frames ``storage.queries`` returns (``readings``, ``markers``, ``people``) and
+knows nothing of the database or the pages.
+
+- A *participant* is a person seen (a face track in a video, a face in a photo), or, where people were given
+  the same name in a session, all of them together (that is how tracks and files are merged).
+- A participant's *share* of an emotion is their mean probability of it over their readings; a group's share
+  is the mean of its participants' shares, so that everyone counts once however long they are on screen.
+- With a *baseline*, each participant's baseline mean (their readings in a baseline segment, or in their
+  first N seconds on screen) is subtracted from their readings first (as py-feat's ``Fex.baseline`` does):
+  the results are differences, which can be negative, not shares.
+- Intervals and tests resample participants (``fer_core.stats``); one participant alone is resampled by blocks
+  of consecutive readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fer_core import stats
+from fer_core.constants import EMOTIONS, NEGATIVE, POSITIVE
+
+MEASURES = (*EMOTIONS, "satisfaction")
+BY = ("person", "segment", "file")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A per-participant baseline: the readings in segments labelled ``segment``, or the first ``first_s``
+    seconds of each participant's time on screen."""
+
+    segment: str | None = None
+    first_s: float | None = None
+
+    def __post_init__(self):
+        if (self.segment is None) == (self.first_s is None):
+            raise ValueError("a baseline is either a segment's label or a number of first seconds")
+        if self.first_s is not None and self.first_s <= 0:
+            raise ValueError("the baseline's first seconds must be more than 0")
+
+    def describe(self) -> str:
+        if self.segment is not None:
+            return f"each person's mean in the segments labelled “{self.segment}”"
+        return f"each person's mean over their first {self.first_s:g} s on screen"
+
+
+def satisfaction(frame: pd.DataFrame) -> pd.Series:
+    """P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), row by row."""
+    return frame[list(POSITIVE)].sum(axis=1) - frame[list(NEGATIVE)].sum(axis=1)
+
+
+def with_participants(readings: pd.DataFrame) -> pd.DataFrame:
+    """``readings`` with a ``participant`` column: the person's name, else "FILE #k" (the k-th person to appear
+    in the file), and ``satisfaction`` per reading."""
+    out = readings.copy()
+    if out.empty:
+        return out.assign(participant=pd.Series(dtype=str), satisfaction=pd.Series(dtype=float))
+    first = out.groupby(["media_id", "person"])["t_s"].min().reset_index().sort_values(["media_id", "t_s", "person"])
+    first["k"] = first.groupby("media_id").cumcount() + 1
+    out = out.merge(first[["media_id", "person", "k"]], on=["media_id", "person"], how="left")
+    default = out["file"].astype(str) + " #" + out["k"].astype(str)
+    out["participant"] = out["name"].where(out["name"].notna() & (out["name"].astype(str) != ""), default)
+    out["satisfaction"] = satisfaction(out)
+    return out.drop(columns="k")
+
+
+def segments(markers: pd.DataFrame) -> pd.DataFrame:
+    """The markers that span time (``end_s`` set)."""
+    if markers.empty:
+        return markers
+    return markers[markers["end_s"].notna()].reset_index(drop=True)
+
+
+def in_segment(readings: pd.DataFrame, segment) -> pd.DataFrame:
+    """The readings of a segment's file from its start up to (not including) its end."""
+    return readings[
+        (readings["media_id"] == segment.media_id)
+        & (readings["t_s"] >= segment.start_s)
+        & (readings["t_s"] < segment.end_s)
+    ]
+
+
+def subtract_baseline(readings: pd.DataFrame, markers: pd.DataFrame, baseline: Baseline) -> tuple[pd.DataFrame, int]:
+    """Readings (with participants) minus each participant's baseline mean, per measure; participants without
+    a baseline reading are left out. Returns (the corrected readings, participants left out)."""
+    if baseline.segment is not None:
+        segs = segments(markers)
+        segs = segs[segs["label"] == baseline.segment]
+        parts = [in_segment(readings, s) for s in segs.itertuples()]
+        base_rows = pd.concat(parts) if parts else readings.iloc[0:0]
+    else:
+        # per file: a participant merged over two files starts again in each
+        start = readings.groupby(["participant", "media_id"])["t_s"].transform("min")
+        base_rows = readings[readings["t_s"] < start + baseline.first_s]
+    base = base_rows.groupby("participant")[list(MEASURES)].mean()
+    kept = readings[readings["participant"].isin(base.index)].copy()
+    kept[list(MEASURES)] = kept[list(MEASURES)].to_numpy() - base.loc[kept["participant"], list(MEASURES)].to_numpy()
+    return kept, int(readings["participant"].nunique() - len(base))
+
+
+def units(rows: pd.DataFrame) -> np.ndarray:
+    """The independent units of a group of readings, one row per unit, one column per measure: each
+    participant's mean, or with one participant only, the means of blocks of their consecutive readings."""
+    if rows.empty:
+        return np.zeros((0, len(MEASURES)))
+    if rows["participant"].nunique() >= 2:
+        return rows.groupby("participant")[list(MEASURES)].mean().to_numpy()
+    ordered = rows.sort_values(["media_id", "t_s"])
+    # blocks never straddle two files of a merged participant
+    parts = [
+        stats.block_means(g[list(MEASURES)].to_numpy(), g["t_s"].to_numpy()) for _, g in ordered.groupby("media_id")
+    ]
+    return np.concatenate(parts)
+
+
+def estimate(rows: pd.DataFrame, *, seed: int = 0) -> dict:
+    """A group's participants, readings, value per measure (mean over participants of their mean) and
+    95% interval of each."""
+    means = rows.groupby("participant")[list(MEASURES)].mean()
+    value = means.mean().to_numpy() if len(means) else np.full(len(MEASURES), np.nan)
+    _, low, high = stats.mean_ci(units(rows), seed=seed) if len(rows) else (None, value, value)
+    return {
+        "people": int(len(means)),
+        "readings": int(len(rows)),
+        "value": dict(zip(MEASURES, value)),
+        "low": dict(zip(MEASURES, low)),
+        "high": dict(zip(MEASURES, high)),
+    }
+
+
+def _r(v, digits: int = 4):
+    return None if v is None or not np.isfinite(v) else round(float(v), digits)
+
+
+def _record(est: dict, *, delta: bool) -> dict:
+    values = {e: _r(est["value"][e]) for e in EMOTIONS}
+    return {
+        "people": est["people"],
+        "readings": est["readings"],
+        ("delta" if delta else "shares"): values,
+        "ci95": {m: [_r(est["low"][m]), _r(est["high"][m])] for m in MEASURES},
+        "satisfaction": _r(est["value"]["satisfaction"]),
+    }
+
+
+def summary(
+    readings: pd.DataFrame, markers: pd.DataFrame, *, by: str, baseline: Baseline | None = None, seed: int = 0
+) -> list[dict]:
+    """One record per participant, segment or file: {"file", "person" | "segment" (+ "start_s", "end_s"),
+    "people", "readings", "shares" (or "delta" with a baseline), "ci95" {measure: [low, high]},
+    "satisfaction"}. ``readings`` as from ``queries.readings``, ``markers`` from ``queries.markers``."""
+    if by not in BY:
+        raise ValueError(f"by must be one of {BY}; received {by!r}")
+    rows = with_participants(readings)
+    left_out = 0
+    if baseline is not None and not rows.empty:
+        rows, left_out = subtract_baseline(rows, markers, baseline)
+    delta = baseline is not None
+    out = []
+    if by == "person":
+        for name, part in rows.groupby("participant", sort=False):
+            files = ", ".join(dict.fromkeys(part["file"]))
+            out.append({"file": files, "person": name, **_record(estimate(part, seed=seed), delta=delta)})
+    elif by == "file":
+        for _, part in rows.groupby("media_id", sort=True):
+            out.append({"file": part["file"].iloc[0], **_record(estimate(part, seed=seed), delta=delta)})
+    else:
+        for s in segments(markers).itertuples():
+            part = in_segment(rows, s)
+            head = {"file": s.file, "segment": s.label, "start_s": s.start_s, "end_s": s.end_s}
+            out.append({**head, **_record(estimate(part, seed=seed), delta=delta)})
+    if delta:
+        for r in out:
+            r["left_out_without_baseline"] = left_out
+    return out
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Two groups of readings (with participants) side by side: one row per measure with each group's value,
+    the difference (a - b), its 95% interval and the permutation test's p-value, and the p-value of
+    "they differ in any emotion" in ``attrs["p_any"]``.
+
+    Units are participants, unless a group has one participant only: then both groups are compared by
+    blocks of consecutive readings."""
+    if a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2:
+        ua, ub = units(a), units(b)
+    else:
+        ua, ub = (np.concatenate([units(g) for _, g in x.groupby("participant")]) for x in (a, b))
+    by_people = a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2
+    res = stats.compare(ua, ub, seed=seed)
+    value_a = a.groupby("participant")[list(MEASURES)].mean().mean()
+    value_b = b.groupby("participant")[list(MEASURES)].mean().mean()
+    table = pd.DataFrame(
+        {
+            "measure": list(MEASURES),
+            "a": value_a.to_numpy(),
+            "b": value_b.to_numpy(),
+            "difference": value_a.to_numpy() - value_b.to_numpy(),
+            "low": res["low"],
+            "high": res["high"],
+            "p": res["p"],
+        }
+    )
+    table.attrs.update(
+        p_any=res["p_any"],
+        units="people" if by_people else "blocks of consecutive readings",
+        people_a=int(a["participant"].nunique()),
+        people_b=int(b["participant"].nunique()),
+    )
+    return table
+
+
+def key_moments(rows: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
+    """The ``n`` most positive and ``n`` most negative readings (by satisfaction) of a group, with
+    ``moment`` = "positive" or "negative"."""
+    if rows.empty:
+        return rows.assign(moment=pd.Series(dtype=str))
+    top = rows.nlargest(n, "satisfaction").assign(moment="positive")
+    low = rows.nsmallest(n, "satisfaction").assign(moment="negative")
+    return pd.concat([top, low[~low["detection_id"].isin(top["detection_id"])]]).reset_index(drop=True)
