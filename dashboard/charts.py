@@ -13,18 +13,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from fer_core.constants import DISPLAY_NAMES, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
+from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
 
-# One colour per emotion, on every page and in every export.
-EMOTION_COLORS = {
-    "angry": "#d62728",
-    "disgust": "#8c564b",
-    "fear": "#9467bd",
-    "happy": "#f2b701",
-    "sad": "#1f77b4",
-    "surprise": "#17becf",
-    "neutral": "#7f7f7f",
-}
 # Each model's name for users, the models first and the ensemble last in every chart's panels.
 MODEL_LABELS = {m: DISPLAY_NAMES[m] for m in MODEL_NAMES + (ENSEMBLE,)}
 SATISFACTION_HELP = (
@@ -32,6 +22,7 @@ SATISFACTION_HELP = (
     "averaged over faces: from -1 (all negative) to +1 (all positive); neutral counts as 0."
 )
 
+SMOOTH_HELP = "A moving average over 2.5 s of each person's readings (the stored readings stay raw)."
 PEOPLE_HELP = (
     "People seen: each face track in a video (one person followed from frame to frame) and each "
     "face in a photo counts once."
@@ -280,3 +271,124 @@ def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
     """PNG or SVG through kaleido (needs Chromium: see README)."""
     _start_kaleido()
     return fig.to_image(format=fmt, width=1100, height=550, scale=2 if fmt == "png" else 1)
+
+
+@_one_at_a_time
+def with_markers(fig, markers: pd.DataFrame):
+    """``fig`` (time in seconds on x) with the file's markers: a dashed line at each point, a shaded band over
+    each segment, labelled. Returns the figure."""
+    for m in markers.itertuples():
+        label = plotly_text(m.label)
+        if pd.isna(m.end_s):
+            fig.add_vline(x=m.start_s, line_dash="dash", line_color="#333", annotation_text=label, row="all", col="all")
+        else:
+            fig.add_vrect(
+                x0=m.start_s,
+                x1=m.end_s,
+                fillcolor="#888",
+                opacity=0.12,
+                line_width=0,
+                annotation_text=label,
+                annotation_position="top left",
+                row="all",
+                col="all",
+            )
+    return fig
+
+
+def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:
+    """Summary records (``fer_core.study.summary``) as a table for people: one row each, each emotion as a
+    percentage (or, with a baseline, a difference in percentage points) with its 95% interval."""
+    rows = []
+    for r in records:
+        values = r["delta" if delta else "shares"]
+        row = {key: r.get(key) if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"}
+        row.update({"file": r["file"], "people": r["people"], "readings": r["readings"]})
+        for e in EMOTIONS:
+            low, high = r["ci95"][e]
+            v = values[e]
+            if v is None:
+                row[e] = "no reading"
+            elif delta:
+                ci = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None else ""
+                row[e] = f"{100 * v:+.1f} pp{ci}"
+            else:
+                ci = f" [{100 * low:.0f}-{100 * high:.0f}]" if low is not None else ""
+                row[e] = f"{100 * v:.1f}%{ci}"
+        s = r["satisfaction"]
+        low, high = r["ci95"]["satisfaction"]
+        row["satisfaction"] = (
+            "no reading" if s is None else f"{s:+.2f}" + (f" [{low:+.2f}, {high:+.2f}]" if low is not None else "")
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@_one_at_a_time
+def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: str = ""):
+    """Bars per emotion for each person or segment, with 95% intervals as error bars."""
+    rows = []
+    for r in records:
+        name = r[key] if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"
+        for e in EMOTIONS:
+            v, (low, high) = r["delta" if delta else "shares"][e], r["ci95"][e]
+            if v is None:
+                continue
+            rows.append(
+                {
+                    key: plotly_text(name),
+                    "emotion": e,
+                    "value": v,
+                    "plus": (high - v) if high is not None else 0.0,
+                    "minus": (v - low) if low is not None else 0.0,
+                }
+            )
+    df = pd.DataFrame(rows, columns=[key, "emotion", "value", "plus", "minus"])
+    fig = px.bar(
+        df,
+        x="emotion",
+        y="value",
+        color=key,
+        barmode="group",
+        error_y="plus",
+        error_y_minus="minus",
+        title=title,
+        labels={"value": "difference from baseline" if delta else "share (mean probability)", "emotion": "emotion"},
+        category_orders={"emotion": list(EMOTIONS)},
+        template="plotly_white",
+    )
+    fig.update_layout(yaxis_tickformat="+.0%" if delta else ".0%", legend_title_text=key)
+    return fig
+
+
+@_one_at_a_time
+def comparison_figure(table: pd.DataFrame, *, a: str, b: str):
+    """The difference (a - b) of each emotion's share and of satisfaction, with 95% intervals."""
+    d = table.assign(plus=table["high"] - table["difference"], minus=table["difference"] - table["low"])
+    fig = px.bar(
+        d,
+        x="difference",
+        y="measure",
+        orientation="h",
+        error_x="plus",
+        error_x_minus="minus",
+        color="measure",
+        color_discrete_map={**EMOTION_COLORS, "satisfaction": "#2ca02c"},
+        title=f"{plotly_text(a)} minus {plotly_text(b)}, with 95% intervals",
+        labels={"difference": "difference", "measure": ""},
+        category_orders={"measure": list(table["measure"])},
+        template="plotly_white",
+    )
+    fig.add_vline(x=0, line_color="#333")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def binned(rows: pd.DataFrame, *, bin_s: float) -> pd.DataFrame:
+    """Readings (columns per emotion, t_s) as a tidy timeline: t_s (bin start), faces, emotion, share."""
+    if rows.empty:
+        return pd.DataFrame(columns=["t_s", "faces", "emotion", "share"])
+    b = rows.assign(t_s=(rows["t_s"] // bin_s) * bin_s)
+    df = b.groupby("t_s").agg(faces=("t_s", "size"), **{e: (e, "mean") for e in EMOTIONS}).reset_index()
+    out = df.melt(id_vars=["t_s", "faces"], value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
+    return out.sort_values(["t_s", "emotion"]).reset_index(drop=True)

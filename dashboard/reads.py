@@ -11,8 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from fer_core import service
 from fer_core.storage import queries as Q
 from fer_core.storage.queries import SMOOTH_S  # noqa: F401  (the pages' smoothing window)
+from fer_core.study import Baseline
 
 from resources import get_engine
 
@@ -88,6 +90,39 @@ def model_agreement(session_id: int | None = None) -> dict:
 
 def confidence_histogram(session_id: int | None = None) -> pd.DataFrame:
     return _read("confidence_histogram", session_id=session_id)
+
+
+def readings(session_id: int, model: str = "ensemble") -> pd.DataFrame:
+    return _read("readings", session_id=session_id, model=model)
+
+
+def markers(session_id: int) -> pd.DataFrame:
+    return _read("markers", session_id=session_id)
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing the intervals ...")
+def _summary(version: tuple, session_id: int, by: str, model: str, segment: str | None, first_s: float | None):
+    baseline = Baseline(segment=segment, first_s=first_s) if segment is not None or first_s is not None else None
+    return service.session_summary(session_id, by=by, engine=get_engine(), model=model, baseline=baseline)
+
+
+def summary(session_id: int, *, by: str, model: str = "ensemble", segment=None, first_s=None) -> list[dict]:
+    """``service.session_summary``, bootstrapped once per change of the data."""
+    return _summary(_version(), session_id, by, model, segment, first_s)
+
+
+@st.cache_data(max_entries=128, show_spinner="Comparing the groups ...")
+def _compare(version: tuple, kind: str, a, b, session_id: int | None, model: str):
+    return service.compare_groups(kind, a, b, engine=get_engine(), session_id=session_id, model=model)
+
+
+def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str = "ensemble"):
+    return _compare(_version(), kind, a, b, session_id, model)
+
+
+@st.cache_data(max_entries=32, show_spinner="Preparing the video for the browser ...")
+def playable_video(stored_path: str, sha256: str | None) -> str:
+    return str(service.playable_video(stored_path, sha256=sha256))
 
 
 def job_counts() -> dict[str, int]:

@@ -9,3 +9,11 @@ SELECTED_SESSION = "selected_session_id"  # the session the Session, Manage and 
 def chosen_video(session_id: int) -> str:
     """The video picked on the Session page, remembered per session."""
     return f"video-of-{session_id}"
+
+
+PLAY_FROM = "play_from"  # (media id, seconds): the moment or segment last clicked, where the video starts
+
+
+def page_of(name: str) -> str:
+    """The page a paginated list of the Session page is on."""
+    return f"page-of-{name}"

@@ -91,6 +91,10 @@ def session_picker(label: str = "Session") -> int | None:
         return None
     ids = list(sessions["id"])
     names = dict(zip(sessions["id"], sessions["name"]))
+    linked = st.query_params.get("session")  # a link from Home opens its session
+    if linked is not None and linked.isdigit() and int(linked) in ids:
+        st.session_state[state.SELECTED_SESSION] = int(linked)
+        del st.query_params["session"]
     current = st.session_state.get(state.SELECTED_SESSION)
     index = ids.index(current) if current in ids else 0
     chosen = st.selectbox(label, ids, index=index, format_func=lambda i: names[i])
@@ -124,3 +128,46 @@ def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
             cols[i % columns].text(caption(r))
         else:
             cols[i % columns].image(img, caption=plain(caption(r)))
+
+
+def play_from(media_id: int, t_s: float) -> None:
+    """Start the Session page's video ``media_id`` at ``t_s`` (a button's on_click)."""
+    st.session_state[state.PLAY_FROM] = (int(media_id), float(t_s))
+
+
+def video_player(row, *, start_s: float, autoplay: bool) -> None:
+    """A kept video, playable in the browser (an H.264 copy is made once where its codec is not), from ``start_s``."""
+    if not row.stored_path:
+        st.info("This video itself was not kept (only its results, or its face pictures), so it cannot be played.")
+        return
+    try:
+        path = reads.playable_video(row.stored_path, row.sha256)
+    except (MediaError, OSError):
+        st.warning("This video could not be prepared for the browser; its results are below.")
+        return
+    # muted: browsers start a video by itself only without sound; the user can turn the sound on
+    st.video(path, start_time=max(0.0, float(start_s)), autoplay=autoplay, muted=autoplay)
+
+
+def paginate(items: pd.DataFrame, *, name: str, per_page: int = 24) -> pd.DataFrame:
+    """The rows of the current page, with the page's selector under the caller's content."""
+    pages = max(1, -(-len(items) // per_page))
+    if pages == 1:
+        return items
+    page = st.number_input(
+        f"Page (of {pages}, {per_page} a page)", min_value=1, max_value=pages, value=1, key=state.page_of(name)
+    )
+    return items.iloc[(page - 1) * per_page : page * per_page]
+
+
+def photo_labels(faces: pd.DataFrame, models: list[str]) -> list[tuple]:
+    """(x, y, w, h, text, emotion) for ``vision.pictures.labelled_photo``: the first model's label and
+    confidence in its colour, the other models' labels after it."""
+    out = []
+    for r in faces.itertuples():
+        first = models[0]
+        text = f"{getattr(r, 'label_' + first)} {getattr(r, 'confidence_' + first):.0%}"
+        for m in models[1:]:
+            text += f" | {charts.MODEL_LABELS[m]}: {getattr(r, 'label_' + m)}"
+        out.append((int(r.x), int(r.y), int(r.w), int(r.h), text, getattr(r, "label_" + first)))
+    return out

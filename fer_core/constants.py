@@ -25,6 +25,16 @@ EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surpri
 NUM_CLASSES = len(EMOTIONS)
 # The satisfaction index: P(positive) - P(negative); neutral counts as 0.
 POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
+# One colour per emotion, on every page, picture and export.
+EMOTION_COLORS = {
+    "angry": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "happy": "#f2b701",
+    "sad": "#1f77b4",
+    "surprise": "#17becf",
+    "neutral": "#7f7f7f",
+}
 
 
 @dataclass(frozen=True)

@@ -287,3 +287,70 @@ def session_summary(
     readings = queries.readings(engine, session_id=session_id, model=model)
     marks = queries.markers(engine, session_id=session_id)
     return study.summary(readings, marks, by=by, baseline=baseline, seed=seed)
+
+
+GROUP_KINDS = ("sessions", "tags", "segments", "people")
+
+
+def group_readings(kind: str, value, *, engine: Engine, session_id: int | None = None, model: str = "ensemble"):
+    """The readings (with participants) of one group to compare: a session (``value`` its id), a tag (every
+    session with it), the segments of ``session_id`` with the label ``value``, or the participant ``value``
+    of ``session_id``. Across sessions a participant is named with their session, so that two sessions' "P1"
+    stay two people."""
+    import pandas as pd
+
+    from fer_core import study
+    from fer_core.storage import queries
+
+    if kind not in GROUP_KINDS:
+        raise ValueError(f"kind must be one of {GROUP_KINDS}; received {kind!r}")
+    if kind in ("sessions", "tags"):
+        ids = [int(value)] if kind == "sessions" else queries.sessions_with_tag(engine, tag=value)
+        parts = []
+        for sid in ids:
+            rows = study.with_participants(queries.readings(engine, session_id=sid, model=model))
+            parts.append(rows.assign(participant=f"{sid}: " + rows["participant"].astype(str)))
+        return pd.concat(parts, ignore_index=True) if parts else study.with_participants(pd.DataFrame())
+    rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
+    if kind == "people":
+        return rows[rows["participant"] == value]
+    segs = study.segments(queries.markers(engine, session_id=session_id))
+    parts = [study.in_segment(rows, s) for s in segs[segs["label"] == value].itertuples()]
+    return pd.concat(parts) if parts else rows.iloc[0:0]
+
+
+def compare_groups(
+    kind: str, a, b, *, engine: Engine, session_id: int | None = None, model: str = "ensemble", seed: int = 0
+):
+    """``study.compare`` of two groups (see ``group_readings``); None when either group has no reading."""
+    from fer_core import study
+
+    ra = group_readings(kind, a, engine=engine, session_id=session_id, model=model)
+    rb = group_readings(kind, b, engine=engine, session_id=session_id, model=model)
+    if ra.empty or rb.empty:
+        return None
+    return study.compare(ra, rb, seed=seed)
+
+
+def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | None = None) -> Path:
+    """A local file of a kept video that browsers can play: the stored file itself where it is local and
+    playable, else a copy (H.264 where the codec is not playable) cached under FER_HOME/playable."""
+    from fer_core.storage.store import store_for
+    from fer_core.vision.playback import playable_copy, plays_in_browser
+
+    store = store_for(stored_path, store or media_store())
+    local = Path(stored_path)
+    if local.is_file() and plays_in_browser(local):
+        return local
+    key = sha256 or Path(stored_path).stem
+    cached = settings.current().home / "playable" / f"{key}.mp4"
+    if cached.is_file():
+        return cached
+    with store.local_file(stored_path) as path:
+        if plays_in_browser(path):
+            import shutil
+
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, cached)
+            return cached
+        return playable_copy(path, cached)

@@ -85,12 +85,52 @@ def test_session_page(filled):
     assert at.selectbox[0].value == filled["b"]  # newest first
     at.selectbox[0].select(filled["a"]).run()
     assert not at.exception
-    assert len(charts_of(at)) >= 3  # distribution, timeline, satisfaction
-    assert at.dataframe[0].value["original_name"].tolist() == ["clip.mp4"]
-    assert any("report" in b.label for b in at.get("download_button"))
-    at.radio[0].set_value("share by top emotion").run()
-    at.radio[1].set_value("per reading").run()
+    assert "tags\\: store\\-12" in at.caption[0].value  # the session's details at the top (Markdown-escaped)
+    assert at.dataframe[0].value["file"].tolist() == ["clip.mp4"]  # human names for columns
+    assert len(charts_of(at)) >= 1 and any("report" in b.label for b in at.get("download_button"))
+    for name in ("Videos", "Photos", "People", "Segments", "Faces"):
+        at.radio(key=f"section-{filled['a']}").set_value(name).run()
+        assert not at.exception, (name, at.exception)
+
+
+def test_session_page_markers_people_and_segments(filled):
+    at = page("session")
+    at.selectbox[0].select(filled["a"]).run()
+    at.radio(key=f"section-{filled['a']}").set_value("Videos").run()
+    assert len(charts_of(at)) >= 2  # timeline and satisfaction
+    at.number_input[0].set_value(0.5)
+    at.number_input[1].set_value(2.0)
+    at.text_input[0].input("intro")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    at.number_input[0].set_value(3.0)
+    at.text_input[0].input("price shown")
+    at.button[0].click().run()
+    from fer_core.storage import queries as Q
+
+    marks = Q.markers(filled["engine"], session_id=filled["a"])
+    assert list(marks["label"]) == ["intro", "price shown"] and marks["end_s"].isna().tolist() == [False, True]
+    assert "intro" in at.dataframe[0].value["label"].tolist()  # listed under the charts
+    shapes = [c.proto.spec for c in charts_of(at)]
+    assert any("intro" in spec and "price shown" in spec for spec in shapes)  # shown on the timelines
+
+    at.radio(key=f"section-{filled['a']}").set_value("People").run()
     assert not at.exception
+    people = at.dataframe[0].value
+    assert people["person"].tolist() == ["clip.mp4 #1"] and people["happy"].str.endswith("]").all()  # intervals
+    at.multiselect[0].select("clip.mp4 #1")
+    at.text_input[0].input("Anna")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.dataframe[0].value["person"].tolist() == ["Anna"]
+
+    at.radio(key=f"section-{filled['a']}").set_value("Segments").run()
+    assert not at.exception
+    seg = at.dataframe[0].value
+    assert seg["segment"].tolist() == ["intro (0.5-2 s)"] and seg["people"].tolist() == [1]
+    at.toggle(key=f"baseline-{filled['a']}").set_value(True).run()
+    assert not at.exception
+    assert "not shares" in at.info[0].value and at.dataframe[0].value["happy"].str.contains("pp").all()
 
 
 def test_trends_page(filled):

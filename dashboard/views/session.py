@@ -1,107 +1,333 @@
-"""Session: media, emotion distribution per model, video timelines, satisfaction, strongest moments, disagreements."""
+"""Session: its details, then (one section at a time) the overview, videos with markers and moments, photos
+with their labels, people, segments with baselines, and faces."""
 
 import pandas as pd
 import streamlit as st
 
+from fer_core import MediaError, service, study
 from fer_core.constants import MODEL_NAMES, OPINIONS, MediaKind, Outcome
+from fer_core.vision.pictures import labelled_photo
 
 import charts
 import reads
 import state
 from report import session_report
-from widgets import chart, face_gallery, labels_caption, session_picker, table
+from resources import get_analyzer, get_engine
+from widgets import (
+    chart,
+    face_gallery,
+    labels_caption,
+    paginate,
+    photo_labels,
+    plain,
+    play_from,
+    session_picker,
+    table,
+    video_player,
+)
+
+SECTIONS = ("Overview", "Videos", "Photos", "People", "Segments", "Faces")
+MEDIA_COLUMNS = {
+    "original_name": "file",
+    "kind": "kind",
+    "status": "status",
+    "people": "people seen",
+    "faces": "face readings",
+    "duration_s": "duration (s)",
+    "error": "problem",
+}
 
 st.title("Session")
 session_id = session_picker()
 if session_id is None:
     st.stop()
 
+details = reads.session_details(session_id) or {}
 media = reads.session_media(session_id)
-st.subheader("Media")
-table(
-    media[["original_name", "kind", "status", "people", "faces", "duration_s", "error"]].rename(
-        columns={"people": "people seen", "faces": "face readings"}
-    ),
-    hide_index=True,
-)
-c1, c2 = st.columns(2)
-c1.metric("People seen", int(media["people"].sum()), help=charts.PEOPLE_HELP)
-c2.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
+facts = [
+    f"recorded {pd.Timestamp(details['recorded_at']):%Y-%m-%d %H:%M}" if details.get("recorded_at") else "no date",
+    f"participant: {details['participant']}" if details.get("participant") else None,
+    f"tags: {', '.join(details['tags'])}" if details.get("tags") else None,
+    "consent recorded" if details.get("consent") else "no consent recorded",
+]
+st.caption(plain(" · ".join(f for f in facts if f)))
+if details.get("notes"):
+    st.caption(plain(details["notes"]))
+c1, c2, c3 = st.columns(3)
+c1.metric("Files", int((media["status"] == Outcome.DONE).sum()))
+c2.metric("People seen", int(media["people"].sum()), help=charts.PEOPLE_HELP)
+c3.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
 
-st.subheader("Emotion distribution per model")
-c1, c2 = st.columns(2)
-measure = c1.radio("Measure", ["mean probability", "share by top emotion"], horizontal=True)
-unit = charts.UNIT_CHOICES[c2.radio("Count", list(charts.UNIT_CHOICES), horizontal=True)]
-value = "mean_prob" if measure == "mean probability" else "label_share"
-dist = reads.emotion_distribution(session_id=session_id, per=unit)
-if dist.empty:
+section = st.radio("Show", SECTIONS, horizontal=True, label_visibility="collapsed", key=f"section-{session_id}")
+if int(media["faces"].sum()) == 0:
+    table(media[list(MEDIA_COLUMNS)].rename(columns=MEDIA_COLUMNS), hide_index=True)
     st.info("No face was found in this session's media yet.")
     st.stop()
-st.caption(charts.UNIT_HELP[unit])
-dist_fig = charts.distribution_figure(dist, value=value)
-chart(dist_fig, dist, f"emotion-distribution-per-{unit}")
-
-faces = reads.face_predictions(session_id=session_id)
-
-
-def thumbs(rows: pd.DataFrame, caption) -> None:
-    where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
-    face_gallery(rows.merge(where, on="media_id", how="left").assign(session_id=session_id), caption)
-
-
+model = st.radio(
+    "Model", OPINIONS, index=len(OPINIONS) - 1, format_func=charts.MODEL_LABELS.get, horizontal=True, key="model"
+)
 videos = media[(media.kind == MediaKind.VIDEO) & (media.status == Outcome.DONE) & (media.faces > 0)]
-if len(videos):
-    st.subheader("Videos")
+markers = reads.markers(session_id)
+
+
+def moment_buttons(moments: pd.DataFrame, *, key: str) -> None:
+    """Each moment as a thumbnail and a button that plays its video from there (photos: the face only)."""
+    if moments.empty:
+        st.write("No reading here.")
+        return
+    where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
+    rows = moments.drop(columns=["kind"], errors="ignore").merge(where, on="media_id", how="left")
+    face_gallery(rows.assign(session_id=session_id), lambda r: f"{r.t_s:.1f} s · {r.participant}")
+    cols = st.columns(6)
+    for i, r in enumerate(rows.itertuples()):
+        label = f"{r.moment} {r.satisfaction:+.2f} at {r.t_s:.1f} s"
+        if r.kind == MediaKind.VIDEO:
+            cols[i % 6].button(
+                label, key=f"{key}-{i}", on_click=play_from, args=(r.media_id, r.t_s), icon=":material/play_arrow:"
+            )
+        else:
+            cols[i % 6].caption(plain(label))
+
+
+if section == "Overview":
+    table(media[list(MEDIA_COLUMNS)].rename(columns=MEDIA_COLUMNS), hide_index=True)
+    st.subheader("Emotion distribution per model")
+    c1, c2 = st.columns(2)
+    measure = c1.radio("Measure", ["mean probability", "share by top emotion"], horizontal=True)
+    unit = charts.UNIT_CHOICES[c2.radio("Count", list(charts.UNIT_CHOICES), horizontal=True)]
+    dist = reads.emotion_distribution(session_id=session_id, per=unit)
+    st.caption(charts.UNIT_HELP[unit])
+    value = "mean_prob" if measure == "mean probability" else "label_share"
+    chart(charts.distribution_figure(dist, value=value), dist, f"emotion-distribution-per-{unit}")
+    st.download_button(
+        "Download the session report (HTML)",
+        data=lambda: session_report(session_id, per=unit),
+        file_name=f"session-{session_id}-report.html",
+        mime="text/html",
+        icon=":material/description:",
+    )
+
+elif section == "Videos":
+    if videos.empty:
+        st.info("This session has no analysed video.")
+        st.stop()
     names = {int(i): n for i, n in zip(videos["id"], videos["original_name"])}
+    played = st.session_state.get(state.PLAY_FROM)
+    if played and played[0] in names:
+        st.session_state[state.chosen_video(session_id)] = played[0]
     video_id = st.selectbox("Video", list(names), format_func=names.get, key=state.chosen_video(session_id))
-    c1, c2, c3 = st.columns(3)
-    model = c1.radio("Model", OPINIONS, format_func=charts.MODEL_LABELS.get, horizontal=True)
-    bin_s = c2.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2)
-    smooth_s = (
-        reads.SMOOTH_S
-        if c3.toggle(
-            "Smooth each person",
-            value=True,
-            help=f"A moving average over {reads.SMOOTH_S:g} s of each person's readings (the stored readings stay raw).",
-        )
-        else 0.0
-    )
+    row = next(videos[videos["id"] == video_id].itertuples())
+    start = played[1] if played and played[0] == video_id else 0.0
+    video_player(row, start_s=start, autoplay=bool(played and played[0] == video_id))
+    here = markers[markers["media_id"] == video_id]
+
+    c1, c2 = st.columns(2)
+    bin_s = c1.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2)
+    smooth_s = reads.SMOOTH_S if c2.toggle("Smooth each person", value=True, help=charts.SMOOTH_HELP) else 0.0
     tl = reads.video_timeline(media_id=video_id, bin_s=bin_s, model=model, smooth_s=smooth_s)
-    chart(
-        charts.timeline_figure(tl, title=f"Emotions over the video ({charts.MODEL_LABELS[model]})"),
-        tl,
-        f"timeline-{video_id}-{model}",
+    fig = charts.with_markers(
+        charts.timeline_figure(tl, title=f"Emotions over the video ({charts.MODEL_LABELS[model]})"), here
     )
+    st.caption("Click a point of the chart to play the video from there and to mark that moment.")
+    picked = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"timeline-{video_id}")
+    points = (picked or {}).get("selection", {}).get("points", []) if picked else []
+    if points:
+        t_picked = float(points[0]["x"])
+        if st.session_state.get(state.PLAY_FROM) != (video_id, t_picked):
+            play_from(video_id, t_picked)
+            st.rerun()
     sat = charts.satisfaction(tl, by=["t_s"])
     st.caption(charts.SATISFACTION_HELP)
-    chart(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), sat, f"satisfaction-{video_id}")
-    per_track = reads.video_timeline(media_id=video_id, bin_s=bin_s, model=model, by_track=True, smooth_s=smooth_s)
-    if per_track["track"].nunique() > 1:
-        chart(charts.track_timeline_figure(per_track), per_track, f"tracks-{video_id}-{model}")
-    vf = faces[faces.media_id == video_id]
-    st.markdown("**Strongest moments** (ensemble satisfaction index per face)")
-    c1, c2 = st.columns(2)
-    with c1:
-        st.caption("Most negative")
-        thumbs(vf.nsmallest(3, "satisfaction"), lambda r: f"{r.t_s:.1f} s: {r.label_ensemble} ({r.satisfaction:+.2f})")
-    with c2:
-        st.caption("Most positive")
-        thumbs(vf.nlargest(3, "satisfaction"), lambda r: f"{r.t_s:.1f} s: {r.label_ensemble} ({r.satisfaction:+.2f})")
+    sat_fig = charts.with_markers(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), here)
+    chart(sat_fig, sat, f"satisfaction-{video_id}")
 
-st.subheader("Where the models disagree")
-dis = reads.disagreements(session_id=session_id, limit=12)
-if dis.empty:
-    st.write("The models agree on every face of this session.")
-else:
-    face_gallery(dis, labels_caption)
-    columns = [f"{what}_{m}" for m in MODEL_NAMES for what in ("label", "confidence")]
-    table(dis[["original_name", "t_s", *columns]], hide_index=True)
+    st.subheader("Markers and segments")
+    with st.form(f"marker-{video_id}", clear_on_submit=True):
+        c1, c2, c3 = st.columns([1, 1, 2])
+        t0 = c1.number_input("At (s)", min_value=0.0, value=float(start), step=0.5, help="Filled in by a click")
+        t1 = c2.number_input("Until (s), for a segment", min_value=0.0, value=None, step=0.5)
+        label = c3.text_input("Label", placeholder="e.g. price shown")
+        if st.form_submit_button("Add marker", icon=":material/bookmark_add:"):
+            try:
+                service.add_marker(video_id, start_s=t0, end_s=t1 or None, label=label, engine=get_engine())
+                reads.changed()
+                st.rerun()
+            except ValueError as exc:
+                st.error(plain(exc))
+    if len(here):
+        shown = here.assign(kind=here["end_s"].map(lambda e: "point" if pd.isna(e) else "segment"))
+        table(
+            shown[["label", "kind", "start_s", "end_s"]].rename(columns={"start_s": "from (s)", "end_s": "until (s)"}),
+            hide_index=True,
+        )
+        c1, c2 = st.columns(2)
+        ids = dict(zip(here["id"], here["label"] + " at " + here["start_s"].map("{:g} s".format)))
+        go_to = c1.selectbox("Play from", list(ids), format_func=ids.get, key=f"go-{video_id}")
+        c1.button(
+            "Play from this marker",
+            on_click=play_from,
+            args=(video_id, float(here.set_index("id").loc[go_to, "start_s"])),
+            icon=":material/play_arrow:",
+        )
+        gone = c2.selectbox("Remove", list(ids), format_func=ids.get, key=f"rm-{video_id}")
+        if c2.button("Remove this marker", icon=":material/delete:"):
+            service.delete_marker(int(gone), engine=get_engine())
+            reads.changed()
+            st.rerun()
+    with st.expander("Import markers from CSV"):
+        st.caption(
+            "Columns `file,start_s,end_s,label`: the file's name as uploaded, times in seconds, `end_s` empty for "
+            "a point. Rows naming a file not in this session, or a name two of its files share, are listed, "
+            "not imported."
+        )
+        csv_file = st.file_uploader("Markers CSV", type=["csv"], key=f"csv-{session_id}")
+        if csv_file is not None and st.button("Import these markers", icon=":material/upload:"):
+            try:
+                result = service.import_markers(
+                    session_id, csv_file.getvalue().decode("utf-8-sig"), engine=get_engine()
+                )
+            except (UnicodeDecodeError, ValueError) as exc:
+                st.error(plain(f"{csv_file.name}: {exc}"))
+            else:
+                reads.changed()
+                st.success(f"{result['imported']} marker(s) imported.")
+                for problem in result["problems"]:
+                    st.warning(plain(f"Not imported: {problem}"))
 
+    st.subheader("Strongest moments")
+    rows = study.with_participants(reads.readings(session_id, model))
+    moment_buttons(study.key_moments(rows[rows["media_id"] == video_id]), key=f"moments-{video_id}")
 
-st.download_button(
-    "Download the session report (HTML)",
-    data=lambda: session_report(session_id, per=unit),
-    file_name=f"session-{session_id}-report.html",
-    mime="text/html",
-    icon=":material/description:",
-)
+elif section == "Photos":
+    photos = media[(media.kind == MediaKind.PHOTO) & (media.status == Outcome.DONE)]
+    if photos.empty:
+        st.info("This session has no analysed photo.")
+        st.stop()
+    shown = st.multiselect(
+        "Labels of",
+        OPINIONS,
+        default=[model],
+        format_func=charts.MODEL_LABELS.get,
+        help="The first one colours the box",
+    )
+    models = shown or [model]
+    blur = get_analyzer().config.blur_faces
+    cols = st.columns(2)
+    for i, p in enumerate(paginate(photos, name=f"photos-{session_id}", per_page=8).itertuples()):
+        faces = reads.face_predictions(media_id=int(p.id))
+        where = cols[i % 2]
+        if not p.stored_path:
+            where.caption(plain(f"{p.original_name}: {len(faces)} face(s); the photo itself was not kept."))
+            continue
+        try:
+            picture = labelled_photo(p.stored_path, photo_labels(faces, models), blur=blur)
+        except (MediaError, OSError):
+            where.caption(plain(f"{p.original_name}: the stored photo could not be read."))
+            continue
+        where.image(picture, caption=plain(f"{p.original_name}: {len(faces)} face(s)"))
+
+elif section == "People":
+    records = reads.summary(session_id, by="person", model=model)
+    st.caption(
+        "Each person seen: a face track in a video, a face in a photo. People given the same name are one person "
+        "(that is how two tracks or two files are merged). Shares are the person's mean probability of each "
+        "emotion, with a 95% interval from blocks of their consecutive readings."
+    )
+    people_table = charts.summary_table(records, key="person")
+    table(people_table, hide_index=True)
+    chart(charts.shares_figure(records, key="person", title="Emotions per person"), people_table, "people")
+
+    rows = study.with_participants(reads.readings(session_id, model))
+    names = list(dict.fromkeys(rows["participant"]))
+    with st.form(f"names-{session_id}"):
+        st.markdown("**Name people, or merge them**")
+        chosen = st.multiselect("People", names, help="Choose several to merge them under one name")
+        new_name = st.text_input("Name", placeholder='e.g. "Anna" or "P7"; empty removes the name')
+        if st.form_submit_button("Give them this name", icon=":material/badge:") and chosen:
+            keys = rows[rows["participant"].isin(chosen)][["media_id", "person"]].drop_duplicates()
+            try:
+                service.name_people([tuple(map(int, k)) for k in keys.to_numpy()], new_name, engine=get_engine())
+                reads.changed()
+                st.rerun()
+            except ValueError as exc:
+                st.error(plain(exc))
+
+    who = st.selectbox("Person", names, key=f"person-{session_id}")
+    mine = rows[rows["participant"] == who]
+    st.markdown(f"**{plain(who)}**: {len(mine)} readings in {plain(', '.join(dict.fromkeys(mine['file'])))}")
+    for media_id, part in mine.groupby("media_id"):
+        if (media.set_index("id").loc[media_id, "kind"]) != MediaKind.VIDEO:
+            continue
+        tl = charts.binned(part, bin_s=2)
+        fig = charts.with_markers(
+            charts.timeline_figure(tl, title=f"{charts.plotly_text(who)}: {charts.plotly_text(part['file'].iloc[0])}"),
+            markers[markers["media_id"] == media_id],
+        )
+        chart(fig, tl, f"person-{who}-{media_id}")
+    st.markdown("**Strongest moments of this person**")
+    moment_buttons(study.key_moments(mine), key=f"person-moments-{session_id}")
+
+elif section == "Segments":
+    segments = study.segments(markers)
+    if segments.empty:
+        st.info("No segment yet: add one (a marker with an end) on the Videos section, or import them from CSV.")
+        st.stop()
+    c1, c2, c3 = st.columns([1, 1, 1])
+    use_baseline = c1.toggle("Subtract each person's baseline", key=f"baseline-{session_id}")
+    segment, first_s = None, None
+    if use_baseline:
+        how = c2.radio("Baseline", ["a segment", "first seconds"], horizontal=True)
+        if how == "a segment":
+            segment = c3.selectbox("Baseline segment", sorted(set(segments["label"])))
+        else:
+            first_s = c3.number_input("First seconds on screen", min_value=0.5, value=5.0, step=0.5)
+        base = study.Baseline(segment=segment, first_s=first_s)
+        st.info(
+            f"Baseline: {base.describe()}, subtracted from each of their readings. The values are differences "
+            "in percentage points (they can be negative), not shares."
+        )
+    records = reads.summary(session_id, by="segment", model=model, segment=segment, first_s=first_s)
+    delta = use_baseline
+    st.caption(
+        "Per segment: the people in it, their readings, each emotion's share (the mean over people of each "
+        "person's mean probability) with a 95% interval by bootstrap over people (one person: over blocks of "
+        "consecutive readings), and satisfaction."
+    )
+    seg_table = charts.summary_table(records, key="segment", delta=delta)
+    table(seg_table, hide_index=True)
+    chart(
+        charts.shares_figure(records, key="segment", delta=delta, title="Emotions per segment"), seg_table, "segments"
+    )
+    if delta and records and records[0].get("left_out_without_baseline"):
+        st.caption(f"{records[0]['left_out_without_baseline']} person(s) without a baseline reading are left out.")
+    st.markdown("**Strongest moments per segment**")
+    rows = study.with_participants(reads.readings(session_id, model))
+    for i, s in enumerate(segments.itertuples()):
+        st.markdown(plain(f"{s.label} ({s.start_s:g}-{s.end_s:g} s, {s.file})"))
+        moment_buttons(study.key_moments(study.in_segment(rows, s), n=2), key=f"segment-moments-{i}")
+
+else:  # Faces
+    st.subheader("Every face")
+    faces = reads.face_predictions(session_id=session_id)
+    face_gallery(
+        paginate(faces, name=f"faces-{session_id}")
+        .merge(media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]], on="media_id", how="left")
+        .assign(session_id=session_id),
+        lambda r: f"{r.t_s:.1f} s: {labels_caption(r)}",
+    )
+    st.subheader("Where the models disagree")
+    dis = reads.disagreements(session_id=session_id, limit=24)
+    if dis.empty:
+        st.write("The models agree on every face of this session.")
+    else:
+        face_gallery(dis, labels_caption)
+        columns = {
+            f"{what}_{m}": f"{charts.MODEL_LABELS[m]} {what}" for m in MODEL_NAMES for what in ("label", "confidence")
+        }
+        shown = dis.assign(**{c: dis[c].map("{:.0%}".format) for c in columns if c.startswith("confidence")})
+        table(
+            shown[["original_name", "t_s", *columns]].rename(
+                columns={"original_name": "file", "t_s": "time (s)", **columns}
+            ),
+            hide_index=True,
+        )

@@ -436,6 +436,11 @@ def session_details(bind, *, session_id: int) -> dict | None:
         return {**row._asdict(), "tags": list(tags.scalars())}
 
 
+def sessions_with_tag(bind, *, tag: str) -> list[int]:
+    with _connect(bind) as c:
+        return sorted(c.execute(select(SessionTag.session_id).where(SessionTag.tag == tag)).scalars())
+
+
 def all_tags(bind) -> list[str]:
     """Every tag in use, sorted."""
     with _connect(bind) as c:
@@ -489,6 +494,7 @@ def session_media(bind, *, session_id: int) -> pd.DataFrame:
             people.label("people"),
             faces.label("faces"),
             MediaFile.stored_path,
+            MediaFile.sha256,
             MediaFile.created_at,
         )
         .where(MediaFile.session_id == session_id)

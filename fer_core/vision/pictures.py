@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.constants import MediaKind
+from fer_core.constants import EMOTION_COLORS, MediaKind
 from fer_core.vision.media import read_image, read_video_frame
 
 
@@ -59,15 +59,35 @@ def _square_around(image: np.ndarray, box: tuple[int, int, int, int], size: int)
     return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
 
 
-def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray:
-    """An RGB copy of a photo with a box around each face and its labels written above it.
+def _bgr(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (5, 3, 1))
 
-    ``faces`` are (x, y, w, h, text) tuples, e.g. each model's label for that face."""
+
+def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray:
+    """An RGB copy of a photo with a box around each face and its label on a filled tag above it, both in
+    the emotion's colour (``constants.EMOTION_COLORS``), so labels stay readable on any background.
+
+    ``faces`` are (x, y, w, h, text, emotion) tuples; ``text`` is what the tag says (e.g. "happy 82%")."""
     image = read_image(path)
     if blur:
         image = blur_faces(image, [f[:4] for f in faces])
     thick = max(2, image.shape[1] // 400)
-    for x, y, w, h, text in faces:
-        cv2.rectangle(image, (x, y), (x + w, y + h), (0, 200, 0), thick)
-        cv2.putText(image, text, (x, max(12, y - 2 * thick)), cv2.FONT_HERSHEY_SIMPLEX, thick / 3, (0, 200, 0), thick)
+    scale = max(0.5, image.shape[1] / 1600)
+    for x, y, w, h, text, emotion in faces:
+        colour = _bgr(EMOTION_COLORS.get(emotion, "#7f7f7f"))
+        cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick // 2))
+        top = y - th - base - 2 * thick if y - th - base - 2 * thick >= 0 else y + h  # below the box at the top edge
+        cv2.rectangle(image, (x, top), (x + tw + 2 * thick, top + th + base + 2 * thick), colour, cv2.FILLED)
+        ink = (0, 0, 0) if sum(colour) > 420 else (255, 255, 255)  # dark text on the light colours
+        cv2.putText(
+            image,
+            text,
+            (x + thick, top + th + thick),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            ink,
+            max(1, thick // 2),
+            cv2.LINE_AA,
+        )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
