@@ -41,7 +41,7 @@ def run() -> None:
             st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
             st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
             st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
-            st.Page(VIEWS / "compare.py", title="Compare models", icon=":material/compare:"),
+            st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
             st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
         ]
     )

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 from test_storage import _add_media, _fake_faces
 
+from fer_core.constants import EMOTIONS
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import FeedbackSession, MediaFile
 
@@ -71,7 +72,18 @@ def test_home_on_an_empty_database_leads_the_way():
 def test_home_shows_sessions_ingested_elsewhere(filled):
     at = page()
     assert [m.value for m in at.metric][:4] == ["2", "2", "2", "12"]  # sessions, media, people, readings
-    assert list(at.dataframe[0].value["name"]) == ["Support call", "<b>Store panel</b>"]  # user text as text
+    links = [link.proto for link in at.get("page_link")]
+    labels = [link.label for link in links if "session=" in link.page or "session" in link.query_string]
+    assert labels == ["Support call", "\\<b\\>Store panel\\</b\\>"], links  # newest first; user text as text
+    assert len(charts_of(at)) == 1  # satisfaction over recent weeks
+
+
+def test_a_link_opens_its_session(filled):
+    at = AppTest.from_file(HOME, default_timeout=120)
+    at.query_params["session"] = str(filled["a"])
+    at.run()
+    at.switch_page("views/session.py").run()
+    assert not at.exception and at.selectbox[0].value == filled["a"]
 
 
 def test_empty_pages_say_what_to_do():
@@ -155,7 +167,16 @@ def test_compare_page(filled):
     at = page("compare")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Faces seen by both models"] == "12" and metrics["Same top label"] == "66.7%"
-    assert len(charts_of(at)) >= 2
+    assert len(charts_of(at)) >= 3
+    # two sessions side by side: one person each, so units are blocks of readings; every measure has a row
+    compared = at.dataframe[0].value
+    assert compared["measure"].tolist() == [*EMOTIONS, "satisfaction"]
+    assert compared["A - B [95% interval]"].str.contains("pp").sum() == 7
+    assert "blocks" in at.caption[0].value
+    at.radio(key="group-kind").set_value("tags").run()
+    assert not at.exception and at.dataframe[0].value["measure"].tolist()[-1] == "satisfaction"
+    at.radio(key="group-kind").set_value("segments").run()
+    assert not at.exception and "needs at least two" in at.info[0].value
 
 
 def test_manage_renames_and_deletes(filled):

@@ -6,6 +6,7 @@ page go to test-artifacts/screenshots/.
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,23 @@ def no_error_on(page) -> None:
     ).first.inner_text()
 
 
+def _video_time(page) -> float:
+    return page.evaluate("() => document.querySelector('video') ? document.querySelector('video').currentTime : -1")
+
+
+def _section(page, name: str) -> None:
+    page.locator('[data-testid="stRadio"]').first.get_by_text(name, exact=True).click()
+
+
+def _start_at(page, t: float) -> None:
+    """Wait until the page's video plays from ``t`` (its time reaches ``t`` without starting from 0)."""
+    page.wait_for_function(
+        "t => { const v = document.querySelector('video'); return v && v.readyState > 0 && v.currentTime >= t - 0.3 }",
+        arg=t,
+        timeout=60_000,
+    )
+
+
 def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo, two_face_video):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -119,7 +137,7 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
     page.screenshot(path=str(SHOTS / "2-upload-done.png"), full_page=True)
 
     page.get_by_text("Open the session's charts").click()
-    page.locator(".js-plotly-plot").nth(2).wait_for()  # distribution, timeline, satisfaction
+    page.locator(".js-plotly-plot").first.wait_for()  # the overview's distribution per model
     no_error_on(page)
     page.screenshot(path=str(SHOTS / "3-session.png"), full_page=True)
 
@@ -136,6 +154,44 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
         no_error_on(page)
         page.screenshot(path=str(SHOTS / f"4-{name or 'home'}.png"), full_page=True)
     assert page.locator('[data-testid="stMetric"]').count() >= 3  # home totals after the upload
+
+
+def test_a_moment_clicked_plays_the_video_from_its_time(dashboard, browser):
+    """After the upload above: the Session page's Videos section, a strongest moment clicked, and the video
+    (an mp4v file, so an H.264 copy) plays from that moment; a marker added shows on the timeline."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.set_default_timeout(300_000)
+    page.goto(f"{dashboard}/session")
+    _section(page, "Videos")
+    page.locator("video").wait_for()
+    page.locator(".js-plotly-plot").nth(1).wait_for()  # timeline and satisfaction
+    no_error_on(page)
+    buttons = page.get_by_role("button", name=re.compile(r" at [0-9.]+ s$"))
+    try:
+        buttons.first.wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=str(SHOTS / "5-session-videos-before.png"), full_page=True)
+    times = [float(b.inner_text().rsplit(" at ", 1)[1].split(" s")[0]) for b in buttons.all()]
+    assert times, "no strongest moment to click"
+    t = max(times)
+    assert t > 0.5
+    buttons.nth(times.index(t)).click()
+    _start_at(page, t)
+    assert page.evaluate("() => document.querySelector('video').currentTime") < 3.2  # the clip is 3 s long
+    no_error_on(page)
+
+    page.get_by_label("Label").fill("price shown")
+    page.get_by_role("button", name="Add marker").click()
+    page.get_by_text("price shown").first.wait_for()
+    page.wait_for_timeout(1500)
+    no_error_on(page)
+    assert page.locator(".js-plotly-plot").first.get_by_text("price shown").count() >= 1  # on the timeline
+    page.screenshot(path=str(SHOTS / "5-session-videos.png"), full_page=True)
+    for name in ("People", "Segments", "Photos", "Faces"):
+        _section(page, name)
+        page.wait_for_timeout(2500)
+        no_error_on(page)
+        page.screenshot(path=str(SHOTS / f"5-session-{name.lower()}.png"), full_page=True)
 
 
 def test_leaving_upload_mid_analysis_does_not_stop_it(dashboard, browser, e2e_home, faces, tmp_path):

@@ -1,17 +1,95 @@
-"""Compare models: agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagreement gallery."""
+"""Compare groups (sessions, tags, segments, people) with intervals and a permutation test; compare models:
+agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagreement gallery."""
 
 import pandas as pd
 import streamlit as st
 
-from fer_core.constants import EMOTIONS, MODEL_NAMES
+from fer_core import study
+from fer_core.constants import EMOTIONS, MODEL_NAMES, OPINIONS
 from fer_core.models.registry import spec
 
 import charts
 import reads
-from widgets import chart, face_gallery, labels_caption, table
+from widgets import chart, face_gallery, labels_caption, plain, table
 
-st.title("Compare models")
+
+def _pct(v: float, measure: str) -> str:
+    return f"{v:+.2f}" if measure == "satisfaction" else f"{100 * v:.1f}%"
+
+
+def _diff(d: float, low: float, high: float, measure: str) -> str:
+    if measure == "satisfaction":
+        return f"{d:+.2f}" + ("" if low != low else f" [{low:+.2f}, {high:+.2f}]")
+    return f"{100 * d:+.1f} pp" + ("" if low != low else f" [{100 * low:+.1f}, {100 * high:+.1f}]")
+
+
+st.title("Compare")
 sessions = reads.sessions_overview()
+GROUPS = {"sessions": "two sessions", "tags": "two tags", "segments": "two segments", "people": "two people"}
+
+st.subheader("Compare two groups")
+c1, c2 = st.columns(2)
+kind = c1.radio("Compare", list(GROUPS), format_func=GROUPS.get, horizontal=True, key="group-kind")
+model = c2.radio("Model", OPINIONS, index=len(OPINIONS) - 1, format_func=charts.MODEL_LABELS.get, horizontal=True)
+within, options, label = None, [], str
+if kind == "sessions":
+    options, label = list(sessions["id"]), dict(zip(sessions["id"], sessions["name"])).get
+elif kind == "tags":
+    options = reads.all_tags()
+elif len(sessions):
+    names = dict(zip(sessions["id"], sessions["name"]))
+    within = st.selectbox("In the session", list(names), format_func=names.get, key="group-session")
+    if kind == "segments":
+        options = sorted(set(study.segments(reads.markers(within))["label"]))
+    else:
+        options = list(dict.fromkeys(study.with_participants(reads.readings(within, model))["participant"]))
+if len(options) < 2:
+    st.info(f"Comparing {GROUPS[kind]} needs at least two of them.")
+else:
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("A", options, index=0, format_func=label, key=f"group-a-{kind}")
+    b = c2.selectbox("B", options, index=1, format_func=label, key=f"group-b-{kind}")
+    result = reads.compare_groups(kind, a, b, session_id=within, model=model) if a != b else None
+    if a == b:
+        st.info("Choose two different groups.")
+    elif result is None:
+        st.info("One of the two groups has no reading.")
+    else:
+        name_a, name_b = str(label(a)), str(label(b))
+        p_any = result.attrs["p_any"]
+        c1, c2, c3 = st.columns(3)
+        c1.metric("People in A", result.attrs["people_a"])
+        c2.metric("People in B", result.attrs["people_b"])
+        c3.metric(
+            "Do they differ? (p-value)",
+            "n/a" if p_any != p_any else f"{p_any:.3f}",
+            help="Permutation test of all emotions together: the chance of a difference this large if A and B "
+            "came from one population. Below 0.05 is the usual threshold for 'they differ'.",
+        )
+        shown = pd.DataFrame(
+            {
+                "measure": result["measure"],
+                "A": [_pct(v, m) for v, m in zip(result["a"], result["measure"])],
+                "B": [_pct(v, m) for v, m in zip(result["b"], result["measure"])],
+                "A - B [95% interval]": [
+                    _diff(d, lo, hi, m)
+                    for d, lo, hi, m in zip(result["difference"], result["low"], result["high"], result["measure"])
+                ],
+                "p-value": result["p"].map(lambda p: "n/a" if p != p else f"{p:.3f}"),
+            }
+        )
+        st.caption(
+            plain(
+                f"A: {name_a}; B: {name_b}. Each emotion's share is the mean over people of each person's mean "
+                f"probability; intervals by bootstrap over {result.attrs['units']}, p-values by permutation of "
+                "the same units. Satisfaction is on its -1 to +1 scale; shares are in percentage points (pp)."
+            )
+        )
+        table(shown, hide_index=True)
+        chart(charts.comparison_figure(result, a=name_a, b=name_b), result, f"compare-{kind}")
+
+st.divider()
+st.subheader("Compare models")
 names = {None: "All sessions", **dict(zip(sessions["id"], sessions["name"]))}
 session_id = st.selectbox("Sessions", list(names), format_func=names.get)
 

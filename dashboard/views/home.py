@@ -6,9 +6,10 @@ import streamlit as st
 from fer_core.constants import MODEL_NAMES
 from fer_core.models.registry import spec
 
+import charts
 import reads
 from charts import PEOPLE_HELP, READINGS_HELP
-from widgets import table
+from widgets import chart, plain, table
 
 st.title("Feedback emotions")
 st.write(
@@ -28,14 +29,24 @@ else:
     cols[2].metric("People seen", int(totals["people"]), help=PEOPLE_HELP)
     cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
     cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
+    weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person")
+    if not weekly.empty:
+        weekly = weekly[weekly["period"] >= weekly["period"].max() - pd.Timedelta(weeks=12)]
+        sat = charts.satisfaction(weekly, by=["period"])
+        st.caption(f"Satisfaction per week over the last 12 weeks (ensemble, per person). {charts.SATISFACTION_HELP}")
+        chart(charts.satisfaction_figure(sat, x="period", x_title="week"), sat, "satisfaction-per-week")
     st.subheader("Latest sessions")
     latest = reads.sessions_overview(limit=10)
-    table(
-        latest[["name", "recorded_at", "participant", "media", "people", "faces", "failed"]].rename(
-            columns={"people": "people seen", "faces": "face readings"}
-        ),
-        hide_index=True,
-    )
+    for r in latest.itertuples():
+        when = pd.Timestamp(r.recorded_at if pd.notna(r.recorded_at) else r.created_at)
+        c1, c2 = st.columns([2, 3])
+        c1.page_link(
+            "views/session.py", label=plain(r.name), query_params={"session": int(r.id)}, icon=":material/movie:"
+        )
+        c2.caption(
+            f"{when:%Y-%m-%d} · {int(r.media)} file(s) · {int(r.people)} people seen · {int(r.faces)} face readings"
+            + (f" · {int(r.failed)} failed" if r.failed else "")
+        )
 
 st.subheader("Models in use")
 rows = []

@@ -131,9 +131,10 @@ elif section == "Videos":
     st.caption("Click a point of the chart to play the video from there and to mark that moment.")
     picked = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"timeline-{video_id}")
     points = (picked or {}).get("selection", {}).get("points", []) if picked else []
-    if points:
-        t_picked = float(points[0]["x"])
-        if st.session_state.get(state.PLAY_FROM) != (video_id, t_picked):
+    t_picked = float(points[0]["x"]) if points else None
+    if t_picked != st.session_state.get(f"picked-{video_id}"):  # a new click (a selection stays until changed)
+        st.session_state[f"picked-{video_id}"] = t_picked
+        if t_picked is not None:
             play_from(video_id, t_picked)
             st.rerun()
     sat = charts.satisfaction(tl, by=["t_s"])

@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import MediaError, WeightsError, cleanup, jobs, service
-from fer_core.constants import IMAGE_EXTENSIONS, KEEP_CHOICES, MODELS, VIDEO_EXTENSIONS, Keep, Outcome
+from fer_core.constants import ENSEMBLE, IMAGE_EXTENSIONS, KEEP_CHOICES, MODEL_NAMES, VIDEO_EXTENSIONS, Keep, Outcome
 from fer_core.vision.pictures import labelled_photo
 
 import reads
 import state
 from resources import get_analyzer, get_engine, get_runner
-from widgets import plain, progress_of, table
+from widgets import photo_labels, plain, progress_of, table
 
 st.title("Upload")
 engine = get_engine()
@@ -100,16 +100,7 @@ if submitted:
                 if o.status == Outcome.FAILED or o.media_id is None or p.suffix.lower() not in IMAGE_EXTENSIONS:
                     continue
                 faces = reads.face_predictions(media_id=o.media_id)
-                labels = [
-                    (
-                        r.x,
-                        r.y,
-                        r.w,
-                        r.h,
-                        " ".join(f"{m.display[0]}:{getattr(r, 'label_' + m.name)}" for m in MODELS.values()),
-                    )
-                    for r in faces.itertuples()
-                ]
+                labels = photo_labels(faces, [ENSEMBLE, *MODEL_NAMES])
                 try:
                     picture = labelled_photo(p, labels, blur=blur)
                 except MediaError:
