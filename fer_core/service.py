@@ -194,8 +194,17 @@ def update_session(
 
 def delete_session(session_id: int, *, engine: Engine, store: MediaStore | None = None) -> bool:
     """Delete a session, every result of it and its stored files; False if there was no such session."""
+    from sqlalchemy import select
+
+    from fer_core.storage.orm import MediaFile
+
     with session_factory(engine)() as db:
-        return repository.delete_session(db, session_id=session_id, store=store)
+        shas = set(db.scalars(select(MediaFile.sha256).where(MediaFile.session_id == session_id)))
+        gone = repository.delete_session(db, session_id=session_id, store=store)
+        still_used = set(db.scalars(select(MediaFile.sha256).where(MediaFile.sha256.in_(shas - {None}))))
+    for sha in shas - still_used - {None}:  # the browser copies of its videos are people's faces too
+        (playable_dir() / f"{sha}.mp4").unlink(missing_ok=True)
+    return gone
 
 
 # --- the study: people's names, markers, summaries and comparisons -------------------------------------------
@@ -332,6 +341,11 @@ def compare_groups(
     return study.compare(ra, rb, seed=seed)
 
 
+def playable_dir() -> Path:
+    """Where browser copies of kept videos are cached (FER_HOME/playable), by the video's SHA-256."""
+    return settings.current().home / "playable"
+
+
 def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | None = None) -> Path:
     """A local file of a kept video that browsers can play: the stored file itself where it is local and
     playable, else a copy (H.264 where the codec is not playable) cached under FER_HOME/playable."""
@@ -343,7 +357,7 @@ def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | 
     if local.is_file() and plays_in_browser(local):
         return local
     key = sha256 or Path(stored_path).stem
-    cached = settings.current().home / "playable" / f"{key}.mp4"
+    cached = playable_dir() / f"{key}.mp4"
     if cached.is_file():
         return cached
     with store.local_file(stored_path) as path:

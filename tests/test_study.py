@@ -293,3 +293,23 @@ def test_two_segments_compared_with_intervals_and_a_p_value(analysed):
     assert ((table["low"] <= table["difference"] + 1e-9) & (table["difference"] <= table["high"] + 1e-9)).all()
     assert table["p"].between(0, 1).all() and 0 < table.attrs["p_any"] <= 1
     np.testing.assert_allclose(table["a"] - table["b"], table["difference"])
+
+
+@needs_weights
+def test_a_kept_video_gets_a_browser_copy_that_goes_with_its_session(analysed, tmp_path, monkeypatch):
+    from fer_core.vision.playback import plays_in_browser
+
+    engine, _, session_id = analysed
+    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    media = Q.session_media(engine, session_id=session_id)
+    video = media[media.original_name == CLIP].iloc[0]
+    assert not plays_in_browser(video.stored_path)  # OpenCV wrote it as MPEG-4 Part 2
+    copy = service.playable_video(video.stored_path, sha256=video.sha256)
+    assert copy.parent == tmp_path / "playable" and plays_in_browser(copy)
+    import av
+
+    with av.open(str(copy)) as c:
+        assert abs(float(c.duration / 1e6) - 14.0) < 0.3  # the whole clip, at its own pace
+    assert service.playable_video(video.stored_path, sha256=video.sha256) == copy  # made once
+    assert service.delete_session(session_id, engine=engine)
+    assert not copy.exists()
