@@ -313,7 +313,7 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
                 ci = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None else ""
                 row[e] = f"{100 * v:+.1f} pp{ci}"
             else:
-                ci = f" [{100 * low:.0f}-{100 * high:.0f}]" if low is not None else ""
+                ci = f" [{100 * low:.1f}-{100 * high:.1f}]" if low is not None else ""
                 row[e] = f"{100 * v:.1f}%{ci}"
         s = r["satisfaction"]
         low, high = r["ci95"]["satisfaction"]

@@ -145,8 +145,11 @@ def video_player(row, *, start_s: float, autoplay: bool) -> None:
     except (MediaError, OSError):
         st.warning("This video could not be prepared for the browser; its results are below.")
         return
-    # muted: browsers start a video by itself only without sound; the user can turn the sound on
-    st.video(path, start_time=max(0.0, float(start_s)), autoplay=autoplay, muted=autoplay)
+    # Streamlit seeks to whole seconds; muted: browsers start a video by itself only without sound (the user can
+    # turn it on); a container keyed by the start makes a new player, so that autoplay applies to each click.
+    start = int(max(0.0, start_s))
+    with st.container(key=f"player-{row.id}-{start}-{int(autoplay)}"):
+        st.video(path, start_time=start, autoplay=autoplay, muted=autoplay)
 
 
 def paginate(items: pd.DataFrame, *, name: str, per_page: int = 24) -> pd.DataFrame:

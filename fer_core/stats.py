@@ -6,6 +6,10 @@ person has no spread between people, so its units are blocks of that person's co
 (``block_means``), as a block bootstrap does for a time series.
 
 SciPy does the resampling (``scipy.stats.bootstrap``, percentile intervals; ``scipy.stats.permutation_test``).
+Percentile intervals are too narrow for few units (a 95% interval over 5 people covered the truth 82 times in
+100, ``benchmarks/intervals.py``), so they are *expanded* as Hesterberg (2015, "What teachers should know about
+the bootstrap", The American Statistician 69:4) proposes: the percentiles taken at the level whose normal
+quantile is sqrt(n / (n - 1)) times Student's t quantile for n - 1 degrees of freedom.
 """
 
 from __future__ import annotations
@@ -32,13 +36,21 @@ def block_means(values: np.ndarray, t_s: np.ndarray, *, block_s: float = BLOCK_S
     return sums / np.bincount(index)[:, None]
 
 
+def expanded_level(n: int, level: float = LEVEL) -> float:
+    """The percentile level that gives ``level`` coverage for ``n`` units (Hesterberg's expanded percentile)."""
+    if n < 2:
+        return level
+    z = np.sqrt(n / (n - 1)) * stats.t.ppf(1 - (1 - level) / 2, n - 1)
+    return float(1 - 2 * stats.norm.cdf(-z))
+
+
 def _mean(x, axis=-1):
     return np.mean(x, axis=axis)
 
 
 def mean_ci(units: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES, level: float = LEVEL):
-    """Mean of the units (rows) per column and its percentile bootstrap interval: (mean, low, high) arrays.
-    Fewer than two units give no interval (NaN)."""
+    """Mean of the units (rows) per column and its expanded percentile bootstrap interval: (mean, low, high)
+    arrays. Fewer than two units give no interval (NaN)."""
     units = np.asarray(units, dtype=float)
     mean = units.mean(axis=0)
     if len(units) < 2:
@@ -50,7 +62,7 @@ def mean_ci(units: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES,
         vectorized=True,
         method="percentile",
         n_resamples=n_resamples,
-        confidence_level=level,
+        confidence_level=expanded_level(len(units), level),
         random_state=np.random.default_rng(seed),
     )
     return mean, res.confidence_interval.low, res.confidence_interval.high
@@ -83,7 +95,7 @@ def compare(
         vectorized=True,
         method="percentile",
         n_resamples=n_resamples,
-        confidence_level=level,
+        confidence_level=expanded_level(min(len(a), len(b)), level),
         random_state=rng,
     )
     per_column = stats.permutation_test(

@@ -58,6 +58,10 @@ def page(name: str | None = None, timeout: int = 120) -> AppTest:
     return at
 
 
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
 def charts_of(at: AppTest) -> list:
     return at.get("plotly_chart")
 
@@ -113,11 +117,11 @@ def test_session_page_markers_people_and_segments(filled):
     at.number_input[0].set_value(0.5)
     at.number_input[1].set_value(2.0)
     at.text_input[0].input("intro")
-    at.button[0].click().run()  # the form's submit button
+    button(at, "Add marker").click().run()
     assert not at.exception and not at.error
     at.number_input[0].set_value(3.0)
     at.text_input[0].input("price shown")
-    at.button[0].click().run()
+    button(at, "Add marker").click().run()
     from fer_core.storage import queries as Q
 
     marks = Q.markers(filled["engine"], session_id=filled["a"])
@@ -132,7 +136,7 @@ def test_session_page_markers_people_and_segments(filled):
     assert people["person"].tolist() == ["clip.mp4 #1"] and people["happy"].str.endswith("]").all()  # intervals
     at.multiselect[0].select("clip.mp4 #1")
     at.text_input[0].input("Anna")
-    at.button[0].click().run()
+    button(at, "Give them this name").click().run()
     assert not at.exception
     assert at.dataframe[0].value["person"].tolist() == ["Anna"]
 

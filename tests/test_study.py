@@ -28,12 +28,15 @@ CLIP = "two people.mp4"
 def test_interval_is_scipys_percentile_bootstrap_with_the_same_seed():
     units = np.random.default_rng(5).dirichlet(np.ones(8), size=15)
     mean, low, high = stats.mean_ci(units, seed=42, n_resamples=999)
+    # expanded for 15 units (Hesterberg): the percentiles of a 97.4% interval
+    assert stats.expanded_level(15) == pytest.approx(0.9736, abs=1e-4)
     ref = scipy_stats.bootstrap(
         (units,),
         np.mean,
         axis=0,
         method="percentile",
         n_resamples=999,
+        confidence_level=stats.expanded_level(15),
         random_state=np.random.default_rng(42),
     )
     np.testing.assert_allclose(low, ref.confidence_interval.low)
@@ -48,11 +51,11 @@ def test_intervals_cover_the_true_share_about_95_times_in_100():
     truth = alpha / alpha.sum()
     covered = []
     for _ in range(300):
-        people = rng.dirichlet(alpha, size=30)  # 30 people's mean shares
+        people = rng.dirichlet(alpha, size=20)  # 20 people's mean shares
         _, low, high = stats.mean_ci(people, seed=int(rng.integers(1 << 31)), n_resamples=1000)
         covered.append((low <= truth) & (truth <= high))
     coverage = np.mean(covered, axis=0)
-    assert np.all((coverage > 0.90) & (coverage < 0.985)), coverage
+    assert np.all((coverage > 0.915) & (coverage < 0.985)), coverage
 
 
 def test_permutation_test_says_differ_about_5_times_in_100_when_groups_do_not():

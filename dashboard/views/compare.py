@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import study
-from fer_core.constants import EMOTIONS, MODEL_NAMES, OPINIONS
+from fer_core.constants import EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS
 from fer_core.models.registry import spec
 
 import charts
@@ -30,7 +30,9 @@ GROUPS = {"sessions": "two sessions", "tags": "two tags", "segments": "two segme
 st.subheader("Compare two groups")
 c1, c2 = st.columns(2)
 kind = c1.radio("Compare", list(GROUPS), format_func=GROUPS.get, horizontal=True, key="group-kind")
-model = c2.radio("Model", OPINIONS, index=len(OPINIONS) - 1, format_func=charts.MODEL_LABELS.get, horizontal=True)
+model = c2.radio(
+    "Model", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get, horizontal=True
+)
 within, options, label = None, [], str
 if kind == "sessions":
     options, label = list(sessions["id"]), dict(zip(sessions["id"], sessions["name"])).get

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import MediaError, service, study
-from fer_core.constants import MODEL_NAMES, OPINIONS, MediaKind, Outcome
+from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind, Outcome
 from fer_core.vision.pictures import labelled_photo
 
 import charts
@@ -64,29 +64,35 @@ if int(media["faces"].sum()) == 0:
     st.info("No face was found in this session's media yet.")
     st.stop()
 model = st.radio(
-    "Model", OPINIONS, index=len(OPINIONS) - 1, format_func=charts.MODEL_LABELS.get, horizontal=True, key="model"
+    "Model", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get, horizontal=True, key="model"
 )
 videos = media[(media.kind == MediaKind.VIDEO) & (media.status == Outcome.DONE) & (media.faces > 0)]
 markers = reads.markers(session_id)
 
 
-def moment_buttons(moments: pd.DataFrame, *, key: str) -> None:
+def moment_buttons(moments: pd.DataFrame, *, key: str, columns: int = 6) -> None:
     """Each moment as a thumbnail and a button that plays its video from there (photos: the face only)."""
     if moments.empty:
         st.write("No reading here.")
         return
     where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
     rows = moments.drop(columns=["kind"], errors="ignore").merge(where, on="media_id", how="left")
-    face_gallery(rows.assign(session_id=session_id), lambda r: f"{r.t_s:.1f} s · {r.participant}")
-    cols = st.columns(6)
-    for i, r in enumerate(rows.itertuples()):
-        label = f"{r.moment} {r.satisfaction:+.2f} at {r.t_s:.1f} s"
-        if r.kind == MediaKind.VIDEO:
-            cols[i % 6].button(
-                label, key=f"{key}-{i}", on_click=play_from, args=(r.media_id, r.t_s), icon=":material/play_arrow:"
-            )
-        else:
-            cols[i % 6].caption(plain(label))
+    for start in range(0, len(rows), columns):  # a row of thumbnails, each with its button under it
+        chunk = rows.iloc[start : start + columns]
+        face_gallery(
+            chunk.assign(session_id=session_id),
+            lambda r: f"{r.moment} {r.satisfaction:+.2f} · {r.participant}",
+            columns=columns,
+        )
+        cols = st.columns(columns)
+        for i, r in enumerate(chunk.itertuples(), start=start):
+            label = f"{r.t_s:.1f} s"
+            if r.kind == MediaKind.VIDEO:
+                cols[(i - start) % columns].button(
+                    label, key=f"{key}-{i}", on_click=play_from, args=(r.media_id, r.t_s), icon=":material/play_arrow:"
+                )
+            else:
+                cols[(i - start) % columns].caption(plain(label))
 
 
 if section == "Overview":
@@ -118,8 +124,24 @@ elif section == "Videos":
     video_id = st.selectbox("Video", list(names), format_func=names.get, key=state.chosen_video(session_id))
     row = next(videos[videos["id"] == video_id].itertuples())
     start = played[1] if played and played[0] == video_id else 0.0
-    video_player(row, start_s=start, autoplay=bool(played and played[0] == video_id))
     here = markers[markers["media_id"] == video_id]
+    # the moments beside the player: a browser starts a video by itself only while it is in view
+    left, right = st.columns([3, 2])
+    with left:
+        video_player(row, start_s=start, autoplay=bool(played and played[0] == video_id))
+    with right:
+        st.markdown("**Strongest moments**")
+        rows = study.with_participants(reads.readings(session_id, model))
+        moment_buttons(study.key_moments(rows[rows["media_id"] == video_id]), key=f"moments-{video_id}", columns=3)
+        if len(here):
+            ids = dict(zip(here["id"], here["label"] + " at " + here["start_s"].map("{:g} s".format)))
+            go_to = st.selectbox("Marker", list(ids), format_func=ids.get, key=f"go-{video_id}")
+            st.button(
+                "Play from this marker",
+                on_click=play_from,
+                args=(video_id, float(here.set_index("id").loc[go_to, "start_s"])),
+                icon=":material/play_arrow:",
+            )
 
     c1, c2 = st.columns(2)
     bin_s = c1.select_slider("Bin (seconds)", [0.5, 1, 2, 5, 10, 30], value=2)
@@ -161,16 +183,9 @@ elif section == "Videos":
             shown[["label", "kind", "start_s", "end_s"]].rename(columns={"start_s": "from (s)", "end_s": "until (s)"}),
             hide_index=True,
         )
-        c1, c2 = st.columns(2)
         ids = dict(zip(here["id"], here["label"] + " at " + here["start_s"].map("{:g} s".format)))
-        go_to = c1.selectbox("Play from", list(ids), format_func=ids.get, key=f"go-{video_id}")
-        c1.button(
-            "Play from this marker",
-            on_click=play_from,
-            args=(video_id, float(here.set_index("id").loc[go_to, "start_s"])),
-            icon=":material/play_arrow:",
-        )
-        gone = c2.selectbox("Remove", list(ids), format_func=ids.get, key=f"rm-{video_id}")
+        c1, c2 = st.columns(2)
+        gone = c1.selectbox("Remove", list(ids), format_func=ids.get, key=f"rm-{video_id}")
         if c2.button("Remove this marker", icon=":material/delete:"):
             service.delete_marker(int(gone), engine=get_engine())
             reads.changed()
@@ -195,9 +210,6 @@ elif section == "Videos":
                 for problem in result["problems"]:
                     st.warning(plain(f"Not imported: {problem}"))
 
-    st.subheader("Strongest moments")
-    rows = study.with_participants(reads.readings(session_id, model))
-    moment_buttons(study.key_moments(rows[rows["media_id"] == video_id]), key=f"moments-{video_id}")
 
 elif section == "Photos":
     photos = media[(media.kind == MediaKind.PHOTO) & (media.status == Outcome.DONE)]

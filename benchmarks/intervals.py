@@ -1,0 +1,99 @@
+"""How honest are the study's intervals and p-values? Simulated groups with known truth.
+
+1. Coverage of the 95% interval of a share, by bootstrap over people, for groups of 5, 10 and 30 people.
+2. Coverage of the 95% interval of a difference between two groups; false-positive rate of the permutation test (two groups drawn from one population) at p < 0.05.
+3. One person: readings that follow each other (an expression lasts seconds) resampled one by one against
+   blocks of 2 s (fer_core.stats.BLOCK_S), coverage of the person's long-run mean.
+
+    python benchmarks/intervals.py [--reps 400]
+
+Prints one JSON line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from fer_core import stats
+
+ALPHA = np.array([2.0, 0.5, 1.0, 3.0, 1.5, 1.0, 4.0])  # a population of people's mean shares
+
+
+def coverage(n_people: int, reps: int, rng) -> float:
+    truth = ALPHA / ALPHA.sum()
+    hits = []
+    for _ in range(reps):
+        _, low, high = stats.mean_ci(rng.dirichlet(ALPHA, size=n_people), seed=int(rng.integers(1 << 31)))
+        hits.append((low <= truth) & (truth <= high))
+    return float(np.mean(hits))
+
+
+def difference_coverage(n_a: int, n_b: int, reps: int, rng) -> float:
+    other = ALPHA.copy()
+    other[3] += 2.0
+    truth = ALPHA / ALPHA.sum() - other / other.sum()
+    hits = []
+    for _ in range(reps):
+        res = stats.compare(
+            rng.dirichlet(ALPHA, size=n_a),
+            rng.dirichlet(other, size=n_b),
+            seed=int(rng.integers(1 << 31)),
+            n_resamples=999,
+        )
+        hits.append((res["low"][:7] <= truth) & (truth <= res["high"][:7]))
+    return float(np.mean(hits))
+
+
+def false_positives(n_a: int, n_b: int, reps: int, rng) -> dict:
+    each, any_ = [], []
+    for _ in range(reps):
+        res = stats.compare(
+            rng.dirichlet(ALPHA, size=n_a),
+            rng.dirichlet(ALPHA, size=n_b),
+            seed=int(rng.integers(1 << 31)),
+            n_resamples=999,
+        )
+        each.append(np.mean(res["p"][:7] < 0.05))
+        any_.append(res["p_any"] < 0.05)
+    return {"per_emotion": float(np.mean(each)), "any_emotion": float(np.mean(any_))}
+
+
+def one_person(reps: int, rng, *, seconds: float = 60.0, fps: float = 2.0, memory_s: float = 1.5) -> dict:
+    """A person's P(happy) over a minute as an AR(1) series around 0.4 whose correlation fades over
+    ``memory_s`` seconds; the interval should cover 0.4."""
+    n = int(seconds * fps)
+    phi = np.exp(-1.0 / (memory_s * fps))
+    t = np.arange(n) / fps
+    hits = {"readings": [], "blocks": []}
+    for _ in range(reps):
+        e = np.zeros(n)
+        for i in range(1, n):
+            e[i] = phi * e[i - 1] + rng.normal(0, 0.1)
+        x = (0.4 + e)[:, None]
+        seed = int(rng.integers(1 << 31))
+        for name, units in (("readings", x), ("blocks", stats.block_means(x, t))):
+            _, low, high = stats.mean_ci(units, seed=seed)
+            hits[name].append(low[0] <= 0.4 <= high[0])
+    return {k: float(np.mean(v)) for k, v in hits.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=400)
+    args = ap.parse_args()
+    rng = np.random.default_rng(2026)
+    for n in (5, 10, 30):
+        print(json.dumps({"measure": "coverage_95", "people": n, "coverage": round(coverage(n, args.reps, rng), 3)}))
+    for n_a, n_b in ((5, 5), (15, 12)):
+        cov = difference_coverage(n_a, n_b, args.reps, rng)
+        print(json.dumps({"measure": "difference_coverage_95", "people": [n_a, n_b], "coverage": round(cov, 3)}))
+        fp = false_positives(n_a, n_b, args.reps, rng)
+        print(json.dumps({"measure": "false_positive_rate_p<0.05", "people": [n_a, n_b], **fp}))
+    print(json.dumps({"measure": "one_person_coverage_95", **one_person(args.reps, rng)}))
+
+
+if __name__ == "__main__":
+    main()
