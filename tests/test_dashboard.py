@@ -149,6 +149,21 @@ def test_session_page_markers_people_and_segments(filled):
     assert "not shares" in at.info[0].value and at.dataframe[0].value["happy"].str.contains("pp").all()
 
 
+def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled):
+    at = page("session")
+    at.selectbox[0].select(filled["a"]).run()
+    at.radio(key=f"section-{filled['a']}").set_value("Videos").run()
+    csv = b"file,start_s,end_s,label\nclip.mp4,0,1.5,intro\nclip.mp4,2,,logo\nelsewhere.mp4,1,2,lost\n"
+    at.file_uploader[0].upload("markers.csv", csv, mime_type="text/csv")
+    at.run()
+    button(at, "Import these markers").click().run()
+    assert not at.exception
+    assert "2 marker(s) imported" in at.success[0].value
+    assert len(at.warning) == 1 and "elsewhere" in at.warning[0].value
+    at.run()
+    assert at.dataframe[0].value["label"].tolist() == ["intro", "logo"]
+
+
 def test_trends_page(filled):
     at = page("trends")
     assert len(charts_of(at)) == 3  # emotion shares, satisfaction, sessions side by side

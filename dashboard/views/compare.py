@@ -105,7 +105,11 @@ if agreement["faces"]:
     cross = agreement["crosstab"]
     chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
     per_class = agreement["per_class"]
-    table(per_class.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees"}), hide_index=True)
+    shown = per_class.assign(agreement=per_class["agreement"].map(lambda v: "" if v != v else f"{v:.1%}"))
+    table(
+        shown.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees", "agreement": "same label"}),
+        hide_index=True,
+    )
     conf = reads.confidence_histogram(session_id=session_id)
     fig = charts.confidence_bars_figure(conf)
     chart(fig, conf, "confidence")
