@@ -55,14 +55,19 @@ def satisfaction(frame: pd.DataFrame) -> pd.Series:
 
 def with_participants(readings: pd.DataFrame) -> pd.DataFrame:
     """``readings`` with a ``participant`` column: the person's name, else "FILE #k" (the k-th person to appear
-    in the file), and ``satisfaction`` per reading."""
+    in the file; "FILE (file ID) #k" where two files share a name), and ``satisfaction`` per reading."""
     out = readings.copy()
     if out.empty:
         return out.assign(participant=pd.Series(dtype=str), satisfaction=pd.Series(dtype=float))
     first = out.groupby(["media_id", "person"])["t_s"].min().reset_index().sort_values(["media_id", "t_s", "person"])
     first["k"] = first.groupby("media_id").cumcount() + 1
     out = out.merge(first[["media_id", "person", "k"]], on=["media_id", "person"], how="left")
-    default = out["file"].astype(str) + " #" + out["k"].astype(str)
+    # two files of a session may share a name (two cameras' IMG_0001.jpg): their people stay apart
+    shared = out.groupby("file")["media_id"].transform("nunique") > 1
+    label = (
+        out["file"].astype(str).where(~shared, out["file"].astype(str) + " (file " + out["media_id"].astype(str) + ")")
+    )
+    default = label + " #" + out["k"].astype(str)
     out["participant"] = out["name"].where(out["name"].notna() & (out["name"].astype(str) != ""), default)
     out["satisfaction"] = satisfaction(out)
     return out.drop(columns="k")

@@ -99,9 +99,13 @@ def test_tables_on_the_pages_hold_no_formula(fresh_database):
     eng = make_engine(fresh_database)
     upgrade(eng)
     with session_factory(eng)() as db:
-        _add_media(db, "=cmd|' /C calc'!A0", _fake_faces(2, label=3))
-    at = page()
-    assert list(at.dataframe[0].value["name"]) == ["'=cmd|' /C calc'!A0"]
+        sid, media_id = _add_media(db, "panel", _fake_faces(2, label=3))
+    from fer_core import service
+
+    service.name_people([(media_id, 0)], "=cmd|' /C calc'!A0", engine=eng)  # a person named by a user
+    at = page("session")
+    at.radio(key=f"section-{sid}").set_value("People").run()
+    assert list(at.dataframe[0].value["person"]) == ["'=cmd|' /C calc'!A0"]
 
 
 # ----------------------------------------------------------------------------- secrets

@@ -203,6 +203,8 @@ def test_summaries_by_person_segment_and_file_with_intervals(analysed, capsys):
     assert rc == 0
     video_people = [r for r in by_person if r["file"] == CLIP]
     assert len(video_people) == 3  # left, and right seen twice (not yet merged)
+    photo_people = sorted(r["person"] for r in by_person if r["file"] == "IMG_0001.jpg")
+    assert len(photo_people) == 2 and photo_people[0] != photo_people[1]  # two files, one name: two people
     for r in by_person:
         assert sum(r["shares"].values()) == pytest.approx(1.0, abs=1e-3)
         assert r["people"] == 1

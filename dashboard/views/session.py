@@ -252,6 +252,17 @@ elif section == "People":
 
     rows = study.with_participants(reads.readings(session_id, model))
     names = list(dict.fromkeys(rows["participant"]))
+    st.markdown("**Who is who**")
+    by_time = rows.sort_values(["participant", "t_s"])
+    position = by_time.groupby("participant").cumcount()
+    middle = by_time[position == by_time.groupby("participant")["t_s"].transform("size") // 2]  # mid-appearance
+    middle = middle.set_index("participant").loc[names].reset_index()
+    picked = paginate(middle, name=f"who-{session_id}", per_page=12)
+    where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
+    face_gallery(
+        picked.drop(columns=["kind"]).merge(where, on="media_id", how="left").assign(session_id=session_id),
+        lambda r: f"{r.participant} ({r.t_s:.1f} s)",
+    )
     with st.form(f"names-{session_id}"):
         st.markdown("**Name people, or merge them**")
         chosen = st.multiselect("People", names, help="Choose several to merge them under one name")
