@@ -125,6 +125,19 @@ def playable_video(stored_path: str, sha256: str | None) -> str:
     return str(service.playable_video(stored_path, sha256=sha256))
 
 
+def faces_to_review(session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
+    return _read("faces_to_review", session_id=session_id, tag=tag)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _accuracy(version: tuple, session_id: int | None, tag: str | None) -> dict:
+    return service.review_accuracy(engine=get_engine(), session_id=session_id, tag=tag)
+
+
+def review_accuracy(session_id: int | None = None, tag: str | None = None) -> dict:
+    return _accuracy(_version(), session_id, tag)
+
+
 def job_counts() -> dict[str, int]:
     return _live("job_counts", ())
 

@@ -42,6 +42,7 @@ def run() -> None:
             st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
             st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
             st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
+            st.Page(VIEWS / "review.py", title="Review", icon=":material/fact_check:"),
             st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
         ]
     )

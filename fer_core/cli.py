@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from fer_core import settings
-from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, JobStatus, Keep
+from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, REVIEW_LABELS, JobStatus, Keep
 
 # A CPU without bfloat16 instructions emulates it about 20 times slower than float32 (docs/training_log.md).
 
@@ -337,6 +337,34 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_review(args) -> int:
+    import getpass
+
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    if args.review_command == "set":
+        try:
+            service.review_faces(
+                [(args.face_id, args.label)], reviewer=args.reviewer or getpass.getuser(), engine=engine
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps({"face": args.face_id, "review": args.label}))
+        return 0
+    session_id = None
+    if args.session is not None:
+        session_id = _session_id(engine, args.session)
+        if session_id is None:
+            print(f"error: no session named {args.session!r}", file=sys.stderr)
+            return 1
+    print(json.dumps(service.review_accuracy(engine=engine, session_id=session_id, tag=args.tag)))
+    return 0
+
+
 def cmd_hash_password(args) -> int:
     """Ask for a password twice (or read one line from a pipe) and print the variable that sets it."""
     import getpass
@@ -502,6 +530,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-first-s", type=float, metavar="N", help="subtract each person's mean over their first N s"
     )
     su.set_defaults(func=cmd_summary)
+    rv = sub.add_parser("review", help="the true expression of faces, and the models' accuracy on them")
+    rv_sub = rv.add_subparsers(dest="review_command", required=True)
+    rs = rv_sub.add_parser("set", help="set a face's true expression")
+    rs.add_argument("face_id", type=int, help="the face's id (as `analyze`, exports and the Review page show it)")
+    rs.add_argument("label", choices=REVIEW_LABELS)
+    rs.add_argument("--reviewer", help="who reviewed it (default: the user name)")
+    rs.set_defaults(func=cmd_review)
+    ra = rv_sub.add_parser("accuracy", help="each model's accuracy on the reviewed faces (JSON)")
+    ra.add_argument("--session")
+    ra.add_argument("--tag")
+    ra.set_defaults(func=cmd_review)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)
 

@@ -25,6 +25,9 @@ EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surpri
 NUM_CLASSES = len(EMOTIONS)
 # The satisfaction index: P(positive) - P(negative); neutral counts as 0.
 POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
+# What a reviewer can say a face shows: an emotion, or that it is no face or cannot be told.
+NOT_A_FACE, UNCLEAR = "not_a_face", "unclear"
+REVIEW_LABELS: tuple[str, ...] = (*EMOTIONS, NOT_A_FACE, UNCLEAR)
 # One colour per emotion, on every page, picture and export.
 EMOTION_COLORS = {
     "angry": "#d62728",

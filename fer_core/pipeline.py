@@ -22,7 +22,14 @@ from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import FaceDetection, MediaFile
-from fer_core.storage.repository import find_media, finish_run, people_of, rematch_people, save_faces
+from fer_core.storage.repository import (
+    find_media,
+    finish_run,
+    people_of,
+    rematch_people,
+    rematch_reviews,
+    save_faces,
+)
 from fer_core.storage.repository import start_run as repo_start_run
 from fer_core.storage.store import MediaStore, face_key, store_for
 from fer_core.vision.media import MediaError
@@ -288,6 +295,7 @@ def reanalyse_session(
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
             ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
             rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks
+            rematch_reviews(db, media_id=m.id, tolerance_s=0.5 / analyzer.config.fps)
             db.commit()  # the file's old results are replaced all at once
             summary.files.append(
                 FileOutcome(

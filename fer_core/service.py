@@ -368,3 +368,20 @@ def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | 
             shutil.copyfile(path, cached)
             return cached
         return playable_copy(path, cached)
+
+
+def review_faces(reviews: list[tuple[int, str]], *, reviewer: str, engine: Engine) -> int:
+    """Store each (face id, label) review by ``reviewer``, all or nothing; ValueError, in words, if any is bad."""
+    with session_factory(engine)() as db:
+        for detection_id, label in reviews:
+            repository.review_face(db, detection_id=int(detection_id), label=label, reviewer=reviewer)
+        db.commit()
+    return len(reviews)
+
+
+def review_accuracy(*, engine: Engine, session_id: int | None = None, tag: str | None = None) -> dict:
+    """``review.accuracy`` of the reviewed faces of a session, a tag's sessions, or all."""
+    from fer_core import review
+    from fer_core.storage import queries
+
+    return review.accuracy(queries.reviewed_faces(engine, session_id=session_id, tag=tag))

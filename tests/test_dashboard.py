@@ -164,6 +164,32 @@ def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled)
     assert at.dataframe[0].value["label"].tolist() == ["intro", "logo"]
 
 
+def test_review_page_stores_reviews_and_compare_scores_them(filled):
+    at = page("review")
+    assert not at.exception
+    at.text_input(key="reviewer").input("Mia")
+    # the first two faces of the page: one happy, one not a face
+    at.selectbox[-12].select("happy")
+    at.selectbox[-11].select("not_a_face")
+    button(at, "Save these reviews").click().run()
+    assert not at.exception and "2 review(s) saved" in at.success[0].value
+    from fer_core.storage import queries as Q
+
+    reviewed = Q.reviewed_faces(filled["engine"])
+    assert sorted(reviewed["review"]) == ["happy", "not_a_face"] and set(reviewed["reviewer"]) == {"Mia"}
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    scored = next(d.value for d in at.dataframe if "accuracy on your faces" in d.value.columns)
+    right = int((reviewed[reviewed.review == "happy"]["label_ensemble"] == "happy").sum())
+    assert scored["accuracy on your faces"].iloc[0].startswith(f"{100 * right:.1f}%")  # ensemble first, n = 1
+    at.switch_page("views/review.py").run()
+    at.text_input(key="reviewer").input("")
+    at.selectbox[-1].select("sad")  # reviewed faces are hidden now: the last one not reviewed
+    button(at, "Save these reviews").click().run()
+    assert at.error and "reviewer" in at.error[0].value  # a review needs a name; nothing saved
+    assert sorted(Q.reviewed_faces(filled["engine"])["review"]) == ["happy", "not_a_face"]
+
+
 def test_trends_page(filled):
     at = page("trends")
     assert len(charts_of(at)) == 3  # emotion shares, satisfaction, sessions side by side

@@ -301,6 +301,47 @@ def test_two_segments_compared_with_intervals_and_a_p_value(analysed):
 
 
 @needs_weights
+def test_reviews_give_accuracy_on_own_faces_and_survive_analysing_again(analysed, capsys):
+    engine, url, session_id = analysed
+    faces = Q.face_predictions(engine, session_id=session_id).sort_values("detection_id").reset_index(drop=True)
+    truth = {}
+    for i, f in enumerate(faces.itertuples()):  # a reviewer's verdicts: the ensemble right on every third face
+        truth[int(f.detection_id)] = (
+            f.label_ensemble if i % 3 == 0 else ("sad" if f.label_ensemble != "sad" else "fear")
+        )
+    first = int(faces.detection_id.iloc[0])
+    truth[first] = "not_a_face"
+    for face, label in truth.items():
+        rc, out, _ = _cli(url, "review", "set", str(face), label, "--reviewer", "Mia", capsys=capsys)
+        assert rc == 0 and out == [{"face": face, "review": label}]
+    rc, _, err = _cli(url, "review", "set", "999999", "happy", capsys=capsys)
+    assert rc == 1 and "no face 999999" in err
+
+    rc, (acc,), _ = _cli(url, "review", "accuracy", "--session", "panel", capsys=capsys)
+    judged = faces[faces.detection_id != first]
+    y = judged.detection_id.map(truth)
+    assert acc["n"] == len(judged) and acc["not_a_face"] == 1
+    for model in ("ensemble", "resnet50", "vgg16"):
+        right = int((judged[f"label_{model}"] == y).sum())
+        n = len(judged)
+        assert acc["models"][model]["accuracy"] == pytest.approx(100 * right / n, abs=0.01)
+        z = 1.959964  # Wilson's interval, written out
+        p_hat = right / n
+        centre = (p_hat + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert acc["models"][model]["ci95"] == pytest.approx([100 * (centre - half), 100 * (centre + half)], abs=0.02)
+        confusion = np.array(acc["models"][model]["confusion"])
+        assert confusion.sum() == n and np.trace(confusion) == right
+
+    service.reanalyse_session(session_id, engine=engine, analyzer=Analyzer(AnalyzerConfig(fps=2)))
+    again = Q.reviewed_faces(engine, session_id=session_id)
+    assert len(again) == len(truth)  # every review found its face again
+    assert set(again["reviewer"]) == {"Mia"}
+    rc, (acc2,), _ = _cli(url, "review", "accuracy", "--session", "panel", capsys=capsys)
+    assert acc2["n"] == acc["n"]
+
+
+@needs_weights
 def test_a_kept_video_gets_a_browser_copy_that_goes_with_its_session(analysed, tmp_path, monkeypatch):
     from fer_core.vision.playback import plays_in_browser
 

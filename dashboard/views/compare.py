@@ -138,6 +138,35 @@ recall = pd.DataFrame(recall).dropna()
 if not recall.empty:
     chart(charts.recall_figure(recall), recall, "per-class-recall")
 
+st.subheader("Accuracy on your reviewed faces")
+acc = reads.review_accuracy(session_id=session_id)
+if not acc["n"]:
+    st.info("No reviewed face here yet: set the true expression of faces on the Review page.")
+else:
+    st.caption(
+        f"{acc['n']} reviewed face(s) ({acc['not_a_face']} marked no face and {acc['unclear']} unclear are left "
+        "out). 95% intervals: Wilson's score interval."
+    )
+    cards = {name: spec(name).card().get("publictest", {}).get("accuracy") for name in MODEL_NAMES}
+    rows = []
+    for name, m in acc["models"].items():
+        low, high = m["ci95"]
+        rows.append(
+            {
+                "model": charts.MODEL_LABELS[name],
+                "accuracy on your faces": f"{m['accuracy']:.1f}% [{low:.1f}-{high:.1f}]",
+                "FER-2013 PublicTest (card)": "" if cards.get(name) is None else f"{cards[name]:.1f}%",
+                **{e: "" if m["per_class_recall"][e] is None else f"{m['per_class_recall'][e]:.0%}" for e in EMOTIONS},
+            }
+        )
+    st.caption("Per-class columns: the share of each true expression the model got right (recall).")
+    table(pd.DataFrame(rows), hide_index=True)
+    which = st.radio("Confusion of", list(acc["models"]), format_func=charts.MODEL_LABELS.get, horizontal=True)
+    confusion = pd.DataFrame(acc["models"][which]["confusion"], index=list(EMOTIONS), columns=list(EMOTIONS))
+    confusion.index.name, confusion.columns.name = "true (review)", charts.MODEL_LABELS[which]
+    fig = charts.crosstab_figure(confusion, title=f"True expression against {charts.MODEL_LABELS[which]}")
+    chart(fig, confusion.reset_index(), f"review-confusion-{which}")
+
 st.subheader("Gallery of disagreements")
 dis = reads.disagreements(session_id=session_id, limit=18)
 if dis.empty:

@@ -7,6 +7,7 @@ session 1-* session_tag
 session 1-* analysis_job 0-1 media_file
 media_file 1-* person_label (a name for a person seen; one name on two people merges them)
 media_file 1-* marker (a point or a segment on the file's timeline)
+media_file 1-* face_review (the true expression of a face, set by a person)
 
 ``face_detection.session_id`` repeats the media file's session on purpose: the
 dashboard's aggregates then filter one indexed column instead of joining
@@ -272,6 +273,31 @@ class Marker(Base):
     end_s: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FaceReview(Base):
+    """The true expression of one face as a person judged it: one of the 7 emotions, "not_a_face" or "unclear".
+
+    ``detection_id`` is the face now; the face's time and box are kept as well, so that after the file is
+    analysed again the review finds the same face (same file, time within half a sampling interval, box
+    overlap at least 0.5: ``repository.rematch_reviews``). None while no face matches.
+    """
+
+    __tablename__ = "face_review"
+    __table_args__ = (UniqueConstraint("detection_id", name="uq_face_review_detection_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
+    detection_id: Mapped[int | None] = mapped_column(Integer)
+    t_s: Mapped[float] = mapped_column(Float)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(20))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class AnalysisJob(Base):

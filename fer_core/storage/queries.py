@@ -18,6 +18,7 @@ from fer_core.storage.orm import (
     CONFIDENCE_BINS,
     AnalysisJob,
     FaceDetection,
+    FaceReview,
     FeedbackSession,
     Marker,
     MediaConfidenceBin,
@@ -464,6 +465,8 @@ def data_version(bind) -> tuple:
         select(func.max(Marker.id)).scalar_subquery(),
         select(func.count()).select_from(PersonLabel).scalar_subquery(),
         select(func.max(PersonLabel.updated_at)).scalar_subquery(),
+        select(func.count()).select_from(FaceReview).scalar_subquery(),
+        select(func.max(FaceReview.reviewed_at)).scalar_subquery(),
     )
     with _connect(bind) as c:
         return tuple(c.execute(stmt).one())
@@ -563,6 +566,38 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)
     return _frame(bind, stmt)
+
+
+def faces_to_review(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
+    """The faces of a session, of the sessions with ``tag``, or of all: as ``face_predictions`` (each model's
+    label and confidence), with session_id, file, kind, stored_path and the face's review (``review``,
+    ``reviewer``; None where not reviewed)."""
+    ids = [session_id] if session_id is not None else (sessions_with_tag(bind, tag=tag) if tag else None)
+    parts = [face_predictions(bind, session_id=i) for i in ids] if ids is not None else [face_predictions(bind)]
+    faces = pd.concat(parts, ignore_index=True) if parts else face_predictions(bind, session_id=-1)
+    media = _frame(
+        bind,
+        select(
+            MediaFile.id.label("media_id"),
+            MediaFile.session_id,
+            MediaFile.original_name.label("file"),
+            MediaFile.kind,
+            MediaFile.stored_path,
+        ),
+    )
+    reviews = _frame(
+        bind,
+        select(FaceReview.detection_id, FaceReview.label.label("review"), FaceReview.reviewer).where(
+            FaceReview.detection_id.is_not(None)
+        ),
+    )
+    return faces.merge(media, on="media_id", how="left").merge(reviews, on="detection_id", how="left")
+
+
+def reviewed_faces(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
+    """The reviewed faces (of a session, or of the sessions with ``tag``): as ``faces_to_review``, reviewed only."""
+    faces = faces_to_review(bind, session_id=session_id, tag=tag)
+    return faces[faces["review"].notna()].reset_index(drop=True)
 
 
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:

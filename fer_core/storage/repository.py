@@ -13,13 +13,14 @@ from sqlalchemy import Connection, and_, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
-from fer_core.constants import EMOTIONS, MODEL_NAMES
+from fer_core.constants import EMOTIONS, MODEL_NAMES, REVIEW_LABELS
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
     AnalysisJob,
     AnalysisRun,
     FaceDetection,
+    FaceReview,
     FeedbackSession,
     Marker,
     MediaConfidenceBin,
@@ -299,7 +300,15 @@ def delete_session(db: Session, *, session_id: int, media_root: Path | None = No
     det_ids = select(FaceDetection.id).where(FaceDetection.session_id == session_id)
     db.execute(delete(Prediction).where(Prediction.detection_id.in_(det_ids)))
     db.execute(delete(FaceDetection).where(FaceDetection.session_id == session_id))
-    for table in (MediaEmotionSummary, MediaLabelPair, MediaConfidenceBin, MediaPerson, PersonLabel, Marker):
+    for table in (
+        MediaEmotionSummary,
+        MediaLabelPair,
+        MediaConfidenceBin,
+        MediaPerson,
+        PersonLabel,
+        Marker,
+        FaceReview,
+    ):
         db.execute(delete(table).where(table.session_id == session_id))
     db.execute(delete(AnalysisJob).where(AnalysisJob.session_id == session_id))
     db.execute(delete(MediaFile).where(MediaFile.session_id == session_id))
@@ -432,3 +441,66 @@ def add_marker(db: Session, *, media_id: int, start_s: float, end_s: float | Non
 
 def delete_marker(db: Session, *, marker_id: int) -> bool:
     return bool(db.execute(delete(Marker).where(Marker.id == marker_id)).rowcount)
+
+
+# --- reviews ----------------------------------------------------------------------------------------------
+
+REVIEW_MIN_IOU = 0.5
+
+
+def review_face(db: Session, *, detection_id: int, label: str, reviewer: str) -> FaceReview:
+    """Set the true expression of a face (the caller commits); a face has one review, the latest. ValueError,
+    in words, for an unknown face or label, or no reviewer's name."""
+    if label not in REVIEW_LABELS:
+        raise ValueError(f"a review is one of {', '.join(REVIEW_LABELS)}; received {label!r}")
+    reviewer = (clean_text(reviewer) or "").strip()[:200]
+    if not reviewer:
+        raise ValueError("a review needs the reviewer's name")
+    det = db.get(FaceDetection, detection_id)
+    if det is None:
+        raise ValueError(f"no face {detection_id}")
+    review = db.scalar(select(FaceReview).where(FaceReview.detection_id == detection_id))
+    if review is None:
+        review = FaceReview(
+            media_id=det.media_id,
+            session_id=det.session_id,
+            detection_id=det.id,
+            t_s=det.t_s,
+            x=det.x,
+            y=det.y,
+            w=det.w,
+            h=det.h,
+            label=label,
+            reviewer=reviewer,
+        )
+        db.add(review)
+    else:
+        review.label, review.reviewer, review.reviewed_at = label, reviewer, utcnow()
+    return review
+
+
+def rematch_reviews(db: Session, *, media_id: int, tolerance_s: float) -> int:
+    """After a file is analysed again, attach each review to the new face at the same place: time within
+    ``tolerance_s`` (half a sampling interval) and box overlap at least 0.5 (the caller commits). Returns the
+    reviews attached; the others are kept, unattached."""
+    reviews = list(db.scalars(select(FaceReview).where(FaceReview.media_id == media_id)))
+    if not reviews:
+        return 0
+    D = FaceDetection
+    faces = db.execute(select(D.id, D.t_s, D.x, D.y, D.w, D.h).where(D.media_id == media_id)).all()
+    for r in reviews:
+        r.detection_id = None
+    db.flush()
+    taken, attached = set(), 0
+    for r in reviews:
+        best, best_iou = None, REVIEW_MIN_IOU
+        for f in faces:
+            if f.id in taken or abs(f.t_s - r.t_s) > tolerance_s + 1e-9:
+                continue
+            iou = _iou((r.x, r.y, r.w, r.h), (f.x, f.y, f.w, f.h))
+            if iou >= best_iou:
+                best, best_iou = f.id, iou
+        if best is not None:
+            r.detection_id, attached = best, attached + 1
+            taken.add(best)
+    return attached

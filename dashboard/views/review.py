@@ -1,0 +1,72 @@
+"""Review: a person sets the true expression of faces, so that the models can be scored on the team's own
+participants (Compare page)."""
+
+import streamlit as st
+
+from fer_core import service
+from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
+
+import charts
+import reads
+from resources import get_engine
+from widgets import face_gallery, paginate, plain
+
+NOT_YET = "not reviewed"
+st.title("Review faces")
+st.write(
+    "Set the true expression of faces, or mark them as no face or unclear. The models' accuracy on the faces "
+    "you review appears on the Compare page, beside their accuracy on FER-2013."
+)
+sessions = reads.sessions_overview()
+if sessions.empty:
+    st.info("No sessions yet: add one on the Upload page.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+names = {None: "All sessions", **dict(zip(sessions["id"], sessions["name"]))}
+session_id = c1.selectbox("Session", list(names), format_func=names.get, key="review-session")
+tag = c2.selectbox("Tag", [None, *reads.all_tags()], format_func=lambda t: "any" if t is None else t)
+reviewer = c3.text_input("Your name", key="reviewer", help="Stored with each review, with the time")
+c1, c2, c3, c4 = st.columns(4)
+model = c1.selectbox("Label of", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get)
+label = c2.selectbox("Labelled", [None, *REVIEW_LABELS[:7]], format_func=lambda e: "any" if e is None else e)
+low, high = c3.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05)
+only = c4.radio("Show", ["not reviewed", "all", "models disagree"], key="review-show")
+
+faces = reads.faces_to_review(session_id=session_id, tag=tag)
+if label:
+    faces = faces[faces[f"label_{model}"] == label]
+faces = faces[faces[f"confidence_{model}"].between(low, high)]
+if only == "not reviewed":
+    faces = faces[faces["review"].isna()]
+elif only == "models disagree":
+    faces = faces[faces["label_resnet50"] != faces["label_vgg16"]]
+st.caption(f"{len(faces)} face(s)")
+if faces.empty:
+    st.info("No face matches these filters.")
+    st.stop()
+
+page = paginate(faces.reset_index(drop=True), name="review", per_page=12)
+face_gallery(
+    page, lambda r: f"#{r.detection_id} · {r.t_s:.1f} s · {charts.MODEL_LABELS[model]}: {getattr(r, 'label_' + model)}"
+)
+with st.form("reviews"):
+    choices = {}
+    cols = st.columns(6)
+    for i, r in enumerate(page.itertuples()):
+        current = r.review if isinstance(r.review, str) else NOT_YET
+        choices[int(r.detection_id)] = (
+            cols[i % 6].selectbox(
+                f"#{r.detection_id}", [NOT_YET, *REVIEW_LABELS], index=[NOT_YET, *REVIEW_LABELS].index(current)
+            ),
+            current,
+        )
+    if st.form_submit_button("Save these reviews", icon=":material/done_all:"):
+        changed = [(face, new) for face, (new, old) in choices.items() if new != old and new != NOT_YET]
+        try:
+            saved = service.review_faces(changed, reviewer=reviewer, engine=get_engine())
+        except ValueError as exc:
+            st.error(plain(exc))
+        else:
+            reads.changed()
+            st.success(f"{saved} review(s) saved.")
