@@ -361,6 +361,11 @@ def cmd_review(args) -> int:
         if session_id is None:
             print(f"error: no session named {args.session!r}", file=sys.stderr)
             return 1
+    if args.review_command == "export":
+        data = service.export_reviews(engine=engine, session_id=session_id, tag=args.tag, crops=not args.no_crops)
+        Path(args.out).write_bytes(data)
+        print(json.dumps({"out": args.out, "bytes": len(data)}))
+        return 0
     print(json.dumps(service.review_accuracy(engine=engine, session_id=session_id, tag=args.tag)))
     return 0
 
@@ -541,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
     ra.add_argument("--session")
     ra.add_argument("--tag")
     ra.set_defaults(func=cmd_review)
+    rx = rv_sub.add_parser("export", help="the reviewed faces as a ZIP: reviews.csv and 48x48 face crops")
+    rx.add_argument("--out", required=True, help="the ZIP file to write")
+    rx.add_argument("--session")
+    rx.add_argument("--tag")
+    rx.add_argument("--no-crops", action="store_true", help="labels only, no face pictures")
+    rx.set_defaults(func=cmd_review)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)
 

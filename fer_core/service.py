@@ -385,3 +385,55 @@ def review_accuracy(*, engine: Engine, session_id: int | None = None, tag: str |
     from fer_core.storage import queries
 
     return review.accuracy(queries.reviewed_faces(engine, session_id=session_id, tag=tag))
+
+
+def export_reviews(
+    *, engine: Engine, session_id: int | None = None, tag: str | None = None, crops: bool = True, store=None
+) -> bytes:
+    """The reviewed faces as a ZIP: ``reviews.csv`` (face, session, file, time, box, the review, reviewer and
+    time, each model's label and confidence) and, where the media or face pictures were kept and ``crops``,
+    ``faces/FACE.png``: the 48x48 grayscale crop each model saw, as FER-2013 stores its faces. With
+    FER_BLUR_FACES set no crop is exported (they would show the face)."""
+    import io
+    import zipfile
+
+    import cv2
+    from sqlalchemy import select
+
+    from fer_core.config import AnalyzerConfig
+    from fer_core.exports import to_csv
+    from fer_core.storage import queries
+    from fer_core.storage.orm import FaceReview
+    from fer_core.storage.store import face_key, store_for
+    from fer_core.vision.media import MediaError
+    from fer_core.vision.pictures import classifier_crop
+
+    reviewed = queries.reviewed_faces(engine, session_id=session_id, tag=tag)
+    with session_factory(engine)() as db:
+        times = dict(db.execute(select(FaceReview.detection_id, FaceReview.reviewed_at)).all())
+    reviewed["reviewed_at"] = reviewed["detection_id"].map(times)
+    crops = crops and not AnalyzerConfig.from_env().blur_faces
+    store = store or media_store()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        kept = []
+        for r in reviewed.itertuples() if crops else ():
+            box = (int(r.x), int(r.y), int(r.w), int(r.h))
+            try:
+                if isinstance(r.stored_path, str) and r.stored_path:
+                    with store_for(r.stored_path, store).local_file(r.stored_path) as path:
+                        crop = classifier_crop(path, kind=r.kind, t_s=r.t_s, box=box)
+                else:
+                    with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
+                        crop = classifier_crop(path, kind="face", t_s=0.0, box=box)
+            except (MediaError, OSError):
+                kept.append(False)  # nothing kept of this face: its labels only
+                continue
+            z.writestr(f"faces/{int(r.detection_id)}.png", cv2.imencode(".png", crop)[1].tobytes())
+            kept.append(True)
+        names = [f"faces/{int(d)}.png" if k else "" for d, k in zip(reviewed["detection_id"], kept)]
+        reviewed["crop"] = names if crops else ""
+        columns = ["detection_id", "session_id", "file", "t_s", "x", "y", "w", "h", "review", "reviewer", "reviewed_at"]
+        columns += [c for c in reviewed.columns if c.startswith(("label_", "confidence_"))] + ["crop"]
+        z.writestr("reviews.csv", to_csv(reviewed[columns].rename(columns={"detection_id": "face"})))
+    return buf.getvalue()

@@ -340,6 +340,24 @@ def test_reviews_give_accuracy_on_own_faces_and_survive_analysing_again(analysed
     rc, (acc2,), _ = _cli(url, "review", "accuracy", "--session", "panel", capsys=capsys)
     assert acc2["n"] == acc["n"]
 
+    # the reviewed set for the team's own research: labels, and the 48x48 crops the models saw
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    z = zipfile.ZipFile(io.BytesIO(service.export_reviews(engine=engine, session_id=session_id)))
+    table = pd.read_csv(z.open("reviews.csv"))
+    assert len(table) == len(truth) and set(table["reviewer"]) == {"Mia"}
+    crop = cv2.imdecode(np.frombuffer(z.read(table["crop"].iloc[0]), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert crop.shape == (48, 48)
+    os.environ["FER_BLUR_FACES"] = "1"
+    try:
+        blurred = zipfile.ZipFile(io.BytesIO(service.export_reviews(engine=engine, session_id=session_id)))
+    finally:
+        del os.environ["FER_BLUR_FACES"]
+    assert blurred.namelist() == ["reviews.csv"]  # faces are pixelated on this server: no crop leaves it
+
 
 @needs_weights
 def test_a_kept_video_gets_a_browser_copy_that_goes_with_its_session(analysed, tmp_path, monkeypatch):

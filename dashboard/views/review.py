@@ -33,6 +33,14 @@ label = c2.selectbox("Labelled", [None, *REVIEW_LABELS[:7]], format_func=lambda 
 low, high = c3.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05)
 only = c4.radio("Show", ["not reviewed", "all", "models disagree"], key="review-show")
 
+st.download_button(
+    "Download the reviewed faces (ZIP: CSV and 48x48 face crops)",
+    data=lambda: service.export_reviews(engine=get_engine(), session_id=session_id, tag=tag),
+    file_name="reviewed-faces.zip",
+    mime="application/zip",
+    icon=":material/download:",
+    help="Face crops only where the media or face pictures were kept, and none when faces are pixelated.",
+)
 faces = reads.faces_to_review(session_id=session_id, tag=tag)
 if label:
     faces = faces[faces[f"label_{model}"] == label]

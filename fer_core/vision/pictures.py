@@ -91,3 +91,15 @@ def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray
             cv2.LINE_AA,
         )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def classifier_crop(path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 48x48 grayscale crop of one face as the models saw it (FER-2013's framing), from a kept photo or
+    video; from a kept face picture (kind "face"), that picture made 48x48 gray."""
+    from fer_core.vision.crop import face_crop
+
+    if kind == "face":
+        image = read_image(path)
+        return cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+    image = read_video_frame(path, t_s) if kind == MediaKind.VIDEO else read_image(path)
+    return face_crop(image, box)
