@@ -7,11 +7,10 @@ import re
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError
+from fer_core import MediaError, service
 from fer_core.constants import MODEL_NAMES
 from fer_core.exports import neutralise_formulas, to_csv
-from fer_core.storage.store import face_key, media_store, store_for
-from fer_core.vision.pictures import face_thumbnail
+from fer_core.storage.store import media_store
 
 import charts
 import reads
@@ -110,20 +109,12 @@ def labels_caption(row) -> str:
 def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
     """Thumbnails of faces, from the stored media or the stored face pictures; captions are plain text.
 
-    ``rows`` needs detection_id, session_id, stored_path, kind, frame, x, y, w, h."""
+    ``rows`` needs detection_id, session_id, stored_path, kind, t_s, x, y, w, h."""
     blur = get_analyzer().config.blur_faces
     store = media_store()
     cols = st.columns(columns)
     for i, r in enumerate(rows.itertuples()):
-        try:
-            if r.stored_path:
-                with store_for(r.stored_path, store).local_file(r.stored_path) as path:
-                    img = face_thumbnail(path, kind=r.kind, t_s=r.t_s, box=(r.x, r.y, r.w, r.h), blur=blur)
-            else:
-                with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
-                    img = face_thumbnail(path, kind="face", t_s=0.0, box=(0, 0, 0, 0), blur=blur)
-        except (MediaError, OSError):
-            img = None
+        img = service.face_picture(r, blur=blur, store=store)
         if img is None:
             cols[i % columns].text(caption(r))
         else:

@@ -370,6 +370,26 @@ def cmd_review(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from fer_core.report import session_report
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    session_id = _session_id(engine, args.session)
+    if session_id is None:
+        print(f"error: no session named {args.session!r}", file=sys.stderr)
+        return 1
+    data = session_report(engine, session_id, fmt=args.format)
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        print(f"error: {args.out}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"out": args.out, "format": args.format, "bytes": len(data)}))
+    return 0
+
+
 def cmd_hash_password(args) -> int:
     """Ask for a password twice (or read one line from a pipe) and print the variable that sets it."""
     import getpass
@@ -552,6 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     rx.add_argument("--tag")
     rx.add_argument("--no-crops", action="store_true", help="labels only, no face pictures")
     rx.set_defaults(func=cmd_review)
+    rp = sub.add_parser("report", help="a session's report to hand out: PDF (A4, printable) or HTML")
+    rp.add_argument("--session", required=True)
+    rp.add_argument("--format", choices=("pdf", "html"), default="pdf")
+    rp.add_argument("--out", required=True)
+    rp.set_defaults(func=cmd_report)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)
 

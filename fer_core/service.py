@@ -437,3 +437,22 @@ def export_reviews(
         columns += [c for c in reviewed.columns if c.startswith(("label_", "confidence_"))] + ["crop"]
         z.writestr("reviews.csv", to_csv(reviewed[columns].rename(columns={"detection_id": "face"})))
     return buf.getvalue()
+
+
+def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int = 128):
+    """An RGB thumbnail of one face (a row with session_id, detection_id, stored_path, kind, t_s, x, y, w, h),
+    from the kept media or the kept face picture, pixelated if ``blur``; None when nothing of it was kept."""
+    from fer_core.storage.store import face_key, store_for
+    from fer_core.vision.media import MediaError
+    from fer_core.vision.pictures import face_thumbnail
+
+    store = store or media_store()
+    box = (int(row.x), int(row.y), int(row.w), int(row.h))
+    try:
+        if isinstance(row.stored_path, str) and row.stored_path:
+            with store_for(row.stored_path, store).local_file(row.stored_path) as path:
+                return face_thumbnail(path, kind=row.kind, t_s=row.t_s, box=box, blur=blur, size=size)
+        with store.local_file(store.location(face_key(row.session_id, row.detection_id))) as path:
+            return face_thumbnail(path, kind="face", t_s=0.0, box=(0, 0, 0, 0), blur=blur, size=size)
+    except (MediaError, OSError):
+        return None

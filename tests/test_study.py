@@ -359,6 +359,56 @@ def test_reviews_give_accuracy_on_own_faces_and_survive_analysing_again(analysed
     assert blurred.namelist() == ["reviews.csv"]  # faces are pixelated on this server: no crop leaves it
 
 
+def _flatness(img) -> float:
+    """The share of pixels equal to their right-hand neighbour: high where a face is pixelated into blocks."""
+    gray = cv2.cvtColor(np.asarray(img.convert("RGB")), cv2.COLOR_RGB2GRAY).astype(int)
+    return float(np.mean(np.abs(np.diff(gray, axis=1)) <= 1))
+
+
+@needs_weights
+def test_the_report_names_the_session_models_and_date_stays_in_its_margins_and_pixelates(analysed, tmp_path, capsys):
+    import datetime as dt
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    engine, url, session_id = analysed
+    versions = Q.model_versions(engine, session_id=session_id)
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    pictures = {}
+    for blur in ("", "1"):
+        out = tmp_path / f"report{blur}.pdf"
+        os.environ["FER_BLUR_FACES"] = blur
+        try:
+            rc, lines, _ = _cli(
+                url, "report", "--session", "panel", "--format", "pdf", "--out", str(out), capsys=capsys
+            )
+        finally:
+            del os.environ["FER_BLUR_FACES"]
+        assert rc == 0 and lines[0]["format"] == "pdf"
+        doc = pdfium.PdfDocument(str(out))
+        text = " ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+        assert "panel" in text and today in text
+        assert all(v in text for vs in versions.values() for v in vs) and "ResNet50" in text
+        margin = round(18 / 25.4 * 72) - 4  # 18 mm, in points (1 px each at scale 1), less a little
+        images = []
+        for i in range(len(doc)):
+            page = np.asarray(doc[i].render(scale=1).to_pil().convert("L"))
+            h, w = page.shape
+            outside = np.concatenate([page[:margin].ravel(), page[:, :margin].ravel(), page[:, w - margin :].ravel()])
+            assert outside.min() > 245, f"page {i + 1}: ink in the margins"
+            images += [o.get_bitmap().to_pil() for o in doc[i].get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))]
+        assert images, "no key moment pictured"
+        pictures[blur] = np.mean([_flatness(im) for im in images])
+        doc.close()
+    assert pictures["1"] > pictures[""] + 0.15, pictures  # the faces are pixelated
+
+    html_out = tmp_path / "report.html"
+    rc, _, _ = _cli(url, "report", "--session", "panel", "--format", "html", "--out", str(html_out), capsys=capsys)
+    page = html_out.read_text()
+    assert rc == 0 and "Session report: panel" in page and today in page and page.count("<img") >= 2
+
+
 @needs_weights
 def test_a_kept_video_gets_a_browser_copy_that_goes_with_its_session(analysed, tmp_path, monkeypatch):
     from fer_core.vision.playback import plays_in_browser

@@ -6,12 +6,12 @@ import streamlit as st
 
 from fer_core import MediaError, service, study
 from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind, Outcome
+from fer_core.report import session_report
 from fer_core.vision.pictures import labelled_photo
 
 import charts
 import reads
 import state
-from report import session_report
 from resources import get_analyzer, get_engine
 from widgets import (
     chart,
@@ -105,13 +105,15 @@ if section == "Overview":
     st.caption(charts.UNIT_HELP[unit])
     value = "mean_prob" if measure == "mean probability" else "label_share"
     chart(charts.distribution_figure(dist, value=value), dist, f"emotion-distribution-per-{unit}")
-    st.download_button(
-        "Download the session report (HTML)",
-        data=lambda: session_report(session_id, per=unit),
-        file_name=f"session-{session_id}-report.html",
-        mime="text/html",
-        icon=":material/description:",
-    )
+    c1, c2 = st.columns(2)
+    for fmt, mime, where in (("pdf", "application/pdf", c1), ("html", "text/html", c2)):
+        where.download_button(
+            f"Download the session report ({fmt.upper()})",
+            data=lambda fmt=fmt: session_report(get_engine(), session_id, fmt=fmt),
+            file_name=f"session-{session_id}-report.{fmt}",
+            mime=mime,
+            icon=":material/description:",
+        )
 
 elif section == "Videos":
     if videos.empty:

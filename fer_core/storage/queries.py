@@ -346,6 +346,23 @@ def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
     return _frame(bind, stmt)
 
 
+def model_versions(bind, *, session_id: int) -> dict[str, list[str]]:
+    """The model versions whose readings a session holds: {model: [versions]} (more than one after an
+    analysis again with other weights)."""
+    stmt = (
+        select(P.model, P.model_version)
+        .join(D, D.id == P.detection_id)
+        .where(D.session_id == session_id)
+        .distinct()
+        .order_by(P.model, P.model_version)
+    )
+    out: dict[str, list[str]] = {}
+    with _connect(bind) as c:
+        for model, version in c.execute(stmt):
+            out.setdefault(model, []).append(version)
+    return out
+
+
 def markers(bind, *, session_id: int) -> pd.DataFrame:
     """A session's markers: id, media_id, file, start_s, end_s (None for a point), label; by file and time."""
     stmt = (

@@ -1,0 +1,343 @@
+"""The session report to hand out: PDF (paged A4, printable) or HTML, from the same content.
+
+Its details, people and readings, each model's emotion shares with 95% intervals, satisfaction, each video's
+satisfaction over time with its segments, key moments with their faces (pixelated when FER_BLUR_FACES is
+set), how often the models agree, accuracy on reviewed faces where there are any, the model versions and the
+date it was made. Charts are drawn by reportlab itself (no browser needed).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from fer_core import review, service, study
+from fer_core.config import AnalyzerConfig
+from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, MODEL_NAMES, OPINIONS, MediaKind
+from fer_core.storage import queries
+
+FORMATS = ("pdf", "html")
+BIN_S = 2.0
+
+
+def gather(engine: Engine, session_id: int) -> dict:
+    """Everything the report shows, as plain data."""
+    details = queries.session_details(engine, session_id=session_id)
+    if details is None:
+        raise ValueError(f"no session {session_id}")
+    media = queries.session_media(engine, session_id=session_id)
+    marks = queries.markers(engine, session_id=session_id)
+    shares = {}
+    rows_by_model = {}
+    for model in OPINIONS:
+        rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
+        rows_by_model[model] = rows
+        shares[model] = study.estimate(rows) if len(rows) else None
+    ens = rows_by_model["ensemble"]
+    timelines = []
+    for v in media[(media.kind == MediaKind.VIDEO) & (media.faces > 0)].itertuples():
+        part = ens[ens.media_id == v.id]
+        sat = part.assign(t_s=(part.t_s // BIN_S) * BIN_S).groupby("t_s")["satisfaction"].mean()
+        timelines.append(
+            {
+                "file": v.original_name,
+                "t_s": list(sat.index),
+                "satisfaction": list(sat.values),
+                "segments": marks[marks.media_id == v.id],
+            }
+        )
+    moments = study.key_moments(ens, n=3)
+    where = media.rename(columns={"id": "media_id"})[["media_id", "stored_path", "kind"]]
+    moments = (
+        moments.drop(columns=["kind"], errors="ignore")
+        .merge(where, on="media_id", how="left")
+        .assign(session_id=session_id)
+    )
+    blur = AnalyzerConfig.from_env().blur_faces
+    pictures = [service.face_picture(r, blur=blur, size=96) for r in moments.itertuples()]
+    agreement = queries.model_agreement(engine, session_id=session_id)
+    reviewed = queries.reviewed_faces(engine, session_id=session_id)
+    return {
+        "details": details,
+        "media": media,
+        "people": int(ens["participant"].nunique()) if len(ens) else 0,
+        "readings": int(len(ens)),
+        "shares": shares,
+        "timelines": timelines,
+        "moments": moments,
+        "pictures": pictures,
+        "agreement": agreement,
+        "accuracy": review.accuracy(reviewed) if len(reviewed) else None,
+        "versions": queries.model_versions(engine, session_id=session_id),
+        "made_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "blurred": blur,
+    }
+
+
+def session_report(engine: Engine, session_id: int, *, fmt: str = "pdf") -> bytes:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}; received {fmt!r}")
+    data = gather(engine, session_id)
+    return to_pdf(data) if fmt == "pdf" else to_html(data)
+
+
+# --- shared wording -----------------------------------------------------------------------------------------
+
+
+def _facts(d: dict) -> list[tuple[str, str]]:
+    det = d["details"]
+    when = pd.Timestamp(det["recorded_at"]).strftime("%Y-%m-%d %H:%M") if det.get("recorded_at") else "not given"
+    return [
+        ("Recorded", when),
+        ("Participant", det.get("participant") or "not given"),
+        ("Tags", ", ".join(det.get("tags") or []) or "none"),
+        ("Consent recorded", "yes" if det.get("consent") else "no"),
+        ("Files", str(int((d["media"]["status"] == "done").sum()))),
+        ("People seen", str(d["people"])),
+        ("Face readings", str(d["readings"])),
+        ("Notes", det.get("notes") or ""),
+    ]
+
+
+def _share_rows(d: dict) -> list[list[str]]:
+    """Per model: each emotion's share with its interval, and satisfaction."""
+    rows = []
+    for model in OPINIONS:
+        est = d["shares"][model]
+        if est is None:
+            continue
+        row = [DISPLAY_NAMES[model]]
+        for e in EMOTIONS:
+            v, lo, hi = est["value"][e], est["low"][e], est["high"][e]
+            row.append(f"{100 * v:.0f}%" + ("" if not np.isfinite(lo) else f"\n[{100 * lo:.0f}-{100 * hi:.0f}]"))
+        s, lo, hi = est["value"]["satisfaction"], est["low"]["satisfaction"], est["high"]["satisfaction"]
+        row.append(f"{s:+.2f}" + ("" if not np.isfinite(lo) else f"\n[{lo:+.2f}, {hi:+.2f}]"))
+        rows.append(row)
+    return rows
+
+
+def _agreement_text(d: dict) -> str:
+    a = d["agreement"]
+    if not a["faces"]:
+        return "No face was seen by both models."
+    return (
+        f"{DISPLAY_NAMES[MODEL_NAMES[0]]} and {DISPLAY_NAMES[MODEL_NAMES[1]]} give the same label to "
+        f"{a['agreement']:.0%} of {a['faces']} faces (Cohen's kappa {a['kappa']:.2f})."
+    )
+
+
+def _accuracy_rows(d: dict) -> list[list[str]]:
+    acc = d["accuracy"]
+    if not acc or not acc["n"]:
+        return []
+    return [
+        [DISPLAY_NAMES[m], f"{s['accuracy']:.1f}%", f"{s['ci95'][0]:.1f}-{s['ci95'][1]:.1f}%"]
+        for m, s in acc["models"].items()
+    ]
+
+
+def _versions_text(d: dict) -> str:
+    return "; ".join(f"{DISPLAY_NAMES.get(m, m)} {', '.join(v)}" for m, v in d["versions"].items()) or "none"
+
+
+METHOD = (
+    "Shares: each person's mean probability of each emotion over their readings, averaged over people, with "
+    "a 95% interval by bootstrap over people (one person: over blocks of 2 s of readings). Satisfaction: "
+    "P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), from -1 to +1."
+)
+
+
+# --- PDF ----------------------------------------------------------------------------------------------------
+
+
+def to_pdf(d: dict) -> bytes:
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
+    name = d["details"]["name"]
+    buf = io.BytesIO()
+    margin = 18 * mm
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin, bottomMargin=margin, title=name
+    )
+    width = A4[0] - 2 * margin
+
+    def esc(text) -> str:
+        return html.escape(str(text))
+
+    def grid(rows, widths, header=True):
+        t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), "Helvetica", 7.5),
+                    ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))] if header else []),
+                ]
+            )
+        )
+        return t
+
+    story = [
+        Paragraph(f"Session report: {esc(name)}", styles["Title"]),
+        Paragraph(f"Made {esc(d['made_at'])}. Model versions: {esc(_versions_text(d))}.", small),
+        Spacer(1, 4 * mm),
+        grid([[k, Paragraph(esc(v), small)] for k, v in _facts(d)], [40 * mm, width - 40 * mm], header=False),
+        Spacer(1, 4 * mm),
+        Paragraph("Emotion shares per model", styles["Heading2"]),
+        grid(
+            [["model", *EMOTIONS, "satisfaction"], *_share_rows(d)], [26 * mm] + [(width - 48 * mm) / 7] * 7 + [22 * mm]
+        ),
+        Paragraph(esc(METHOD), small),
+        Spacer(1, 3 * mm),
+        Paragraph("Agreement of the models", styles["Heading2"]),
+        Paragraph(esc(_agreement_text(d)), body),
+    ]
+    for tl in d["timelines"]:
+        heading = Paragraph(f"Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)", styles["Heading2"])
+        w, h = width, 55 * mm
+        drawing = Drawing(w, h)
+        x_max = max([*tl["t_s"], *([float(s) for s in tl["segments"]["end_s"].dropna()] or [0])]) + BIN_S
+        plot = LinePlot()
+        plot.x, plot.y, plot.width, plot.height = 30, 20, w - 40, h - 35
+        plot.data = [list(zip(tl["t_s"], tl["satisfaction"]))] if tl["t_s"] else [[(0, 0)]]
+        plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0, x_max
+        plot.yValueAxis.valueMin, plot.yValueAxis.valueMax, plot.yValueAxis.valueStep = -1, 1, 0.5
+        plot.lines[0].strokeColor = colors.HexColor("#1f77b4")
+        for seg in tl["segments"].itertuples():
+            x0 = plot.x + plot.width * seg.start_s / x_max
+            if pd.isna(seg.end_s):
+                drawing.add(
+                    Line(x0, plot.y, x0, plot.y + plot.height, strokeColor=colors.black, strokeDashArray=[2, 2])
+                )
+            else:
+                x1 = plot.x + plot.width * min(seg.end_s, x_max) / x_max
+                drawing.add(
+                    Rect(
+                        x0, plot.y, x1 - x0, plot.height, fillColor=colors.Color(0.5, 0.5, 0.5, 0.15), strokeColor=None
+                    )
+                )
+            drawing.add(String(x0 + 2, plot.y + plot.height + 3, str(seg.label)[:30], fontSize=6))
+        drawing.add(plot)
+        drawing.add(String(plot.x + plot.width / 2, 2, "time in video (s)", fontSize=7, textAnchor="middle"))
+        story.append(KeepTogether([heading, drawing]))  # a chart never on another page than its title
+    if len(d["moments"]):
+        story.append(Paragraph("Key moments (ensemble satisfaction per face)", styles["Heading2"]))
+        cells, captions = [], []
+        for r, pic in zip(d["moments"].itertuples(), d["pictures"]):
+            if pic is None:
+                cells.append(Paragraph("(not kept)", small))
+            else:
+                png = io.BytesIO()
+                from PIL import Image as PILImage
+
+                PILImage.fromarray(pic).save(png, format="PNG")
+                png.seek(0)
+                cells.append(Image(png, width=24 * mm, height=24 * mm))
+            captions.append(
+                Paragraph(esc(f"{r.moment} {r.satisfaction:+.2f}, {r.file} at {r.t_s:.1f} s, {r.participant}"), small)
+            )
+        cols = 6
+        rows = []
+        for i in range(0, len(cells), cols):
+            rows += [cells[i : i + cols], captions[i : i + cols]]
+        story.append(grid(rows, [width / cols] * min(cols, len(cells)), header=False))
+        if d["blurred"]:
+            story.append(Paragraph("Faces are pixelated (FER_BLUR_FACES is set on this server).", small))
+    acc_rows = _accuracy_rows(d)
+    if acc_rows:
+        acc = d["accuracy"]
+        story.append(Paragraph("Accuracy on reviewed faces", styles["Heading2"]))
+        story.append(grid([["model", "accuracy", "95% interval"], *acc_rows], [50 * mm, 40 * mm, 50 * mm]))
+        story.append(Paragraph(esc(f"{acc['n']} reviewed faces; Wilson's interval."), small))
+
+    def footer(canvas, doc_):
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(margin, margin / 2, f"{name[:80]} · made {d['made_at']}")
+        canvas.drawRightString(A4[0] - margin, margin / 2, f"page {doc_.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
+
+
+# --- HTML ---------------------------------------------------------------------------------------------------
+
+
+def to_html(d: dict) -> bytes:
+    import base64
+
+    from PIL import Image as PILImage
+
+    esc = html.escape
+    name = d["details"]["name"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Session report: {esc(name)}</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:190mm;margin:12mm auto;color:#222;font-size:11pt}"
+        "table{border-collapse:collapse;width:100%;margin:4px 0 10px}td,th{border:1px solid #bbb;padding:3px 5px;"
+        "font-size:9pt;vertical-align:top}th{background:#eee}.small{font-size:8.5pt;color:#555}"
+        ".bar{display:inline-block;height:10px}.moments img{width:96px;height:96px}"
+        "@page{size:A4;margin:15mm}@media print{h2{break-after:avoid}table{break-inside:avoid}}",
+        "</style></head><body>",
+        f"<h1>Session report: {esc(name)}</h1>",
+        f"<p class='small'>Made {esc(d['made_at'])}. Model versions: {esc(_versions_text(d))}.</p>",
+        "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _facts(d)) + "</table>",
+        "<h2>Emotion shares per model</h2><table><tr><th>model</th>"
+        + "".join(f"<th style='border-bottom:3px solid {EMOTION_COLORS[e]}'>{e}</th>" for e in EMOTIONS)
+        + "<th>satisfaction</th></tr>",
+    ]
+    for row in _share_rows(d):
+        parts.append("<tr>" + "".join(f"<td>{esc(c).replace(chr(10), '<br>')}</td>" for c in row) + "</tr>")
+    parts += [
+        "</table>",
+        f"<p class='small'>{esc(METHOD)}</p>",
+        f"<h2>Agreement of the models</h2><p>{esc(_agreement_text(d))}</p>",
+    ]
+    for tl in d["timelines"]:
+        parts.append(f"<h2>Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)</h2><table>")
+        parts.append("<tr><th>from (s)</th><th>satisfaction</th><th>segments and markers</th></tr>")
+        for t, s in zip(tl["t_s"], tl["satisfaction"]):
+            here = tl["segments"][
+                (tl["segments"].start_s < t + BIN_S) & (tl["segments"].end_s.fillna(tl["segments"].start_s) >= t)
+            ]
+            colour = "#2ca02c" if s >= 0 else "#d62728"
+            bar = f"<span class='bar' style='width:{abs(s) * 60:.0f}px;background:{colour}'></span>"
+            parts.append(f"<tr><td>{t:g}</td><td>{s:+.2f} {bar}</td><td>{esc(', '.join(here['label']))}</td></tr>")
+        parts.append("</table>")
+    if len(d["moments"]):
+        parts.append("<h2>Key moments (ensemble satisfaction per face)</h2><table class='moments'><tr>")
+        for r, pic in zip(d["moments"].itertuples(), d["pictures"]):
+            img = ""
+            if pic is not None:
+                png = io.BytesIO()
+                PILImage.fromarray(pic).save(png, format="PNG")
+                img = f"<img alt='face' src='data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}'><br>"
+            caption = f"{r.moment} {r.satisfaction:+.2f}, {r.file} at {r.t_s:.1f} s, {r.participant}"
+            parts.append(f"<td>{img}<span class='small'>{esc(caption)}</span></td>")
+        parts.append("</tr></table>")
+        if d["blurred"]:
+            parts.append("<p class='small'>Faces are pixelated (FER_BLUR_FACES is set on this server).</p>")
+    acc_rows = _accuracy_rows(d)
+    if acc_rows:
+        parts.append(
+            "<h2>Accuracy on reviewed faces</h2><table><tr><th>model</th><th>accuracy</th><th>95% interval</th></tr>"
+        )
+        parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in acc_rows]
+        parts.append(f"</table><p class='small'>{d['accuracy']['n']} reviewed faces; Wilson's interval.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts).encode()
