@@ -390,6 +390,21 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_adapt(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    try:
+        card = service.adapt(args.tag, engine=engine, method=args.method)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: card[k] for k in ("version", "cv_accuracy", "baseline_accuracy", "folds", "n")}))
+    return 0
+
+
 def cmd_hash_password(args) -> int:
     """Ask for a password twice (or read one line from a pipe) and print the variable that sets it."""
     import getpass
@@ -577,6 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=("pdf", "html"), default="pdf")
     rp.add_argument("--out", required=True)
     rp.set_defaults(func=cmd_report)
+    ad = sub.add_parser("adapt", help="adapt the models to a population (a tag) from its reviewed faces")
+    ad.add_argument("--tag", required=True)
+    ad.add_argument("--method", choices=("calibrate", "finetune"), default="calibrate")
+    ad.set_defaults(func=cmd_adapt)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)
 

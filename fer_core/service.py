@@ -456,3 +456,27 @@ def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int 
             return face_thumbnail(path, kind="face", t_s=0.0, box=(0, 0, 0, 0), blur=blur, size=size)
     except (MediaError, OSError):
         return None
+
+
+def adapt(tag: str, *, engine: Engine, method: str = "calibrate") -> dict:
+    """``adapt.adapt`` on the reviewed faces of the sessions tagged ``tag``, each face's participant being its
+    person (by name where named) in its session."""
+    import pandas as pd
+
+    from fer_core import adapt as adaptation
+    from fer_core import study
+    from fer_core.storage import queries
+
+    parts = []
+    for sid in queries.sessions_with_tag(engine, tag=tag):
+        reviewed = queries.reviewed_faces(engine, session_id=sid)
+        if reviewed.empty:
+            continue
+        people = study.with_participants(queries.readings(engine, session_id=sid))
+        who = dict(zip(people["detection_id"], f"{sid}: " + people["participant"].astype(str)))
+        parts.append(reviewed.assign(participant=reviewed["detection_id"].map(who)))
+    if not parts:
+        raise ValueError(f"no reviewed face in the sessions tagged {tag!r}: review some on the Review page first")
+    reviewed = pd.concat(parts, ignore_index=True)
+    probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
+    return adaptation.adapt(reviewed.merge(probs, on="detection_id"), tag=tag, method=method)

@@ -611,6 +611,17 @@ def faces_to_review(bind, *, session_id: int | None = None, tag: str | None = No
     return faces.merge(media, on="media_id", how="left").merge(reviews, on="detection_id", how="left")
 
 
+def face_probabilities(bind, *, detection_ids: list[int]) -> pd.DataFrame:
+    """Each model's probabilities of the given faces: detection_id and p_<model>_<emotion> columns."""
+    if not detection_ids:
+        return pd.DataFrame(columns=["detection_id"])
+    cols = [P.detection_id]
+    for model in OPINIONS:
+        cols += [func.max(case((P.model == model, getattr(P, f"p_{e}")))).label(f"p_{model}_{e}") for e in EMOTIONS]
+    stmt = select(*cols).where(P.detection_id.in_(detection_ids)).group_by(P.detection_id)
+    return _frame(bind, stmt)
+
+
 def reviewed_faces(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
     """The reviewed faces (of a session, or of the sessions with ``tag``): as ``faces_to_review``, reviewed only."""
     faces = faces_to_review(bind, session_id=session_id, tag=tag)
