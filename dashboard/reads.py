@@ -138,6 +138,10 @@ def review_accuracy(session_id: int | None = None, tag: str | None = None) -> di
     return _accuracy(_version(), session_id, tag)
 
 
+def adapted_versions() -> pd.DataFrame:
+    return _read("adapted_versions")
+
+
 def job_counts() -> dict[str, int]:
     return _live("job_counts", ())
 

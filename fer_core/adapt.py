@@ -107,3 +107,33 @@ def adapt(reviewed, *, tag: str, method: str = "calibrate") -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(card, indent=2))
     return card
+
+
+def apply_card(card: dict, faces: list[dict]) -> list[dict]:
+    """The analyzer's faces with each model's (and the ensemble's) probabilities, label and confidence as
+    the adapted version gives them; the original faces are left as they are."""
+    out = []
+    for f in faces:
+        preds = {}
+        for model, p in f["predictions"].items():
+            params = card["models"].get(model)
+            if params is None:
+                preds[model] = p
+                continue
+            probs = np.array([[p["probs"][e] for e in EMOTIONS]])
+            new = apply(probs, params["temperature"], np.array(params["bias"]))[0]
+            top = int(new.argmax())
+            preds[model] = {
+                "label": EMOTIONS[top],
+                "confidence": float(new[top]),
+                "probs": dict(zip(EMOTIONS, map(float, new))),
+            }
+        out.append({**f, "predictions": preds})
+    return out
+
+
+def adapted_versions(versions: dict[str, str], card: dict | None) -> dict[str, str]:
+    """Each model's version as stored with its readings: the original's, "+" the adapted version's."""
+    if card is None:
+        return versions
+    return {m: f"{v}+{card['version']}" if m in card["models"] else v for m, v in versions.items()}

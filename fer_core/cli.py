@@ -396,6 +396,14 @@ def cmd_adapt(args) -> int:
 
     engine = make_engine()
     upgrade(engine)
+    if args.use or args.original:
+        try:
+            service.choose_adapted(args.tag, None if args.original else args.use, engine=engine)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps({"tag": args.tag, "analysed_with": args.use or "original"}))
+        return 0
     try:
         card = service.adapt(args.tag, engine=engine, method=args.method)
     except ValueError as exc:
@@ -595,6 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
     ad = sub.add_parser("adapt", help="adapt the models to a population (a tag) from its reviewed faces")
     ad.add_argument("--tag", required=True)
     ad.add_argument("--method", choices=("calibrate", "finetune"), default="calibrate")
+    use = ad.add_mutually_exclusive_group()
+    use.add_argument(
+        "--use", metavar="VERSION", help="analyse the tag's sessions with this adapted version from now on"
+    )
+    use.add_argument("--original", action="store_true", help="analyse the tag's sessions with the original models")
     ad.set_defaults(func=cmd_adapt)
     hp = sub.add_parser("hash-password", help="make FER_DASHBOARD_PASSWORD_HASH (salted scrypt) from a password")
     hp.set_defaults(func=cmd_hash_password)

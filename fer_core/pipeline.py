@@ -17,12 +17,14 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from fer_core.adapt import adapted_versions, apply_card
 from fer_core.analyzer import Analyzer
 from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import FaceDetection, MediaFile
 from fer_core.storage.repository import (
+    adapted_for_session,
     find_media,
     finish_run,
     people_of,
@@ -92,6 +94,7 @@ def start_run(db, session_id: int, analyzer: Analyzer, **extra):
             "max_views_photo": cfg.max_views_photo,
             "max_views_video": cfg.max_views_video,
             "engine": analyzer.engine(),
+            "adapted_version": (adapted_for_session(db, session_id=session_id) or {}).get("version"),
             **extra,
         },
     )
@@ -199,7 +202,9 @@ def analyse_and_store(
         )
         db.add(media)
         db.flush()
-        ids = save_faces(db, media=media, run_id=run_id, faces=result.faces, versions=versions)
+        card = adapted_for_session(db, session_id=session_id)  # a population's adapted version, if chosen
+        faces = apply_card(card, result.faces) if card else result.faces
+        ids = save_faces(db, media=media, run_id=run_id, faces=faces, versions=adapted_versions(versions, card))
         for det_id, jpeg in zip(ids, result.thumbnails):
             written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
         outcome = commit(
@@ -293,7 +298,9 @@ def reanalyse_session(
             db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
             db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
-            ids = save_faces(db, media=m, run_id=run.id, faces=result.faces, versions=versions)
+            card = adapted_for_session(db, session_id=session_id)
+            faces = apply_card(card, result.faces) if card else result.faces
+            ids = save_faces(db, media=m, run_id=run.id, faces=faces, versions=adapted_versions(versions, card))
             rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks
             rematch_reviews(db, media_id=m.id, tolerance_s=0.5 / analyzer.config.fps)
             db.commit()  # the file's old results are replaced all at once

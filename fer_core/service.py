@@ -479,4 +479,17 @@ def adapt(tag: str, *, engine: Engine, method: str = "calibrate") -> dict:
         raise ValueError(f"no reviewed face in the sessions tagged {tag!r}: review some on the Review page first")
     reviewed = pd.concat(parts, ignore_index=True)
     probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
-    return adaptation.adapt(reviewed.merge(probs, on="detection_id"), tag=tag, method=method)
+    card = adaptation.adapt(reviewed.merge(probs, on="detection_id"), tag=tag, method=method)
+    with session_factory(engine)() as db:
+        repository.save_adapted(db, card)
+        db.commit()
+    return card
+
+
+def choose_adapted(tag: str, version: str | None, *, engine: Engine) -> None:
+    """From now on, analyse the sessions tagged ``tag`` with the adapted ``version`` (None: the original
+    models). Readings already stored keep the version they were made with; analyse a session again to redo
+    them."""
+    with session_factory(engine)() as db:
+        repository.choose_adapted(db, tag=tag, version=version)
+        db.commit()

@@ -82,7 +82,9 @@ def analyzer():
 
 @needs_weights
 @needs_data
-def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(tmp_path, analyzer, monkeypatch, capsys):
+def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(
+    tmp_path, analyzer, monkeypatch, capsys, group_photo
+):
     url = f"sqlite:///{tmp_path / 'fer.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -110,3 +112,29 @@ def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(tm
     assert "no reviewed face" in capsys.readouterr().err
     assert main(["adapt", "--tag", "shifted", "--method", "finetune"]) == 1
     assert "fine-tuning is not done yet" in capsys.readouterr().err
+
+    # chosen for the tag, the adapted version analyses its new sessions; the original stays for the others
+    assert main(["adapt", "--tag", "shifted", "--use", shifted["version"]]) == 0
+    assert main(["adapt", "--tag", "control", "--use", shifted["version"]]) == 1  # another tag's version
+    capsys.readouterr()
+    photo, _ = group_photo
+    common = dict(engine=engine, analyzer=analyzer, keep="none", media_root=tmp_path / "media")
+    service.ingest([photo], session_name="new shifted panel", tags=["shifted"], **common)
+    service.ingest([photo], session_name="untagged panel", **common)
+    from fer_core.storage import queries as Q
+
+    sessions = Q.sessions_overview(engine).set_index("name")["id"]
+    adapted = Q.face_predictions(engine, session_id=int(sessions["new shifted panel"]))
+    original = Q.face_predictions(engine, session_id=int(sessions["untagged panel"]))
+    assert len(adapted) == len(original) > 0
+    versions = Q.model_versions(engine, session_id=int(sessions["new shifted panel"]))
+    assert all(v.endswith("+" + shifted["version"]) for vs in versions.values() for v in vs), versions
+    assert not any(
+        "+shifted" in v
+        for vs in Q.model_versions(engine, session_id=int(sessions["untagged panel"])).values()
+        for v in vs
+    )
+    assert (adapted["confidence_ensemble"].to_numpy() != original["confidence_ensemble"].to_numpy()).any()
+    listed = Q.adapted_versions(engine)
+    assert listed.set_index("version").loc[shifted["version"], "chosen"]
+    assert main(["adapt", "--tag", "shifted", "--original"]) == 0

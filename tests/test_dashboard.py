@@ -169,8 +169,10 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     assert not at.exception
     at.text_input(key="reviewer").input("Mia")
     # the first two faces of the page: one happy, one not a face
-    at.selectbox[-12].select("happy")
-    at.selectbox[-11].select("not_a_face")
+    faces = [s for s in at.selectbox if s.label.startswith("#")]
+    assert len(faces) == 12
+    faces[0].select("happy")
+    faces[1].select("not_a_face")
     button(at, "Save these reviews").click().run()
     assert not at.exception and "2 review(s) saved" in at.success[0].value
     from fer_core.storage import queries as Q
@@ -184,10 +186,14 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     assert scored["accuracy on your faces"].iloc[0].startswith(f"{100 * right:.1f}%")  # ensemble first, n = 1
     at.switch_page("views/review.py").run()
     at.text_input(key="reviewer").input("")
-    at.selectbox[-1].select("sad")  # reviewed faces are hidden now: the last one not reviewed
+    [s for s in at.selectbox if s.label.startswith("#")][-1].select("sad")  # reviewed faces are hidden now
     button(at, "Save these reviews").click().run()
     assert at.error and "reviewer" in at.error[0].value  # a review needs a name; nothing saved
     assert sorted(Q.reviewed_faces(filled["engine"])["review"]) == ["happy", "not_a_face"]
+    # one person's faces only: adaptation says why it cannot be measured, and changes nothing
+    at.selectbox(key="adapt-tag").select("store-12").run()
+    button(at, "Adapt to this tag").click().run()
+    assert not at.exception and at.error and "at least 2 participants" in at.error[0].value
 
 
 def test_trends_page(filled):

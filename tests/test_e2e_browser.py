@@ -155,7 +155,7 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     (SHOTS / "exported-chart.png").write_bytes(png)
 
-    for name in ("trends", "compare", "manage", ""):
+    for name in ("trends", "compare", "review", "manage", ""):
         page.goto(f"{dashboard}/{name}")
         page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for()
         page.wait_for_timeout(1500)

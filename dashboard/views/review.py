@@ -9,7 +9,7 @@ from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
 import charts
 import reads
 from resources import get_engine
-from widgets import face_gallery, paginate, plain
+from widgets import face_gallery, paginate, plain, table
 
 NOT_YET = "not reviewed"
 st.title("Review faces")
@@ -50,31 +50,92 @@ if only == "not reviewed":
 elif only == "models disagree":
     faces = faces[faces["label_resnet50"] != faces["label_vgg16"]]
 st.caption(f"{len(faces)} face(s)")
+
+
+def gallery(faces) -> None:
+    page = paginate(faces.reset_index(drop=True), name="review", per_page=12)
+    face_gallery(
+        page,
+        lambda r: f"#{r.detection_id} · {r.t_s:.1f} s · {charts.MODEL_LABELS[model]}: {getattr(r, 'label_' + model)}",
+    )
+    with st.form("reviews"):
+        choices = {}
+        cols = st.columns(6)
+        for i, r in enumerate(page.itertuples()):
+            current = r.review if isinstance(r.review, str) else NOT_YET
+            choices[int(r.detection_id)] = (
+                cols[i % 6].selectbox(
+                    f"#{r.detection_id}", [NOT_YET, *REVIEW_LABELS], index=[NOT_YET, *REVIEW_LABELS].index(current)
+                ),
+                current,
+            )
+        if st.form_submit_button("Save these reviews", icon=":material/done_all:"):
+            changed = [(face, new) for face, (new, old) in choices.items() if new != old and new != NOT_YET]
+            try:
+                saved = service.review_faces(changed, reviewer=reviewer, engine=get_engine())
+            except ValueError as exc:
+                st.error(plain(exc))
+            else:
+                reads.changed()
+                st.success(f"{saved} review(s) saved.")
+
+
 if faces.empty:
     st.info("No face matches these filters.")
-    st.stop()
+else:
+    gallery(faces)
 
-page = paginate(faces.reset_index(drop=True), name="review", per_page=12)
-face_gallery(
-    page, lambda r: f"#{r.detection_id} · {r.t_s:.1f} s · {charts.MODEL_LABELS[model]}: {getattr(r, 'label_' + model)}"
+st.divider()
+st.subheader("Adapt the models to a population")
+st.caption(
+    "From the reviewed faces of the sessions with a tag, each model learns a temperature and one bias per "
+    "emotion (calibration), measured by cross-validation over participants: it is tested on people it did "
+    "not learn from. It uses the stored probabilities, so it works whatever was kept. The original models stay."
 )
-with st.form("reviews"):
-    choices = {}
-    cols = st.columns(6)
-    for i, r in enumerate(page.itertuples()):
-        current = r.review if isinstance(r.review, str) else NOT_YET
-        choices[int(r.detection_id)] = (
-            cols[i % 6].selectbox(
-                f"#{r.detection_id}", [NOT_YET, *REVIEW_LABELS], index=[NOT_YET, *REVIEW_LABELS].index(current)
-            ),
-            current,
-        )
-    if st.form_submit_button("Save these reviews", icon=":material/done_all:"):
-        changed = [(face, new) for face, (new, old) in choices.items() if new != old and new != NOT_YET]
+tags = reads.all_tags()
+if not tags:
+    st.info("Tag sessions (Upload or Manage) to adapt the models to a population.")
+else:
+    c1, c2 = st.columns(2)
+    pop = c1.selectbox("Tag", tags, key="adapt-tag")
+    if c2.button("Adapt to this tag", icon=":material/tune:"):
         try:
-            saved = service.review_faces(changed, reviewer=reviewer, engine=get_engine())
+            with st.spinner("Fitting and cross-validating ..."):
+                card = service.adapt(pop, engine=get_engine())
         except ValueError as exc:
             st.error(plain(exc))
         else:
             reads.changed()
-            st.success(f"{saved} review(s) saved.")
+            st.success(
+                plain(
+                    f"{card['version']}: ensemble {card['baseline_accuracy']['ensemble']:.1f}% -> "
+                    f"{card['cv_accuracy']['ensemble']:.1f}% (cross-validated, {card['n']} faces, "
+                    f"{card['participants']} people)"
+                )
+            )
+    versions = reads.adapted_versions()
+    if len(versions):
+        table(
+            versions.rename(
+                columns={
+                    "cv_accuracy": "ensemble, adapted (cross-validated) %",
+                    "baseline_accuracy": "ensemble, original %",
+                    "n": "faces",
+                    "chosen": "analyses its tag",
+                }
+            ),
+            hide_index=True,
+        )
+        mine = versions[versions["tag"] == pop]
+        options = ["original", *mine["version"]]
+        current = next(iter(mine[mine["chosen"]]["version"]), "original")
+        use = st.selectbox(
+            f"New analyses of sessions tagged {pop} use",
+            options,
+            index=options.index(current),
+            help="A session with two such tags uses the tag chosen first. Analyse a session again to redo it.",
+        )
+        if use != current:
+            service.choose_adapted(pop, None if use == "original" else use, engine=get_engine())
+            reads.changed()
+            st.rerun()

@@ -300,6 +300,30 @@ class FaceReview(Base):
     reviewed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class AdaptedVersion(Base):
+    """A version of the models adapted to a population (``fer_core.adapt``): its card, with the fitted
+    parameters. Kept in the database so that every worker analyses with it."""
+
+    __tablename__ = "adapted_version"
+
+    version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    card: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class TagAdaptation(Base):
+    """The adapted version that analyses the sessions with a tag; a session with two such tags uses the one
+    of lower ``position``."""
+
+    __tablename__ = "tag_adaptation"
+
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[str] = mapped_column(ForeignKey("adapted_version.version", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AnalysisJob(Base):
     """One uploaded file to analyse: its state, progress and the worker that has it.
 

@@ -16,6 +16,7 @@ from fer_core.constants import EMOTIONS, MODEL_NAMES, OPINIONS, Outcome
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
+    AdaptedVersion,
     AnalysisJob,
     FaceDetection,
     FaceReview,
@@ -29,6 +30,7 @@ from fer_core.storage.orm import (
     PersonLabel,
     Prediction,
     SessionTag,
+    TagAdaptation,
 )
 
 P = Prediction
@@ -363,6 +365,45 @@ def model_versions(bind, *, session_id: int) -> dict[str, list[str]]:
     return out
 
 
+def adapted_versions(bind) -> pd.DataFrame:
+    """Every adapted version: version, tag, method, created_at, n, folds, cv_accuracy and baseline_accuracy of
+    the ensemble, and whether it analyses its tag now (``chosen``)."""
+    rows = _frame(
+        bind,
+        select(
+            AdaptedVersion.version,
+            AdaptedVersion.tag,
+            AdaptedVersion.method,
+            AdaptedVersion.card,
+            AdaptedVersion.created_at,
+            TagAdaptation.position,
+        )
+        .outerjoin(TagAdaptation, TagAdaptation.version == AdaptedVersion.version)
+        .order_by(AdaptedVersion.tag, AdaptedVersion.created_at.desc()),
+    )
+    if rows.empty:
+        return pd.DataFrame(
+            columns=[
+                "version",
+                "tag",
+                "method",
+                "created_at",
+                "n",
+                "folds",
+                "cv_accuracy",
+                "baseline_accuracy",
+                "chosen",
+            ]
+        )
+    cards = rows.pop("card")
+    rows["n"] = [c["n"] for c in cards]
+    rows["folds"] = [c["folds"] for c in cards]
+    rows["cv_accuracy"] = [c["cv_accuracy"]["ensemble"] for c in cards]
+    rows["baseline_accuracy"] = [c["baseline_accuracy"]["ensemble"] for c in cards]
+    rows["chosen"] = rows.pop("position").notna()
+    return rows
+
+
 def markers(bind, *, session_id: int) -> pd.DataFrame:
     """A session's markers: id, media_id, file, start_s, end_s (None for a point), label; by file and time."""
     stmt = (
@@ -484,6 +525,9 @@ def data_version(bind) -> tuple:
         select(func.max(PersonLabel.updated_at)).scalar_subquery(),
         select(func.count()).select_from(FaceReview).scalar_subquery(),
         select(func.max(FaceReview.reviewed_at)).scalar_subquery(),
+        select(func.count()).select_from(AdaptedVersion).scalar_subquery(),
+        select(func.max(TagAdaptation.position)).scalar_subquery(),
+        select(func.count()).select_from(TagAdaptation).scalar_subquery(),
     )
     with _connect(bind) as c:
         return tuple(c.execute(stmt).one())

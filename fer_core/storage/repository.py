@@ -17,6 +17,7 @@ from fer_core.constants import EMOTIONS, MODEL_NAMES, REVIEW_LABELS
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
+    AdaptedVersion,
     AnalysisJob,
     AnalysisRun,
     FaceDetection,
@@ -31,6 +32,7 @@ from fer_core.storage.orm import (
     PersonLabel,
     Prediction,
     SessionTag,
+    TagAdaptation,
     utcnow,
 )
 
@@ -504,3 +506,38 @@ def rematch_reviews(db: Session, *, media_id: int, tolerance_s: float) -> int:
             r.detection_id, attached = best, attached + 1
             taken.add(best)
     return attached
+
+
+# --- adapted versions ---------------------------------------------------------------------------------------
+
+
+def save_adapted(db: Session, card: dict) -> None:
+    """Keep an adapted version's card (the caller commits)."""
+    db.add(AdaptedVersion(version=card["version"], tag=card["tag"], method=card["method"], card=card))
+
+
+def choose_adapted(db: Session, *, tag: str, version: str | None) -> None:
+    """Let ``version`` analyse the sessions tagged ``tag`` from now on, or, with None, the original models
+    (the caller commits). ValueError for a version of another tag or none at all."""
+    db.execute(delete(TagAdaptation).where(TagAdaptation.tag == tag))
+    if version is None:
+        return
+    found = db.get(AdaptedVersion, version)
+    if found is None or found.tag != tag:
+        raise ValueError(f"no adapted version {version!r} for the tag {tag!r}")
+    position = (db.scalar(select(func.max(TagAdaptation.position))) or 0) + 1
+    db.add(TagAdaptation(tag=tag, version=version, position=position))
+
+
+def adapted_for_session(db: Session | Connection, *, session_id: int) -> dict | None:
+    """The card of the adapted version that analyses this session: the one chosen for its tag that was
+    chosen first, if any."""
+    row = db.execute(
+        select(AdaptedVersion.card)
+        .join(TagAdaptation, TagAdaptation.version == AdaptedVersion.version)
+        .join(SessionTag, SessionTag.tag == TagAdaptation.tag)
+        .where(SessionTag.session_id == session_id)
+        .order_by(TagAdaptation.position)
+        .limit(1)
+    ).first()
+    return row[0] if row else None
