@@ -72,7 +72,7 @@ def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray
     if blur:
         image = blur_faces(image, [f[:4] for f in faces])
     thick = max(2, image.shape[1] // 400)
-    scale = max(0.5, image.shape[1] / 1600)
+    scale = max(0.6, image.shape[1] / 1100)  # a tag stays readable when the photo is shown small
     for x, y, w, h, text, emotion in faces:
         colour = _bgr(EMOTION_COLORS.get(emotion, "#7f7f7f"))
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
