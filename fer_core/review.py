@@ -15,8 +15,20 @@ from fer_core.constants import EMOTIONS, NOT_A_FACE, OPINIONS, UNCLEAR
 from fer_core.models.metrics import metrics
 
 
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 10) -> float | None:
+    """Expected calibration error: how far each model's confidence is from how often it is right, averaged
+    over 10 confidence bins weighted by their faces (0: a confidence of 70% is right 70% of the time)."""
+    if not len(confidence):
+        return None
+    edges = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = sum(
+        abs(confidence[edges == b].mean() - correct[edges == b].mean()) * (edges == b).sum() for b in np.unique(edges)
+    )
+    return round(float(gap / len(confidence)), 4)
+
+
 def accuracy(reviewed: pd.DataFrame, *, models=OPINIONS) -> dict:
-    """{"n", "not_a_face", "unclear", "models": {model: {"accuracy", "ci95", "per_class_recall", "confusion"}}}
+    """{"n", "not_a_face", "unclear", "models": {model: {"accuracy", "ci95", "per_class_recall", "confusion", "ece"}}}
     from ``queries.reviewed_faces``: accuracy and its interval in percent, recall as fractions, the confusion
     matrix with true labels as rows (FER-2013 order), as ``evaluate`` prints them."""
     judged = reviewed[reviewed["review"].isin(EMOTIONS)]
@@ -37,4 +49,5 @@ def accuracy(reviewed: pd.DataFrame, *, models=OPINIONS) -> dict:
         else:
             scores["ci95"] = [None, None]
         out["models"][model] = {k: scores[k] for k in ("accuracy", "ci95", "per_class_recall", "confusion")}
+        out["models"][model]["ece"] = calibration_error(judged[f"confidence_{model}"].to_numpy(float), pred == y)
     return out

@@ -330,6 +330,11 @@ def test_reviews_give_accuracy_on_own_faces_and_survive_analysing_again(analysed
         centre = (p_hat + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         assert acc["models"][model]["ci95"] == pytest.approx([100 * (centre - half), 100 * (centre + half)], abs=0.02)
+        conf = judged[f"confidence_{model}"].to_numpy()
+        hit = (judged[f"label_{model}"] == y).to_numpy()
+        bins = np.minimum((conf * 10).astype(int), 9)
+        ece = sum(abs(conf[bins == b].mean() - hit[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / n
+        assert acc["models"][model]["ece"] == pytest.approx(ece, abs=1e-4)
         confusion = np.array(acc["models"][model]["confusion"])
         assert confusion.sum() == n and np.trace(confusion) == right
 

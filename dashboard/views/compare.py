@@ -139,7 +139,12 @@ if not recall.empty:
     chart(charts.recall_figure(recall), recall, "per-class-recall")
 
 st.subheader("Accuracy on your reviewed faces")
-acc = reads.review_accuracy(session_id=session_id)
+population = st.selectbox(
+    "Of the sessions tagged",
+    [None, *reads.all_tags()],
+    format_func=lambda t: "(the sessions above)" if t is None else t,
+)
+acc = reads.review_accuracy(session_id=None if population else session_id, tag=population)
 if not acc["n"]:
     st.info("No reviewed face here yet: set the true expression of faces on the Review page.")
 else:
@@ -156,6 +161,7 @@ else:
                 "model": charts.MODEL_LABELS[name],
                 "accuracy on your faces": f"{m['accuracy']:.1f}% [{low:.1f}-{high:.1f}]",
                 "FER-2013 PublicTest (card)": "" if cards.get(name) is None else f"{cards[name]:.1f}%",
+                "calibration error": "" if m["ece"] is None else f"{m['ece']:.3f}",
                 **{e: "" if m["per_class_recall"][e] is None else f"{m['per_class_recall'][e]:.0%}" for e in EMOTIONS},
             }
         )
