@@ -31,10 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What each page draws last, and how many charts it has by then.
 PAGES = {
-    "home": ("text=Accuracy on FER-2013 PublicTest", 0),
-    "session": ("text=Download the session report (HTML)", 4),
+    "home": ("text=Accuracy on FER-2013 PublicTest", 1),
+    "session": ("text=Download the session report (HTML)", 1),  # its Overview, the section a new tab opens on
     "trends": ("text=Sessions side by side", 3),
-    "compare": ("text=Gallery of disagreements", 3),
+    "compare": ("text=Gallery of disagreements", 4),
+    "review": ("text=Adapt the models to a population", 0),
     "manage": ("text=Delete session", 0),
     "upload": ("text=Analyse", 0),
     "jobs": ("text=No jobs yet", 0),
