@@ -121,9 +121,12 @@ def face_gallery(rows: pd.DataFrame, caption, columns: int = 6) -> None:
             cols[i % columns].image(img, caption=plain(caption(r)))
 
 
-def play_from(media_id: int, t_s: float) -> None:
-    """Start the Session page's video ``media_id`` at ``t_s`` (a button's on_click)."""
+def play_from(media_id: int, t_s: float, section_key: str | None = None) -> None:
+    """Start the Session page's video ``media_id`` at ``t_s`` (a button's on_click), switching the page's
+    section (the radio ``section_key``) to its Videos, where the player is."""
     st.session_state[state.PLAY_FROM] = (int(media_id), float(t_s))
+    if section_key:
+        st.session_state[section_key] = "Videos"
 
 
 def video_player(row, *, start_s: float, autoplay: bool) -> None:

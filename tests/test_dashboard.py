@@ -147,6 +147,9 @@ def test_session_page_markers_people_and_segments(filled):
     at.toggle(key=f"baseline-{filled['a']}").set_value(True).run()
     assert not at.exception
     assert "not shares" in at.info[0].value and at.dataframe[0].value["happy"].str.contains("pp").all()
+    button(at, "Play this segment").click().run()  # the player is in Videos: the page goes there, at 0.5 s
+    assert not at.exception and at.radio(key=f"section-{filled['a']}").value == "Videos"
+    assert at.session_state["play_from"][1] == 0.5
 
 
 def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled):

@@ -58,7 +58,8 @@ c1.metric("Files", int((media["status"] == Outcome.DONE).sum()))
 c2.metric("People seen", int(media["people"].sum()), help=charts.PEOPLE_HELP)
 c3.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
 
-section = st.radio("Show", SECTIONS, horizontal=True, label_visibility="collapsed", key=f"section-{session_id}")
+SECTION = f"section-{session_id}"
+section = st.radio("Show", SECTIONS, horizontal=True, label_visibility="collapsed", key=SECTION)
 if int(media["faces"].sum()) == 0:
     table(media[list(MEDIA_COLUMNS)].rename(columns=MEDIA_COLUMNS), hide_index=True)
     st.info("No face was found in this session's media yet.")
@@ -89,7 +90,11 @@ def moment_buttons(moments: pd.DataFrame, *, key: str, columns: int = 6) -> None
             label = f"{r.t_s:.1f} s"
             if r.kind == MediaKind.VIDEO:
                 cols[(i - start) % columns].button(
-                    label, key=f"{key}-{i}", on_click=play_from, args=(r.media_id, r.t_s), icon=":material/play_arrow:"
+                    label,
+                    key=f"{key}-{i}",
+                    on_click=play_from,
+                    args=(r.media_id, r.t_s, SECTION),
+                    icon=":material/play_arrow:",
                 )
             else:
                 cols[(i - start) % columns].caption(plain(label))
@@ -329,7 +334,15 @@ elif section == "Segments":
     st.markdown("**Strongest moments per segment**")
     rows = study.with_participants(reads.readings(session_id, model))
     for i, s in enumerate(segments.itertuples()):
-        st.markdown(plain(f"{s.label} ({s.start_s:g}-{s.end_s:g} s, {s.file})"))
+        c1, c2 = st.columns([3, 1])
+        c1.markdown(plain(f"{s.label} ({s.start_s:g}-{s.end_s:g} s, {s.file})"))
+        c2.button(
+            "Play this segment",
+            key=f"play-segment-{i}",
+            on_click=play_from,
+            args=(s.media_id, s.start_s, SECTION),
+            icon=":material/play_arrow:",
+        )
         moment_buttons(study.key_moments(study.in_segment(rows, s), n=2), key=f"segment-moments-{i}")
 
 else:  # Faces
