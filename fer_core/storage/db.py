@@ -9,6 +9,7 @@ keys enforced.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from sqlalchemy import Engine, Integer, cast, create_engine, event, func
@@ -58,7 +59,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def alembic_config(engine: Engine | None = None):
     from alembic.config import Config
 
-    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    # stdout as it is now: Alembic's default is the sys.stdout of the moment alembic.config was first imported,
+    # which may be a stream closed since (a test's captured output, a finished CLI's redirect)
+    cfg = Config(str(MIGRATIONS / "alembic.ini"), stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
         cfg.attributes["engine"] = engine
