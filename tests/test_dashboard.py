@@ -170,6 +170,8 @@ def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled)
 def test_review_page_stores_reviews_and_compare_scores_them(filled):
     at = page("review")
     assert not at.exception
+    assert len([s for s in at.selectbox if s.label.startswith("#")]) == 4  # the latest session's faces first
+    at.selectbox(key="review-session").select(0).run()  # all sessions
     at.text_input(key="reviewer").input("Mia")
     # the first two faces of the page: one happy, one not a face
     faces = [s for s in at.selectbox if s.label.startswith("#")]

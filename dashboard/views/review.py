@@ -23,8 +23,9 @@ if sessions.empty:
     st.stop()
 
 c1, c2, c3 = st.columns(3)
-names = {None: "All sessions", **dict(zip(sessions["id"], sessions["name"]))}
-session_id = c1.selectbox("Session", list(names), format_func=names.get, key="review-session")
+ALL = 0  # no session has id 0
+names = {**dict(zip(sessions["id"], sessions["name"])), ALL: "All sessions"}  # the latest first: all can be many
+session_id = c1.selectbox("Session", list(names), format_func=names.get, key="review-session") or None
 tag = c2.selectbox("Tag", [None, *reads.all_tags()], format_func=lambda t: "any" if t is None else t)
 reviewer = c3.text_input("Your name", key="reviewer", help="Stored with each review, with the time")
 c1, c2, c3, c4 = st.columns(4)

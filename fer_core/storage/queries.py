@@ -609,7 +609,9 @@ def job_counts(bind) -> dict[str, int]:
     return {s: int(n) for s, n in rows}
 
 
-def face_predictions(bind, *, media_id: int | None = None, session_id: int | None = None) -> pd.DataFrame:
+def face_predictions(
+    bind, *, media_id: int | None = None, session_id: int | None = None, detection_ids: list[int] | None = None
+) -> pd.DataFrame:
     """One row per face: where it is, and each model's label and confidence (columns label_<model>,
     confidence_<model>) plus the ensemble's satisfaction index (positive minus negative probability)."""
     cols = [D.id.label("detection_id"), D.media_id, D.frame, D.t_s, D.x, D.y, D.w, D.h, D.track]
@@ -626,6 +628,8 @@ def face_predictions(bind, *, media_id: int | None = None, session_id: int | Non
         stmt = stmt.where(D.media_id == media_id)
     if session_id is not None:
         stmt = stmt.where(D.session_id == session_id)
+    if detection_ids is not None:
+        stmt = stmt.where(D.id.in_(detection_ids))
     return _frame(bind, stmt)
 
 
@@ -668,8 +672,31 @@ def face_probabilities(bind, *, detection_ids: list[int]) -> pd.DataFrame:
 
 def reviewed_faces(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
     """The reviewed faces (of a session, or of the sessions with ``tag``): as ``faces_to_review``, reviewed only."""
-    faces = faces_to_review(bind, session_id=session_id, tag=tag)
-    return faces[faces["review"].notna()].reset_index(drop=True)
+    R = FaceReview
+    stmt = select(R.detection_id, R.label.label("review"), R.reviewer).where(R.detection_id.is_not(None))
+    if session_id is not None:
+        stmt = stmt.where(R.session_id == session_id)
+    elif tag:
+        stmt = stmt.where(R.session_id.in_(select(SessionTag.session_id).where(SessionTag.tag == tag)))
+    reviews = _frame(bind, stmt)
+    # only the reviewed faces are read, however many faces the sessions hold
+    faces = (
+        face_predictions(bind, detection_ids=[int(d) for d in reviews["detection_id"]])
+        if len(reviews)
+        else face_predictions(bind, session_id=-1)
+    )
+    media = _frame(
+        bind,
+        select(
+            MediaFile.id.label("media_id"),
+            MediaFile.session_id,
+            MediaFile.original_name.label("file"),
+            MediaFile.kind,
+            MediaFile.stored_path,
+        ).where(MediaFile.id.in_(faces["media_id"].astype(int).tolist() or [-1])),
+    )
+    out = faces.merge(media, on="media_id", how="left").merge(reviews, on="detection_id", how="inner")
+    return out.sort_values("detection_id").reset_index(drop=True)
 
 
 def disagreements(bind, *, session_id: int | None = None, limit: int = 24) -> pd.DataFrame:
