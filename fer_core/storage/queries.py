@@ -633,6 +633,20 @@ def face_predictions(
     return _frame(bind, stmt)
 
 
+def _media_of(bind, *, media_ids: list[int] | None = None) -> pd.DataFrame:
+    """media_id, session_id, file, kind and stored_path of the given media files (default: all)."""
+    stmt = select(
+        MediaFile.id.label("media_id"),
+        MediaFile.session_id,
+        MediaFile.original_name.label("file"),
+        MediaFile.kind,
+        MediaFile.stored_path,
+    )
+    if media_ids is not None:
+        stmt = stmt.where(MediaFile.id.in_(media_ids or [-1]))
+    return _frame(bind, stmt)
+
+
 def faces_to_review(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
     """The faces of a session, of the sessions with ``tag``, or of all: as ``face_predictions`` (each model's
     label and confidence), with session_id, file, kind, stored_path and the face's review (``review``,
@@ -640,16 +654,7 @@ def faces_to_review(bind, *, session_id: int | None = None, tag: str | None = No
     ids = [session_id] if session_id is not None else (sessions_with_tag(bind, tag=tag) if tag else None)
     parts = [face_predictions(bind, session_id=i) for i in ids] if ids is not None else [face_predictions(bind)]
     faces = pd.concat(parts, ignore_index=True) if parts else face_predictions(bind, session_id=-1)
-    media = _frame(
-        bind,
-        select(
-            MediaFile.id.label("media_id"),
-            MediaFile.session_id,
-            MediaFile.original_name.label("file"),
-            MediaFile.kind,
-            MediaFile.stored_path,
-        ),
-    )
+    media = _media_of(bind)
     reviews = _frame(
         bind,
         select(FaceReview.detection_id, FaceReview.label.label("review"), FaceReview.reviewer).where(
@@ -685,16 +690,7 @@ def reviewed_faces(bind, *, session_id: int | None = None, tag: str | None = Non
         if len(reviews)
         else face_predictions(bind, session_id=-1)
     )
-    media = _frame(
-        bind,
-        select(
-            MediaFile.id.label("media_id"),
-            MediaFile.session_id,
-            MediaFile.original_name.label("file"),
-            MediaFile.kind,
-            MediaFile.stored_path,
-        ).where(MediaFile.id.in_(faces["media_id"].astype(int).tolist() or [-1])),
-    )
+    media = _media_of(bind, media_ids=faces["media_id"].astype(int).tolist())
     out = faces.merge(media, on="media_id", how="left").merge(reviews, on="detection_id", how="inner")
     return out.sort_values("detection_id").reset_index(drop=True)
 

@@ -35,6 +35,7 @@ from fer_core.storage.orm import (
     TagAdaptation,
     utcnow,
 )
+from fer_core.vision.tracking import iou as box_iou
 
 
 def clean_text(text: str | None, *, lines: bool = False) -> str | None:
@@ -371,16 +372,6 @@ def name_person(db: Session, *, media_id: int, person: int, label: str | None) -
             setattr(existing, k, v)
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _time_overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Overlap of two time spans over their union; 1 for two equal instants (a photo's faces)."""
     inter = min(a[1], b[1]) - max(a[0], b[0])
@@ -401,7 +392,7 @@ def rematch_people(db: Session, *, media_id: int) -> int:
     scored = []
     for lab in labels:
         for person, (t0, t1, *box) in spans.items():
-            iou = _iou((lab.x, lab.y, lab.w, lab.h), box)
+            iou = box_iou((lab.x, lab.y, lab.w, lab.h), box)
             overlap = _time_overlap((lab.t_first, lab.t_last), (t0, t1))
             if iou >= REMATCH_MIN_IOU and overlap > 0:
                 scored.append((iou * overlap, lab.id, person))
@@ -499,7 +490,7 @@ def rematch_reviews(db: Session, *, media_id: int, tolerance_s: float) -> int:
         for f in faces:
             if f.id in taken or abs(f.t_s - r.t_s) > tolerance_s + 1e-9:
                 continue
-            iou = _iou((r.x, r.y, r.w, r.h), (f.x, f.y, f.w, f.h))
+            iou = box_iou((r.x, r.y, r.w, r.h), (f.x, f.y, f.w, f.h))
             if iou >= best_iou:
                 best, best_iou = f.id, iou
         if best is not None:
