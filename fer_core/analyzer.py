@@ -80,6 +80,10 @@ class AnalysisResult:
         return pd.DataFrame(rows, columns=list(C.PREDICTION_COLUMNS))
 
 
+# A model's classifier head fine-tuned to a population, by model: (kernel (D, 7), bias (7,)).
+Heads = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def prediction_record(probs: np.ndarray) -> dict:
     i = int(np.argmax(probs))
     return {
@@ -157,29 +161,43 @@ class Analyzer:
             return load_lite(name, self.config.weights_dir, threads=self.config.threads, int8=engine == "litert-int8")
         return load_model(name, self.config.weights_dir)
 
-    def classify(self, crops: np.ndarray, *, tta: bool = True) -> dict[str, np.ndarray]:
+    def classify(self, crops: np.ndarray, *, tta: bool = True, heads: Heads | None = None) -> dict[str, np.ndarray]:
         """Probabilities (N, 7) per model, plus 'ensemble' (their mean) when there are several models.
 
         The models run side by side in threads (TensorFlow releases the GIL), each on
         its share of the cores: on 2 cores that beats one model after the other on
         both cores (benchmarks/core_speed.py).  Flip TTA (where the model card asks for
-        it and ``tta`` allows it) goes in the same call.
+        it and ``tta`` allows it) goes in the same call. ``heads``: a model's classifier head fine-tuned to a
+        population ({model: (kernel (D, 7), bias (7,))}, ``fer_core.adapt``) replaces its own.
         """
         from fer_core.models.nets import preprocess
 
         if len(crops) == 0:
             return {m: np.zeros((0, C.NUM_CLASSES), np.float32) for m in self._output_names()}
         x = preprocess(crops)
+        heads = heads or {}
         models = list(self.config.models)
         if len(models) > 1 and self.config.parallel_models:
-            out = dict(zip(models, self._pool().map(lambda m: self._classify_one(m, x, tta), models)))
+            out = dict(zip(models, self._pool().map(lambda m: self._classify_one(m, x, tta, heads.get(m)), models)))
         else:
-            out = {m: self._classify_one(m, x, tta) for m in models}
+            out = {m: self._classify_one(m, x, tta, heads.get(m)) for m in models}
         if len(models) > 1:
             out[C.ENSEMBLE] = np.mean([out[m] for m in models], axis=0)
         return out
 
-    def _classify_one(self, name: str, x: np.ndarray, tta: bool = True) -> np.ndarray:
+    def features(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Per model, the pooled features (N, D) its classifier head reads, of the crops as they are."""
+        from fer_core.models.engines import with_features
+        from fer_core.models.nets import preprocess
+
+        x = preprocess(crops)
+        return {
+            m: _predict(with_features(self._model(m)), x, self.config.batch_size, features=True)[1]
+            for m in self.config.models
+        }
+
+    def _classify_one(self, name: str, x: np.ndarray, tta: bool = True, head=None) -> np.ndarray:
+        from fer_core.models.engines import with_features
         from fer_core.models.registry import spec
 
         model = self._model(name)
@@ -189,10 +207,14 @@ class Analyzer:
         tta_flip, temperature = self._card_settings[name]
         n = len(x)
         if tta_flip and tta:  # the face and its mirror image, averaged
-            probs = _predict(model, np.concatenate([x, x[:, :, ::-1]]), self.config.batch_size)
-            probs = (probs[:n] + probs[n:]) / 2
-        else:
+            x = np.concatenate([x, x[:, :, ::-1]])
+        if head is None:
             probs = _predict(model, x, self.config.batch_size)
+        else:  # the population's head on the model's own features; fitted on labels, so no temperature
+            features = _predict(with_features(model), x, self.config.batch_size, features=True)[1]
+            probs, temperature = head_probabilities(features, *head), 1.0
+        if len(probs) > n:
+            probs = (probs[:n] + probs[n:]) / 2
         return apply_temperature(probs, temperature)
 
     def _pool(self):
@@ -213,13 +235,15 @@ class Analyzer:
         on_progress: ProgressFn | None = None,
         thumbnails: bool = False,
         on_faces: FacesFn | None = None,
+        heads: Heads | None = None,
     ) -> AnalysisResult:
         """Analyse a photo or a video; ``thumbnails`` also keeps a small JPEG of every face.
 
         With ``on_faces``, each batch's face records go to it instead of ``result.faces``,
-        so memory stays flat however long the video (the CLI prints them as they come)."""
+        so memory stays flat however long the video (the CLI prints them as they come). ``heads``: classifier
+        heads fine-tuned to a population (``classify``)."""
         analyze = self.analyze_video if media_kind(path) == C.MediaKind.VIDEO else self.analyze_image
-        return analyze(path, on_progress=on_progress, thumbnails=thumbnails, on_faces=on_faces)
+        return analyze(path, on_progress=on_progress, thumbnails=thumbnails, on_faces=on_faces, heads=heads)
 
     def analyze_image(
         self,
@@ -228,6 +252,7 @@ class Analyzer:
         on_progress: ProgressFn | None = None,
         thumbnails: bool = False,
         on_faces: FacesFn | None = None,
+        heads: Heads | None = None,
     ) -> AnalysisResult:
         """Detect and classify every face of one photo (frame 0, t_s 0, no track)."""
         notes: list[str] = []
@@ -236,7 +261,7 @@ class Analyzer:
             file=str(path), kind=C.MediaKind.PHOTO, width=image.shape[1], height=image.shape[0], warnings=notes
         )
         found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
-        self._classify_found(result, found, crops, on_faces=on_faces)
+        self._classify_found(result, found, crops, on_faces=on_faces, heads=heads)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.face_count} faces")
         return result
@@ -248,6 +273,7 @@ class Analyzer:
         on_progress: ProgressFn | None = None,
         thumbnails: bool = False,
         on_faces: FacesFn | None = None,
+        heads: Heads | None = None,
     ) -> AnalysisResult:
         """Sample the video at ``config.fps``, detect, track and classify every face."""
         info = video_info(path)
@@ -275,7 +301,7 @@ class Analyzer:
         # Decoding and detection of the next chunk overlap with classifying this one (a second thread).
         chunks = _prefetch(detected_chunks()) if self.config.pipeline_video else detected_chunks()
         for (found, crops), t_s in chunks:
-            self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces)
+            self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces, heads=heads)
             if on_progress and info.duration_s > 0:
                 on_progress(min(t_s / info.duration_s, 1.0), f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
         if not result.duration_s:  # the container did not say (or said the impossible): as far as it played
@@ -321,10 +347,11 @@ class Analyzer:
         *,
         tta: bool = True,
         on_faces: FacesFn | None = None,
+        heads: Heads | None = None,
     ) -> None:
         if not found:
             return
-        probs = self.classify(np.stack(crops), tta=tta)
+        probs = self.classify(np.stack(crops), tta=tta, heads=heads)
         records = [
             {
                 "file": result.file,
@@ -383,19 +410,33 @@ def _prefetch(items: Iterator, depth: int = 2) -> Iterator:
         stop.set()  # the consumer stopped early (an error): let the producer end
 
 
-def _predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Batched inference. For Keras and LiteRT each chunk is zero-padded to a power of two so the model sees a
+def _predict(model, x: np.ndarray, batch_size: int, *, features: bool = False):
+    """Batched inference: probabilities, or with ``features`` (probabilities, pooled features) from a model of
+    ``engines.with_features``. For Keras and LiteRT each chunk is zero-padded to a power of two so the model sees a
     handful of shapes: a new shape costs Keras a retrace of about a second (so at least 8 there), LiteRT a
     reallocation. OpenVINO's one network takes any batch size (a new one costs it a few ms once): no padding."""
     from fer_core.models.engines import LiteModel, OpenVinoModel
 
     smallest = 1 if isinstance(model, LiteModel) else 8
-    out = []
+    probs, feats = [], []
     for i in range(0, len(x), batch_size):
         chunk = x[i : i + batch_size]
         n = len(chunk)
         padded = n if isinstance(model, OpenVinoModel) else max(smallest, 1 << (n - 1).bit_length())
         if padded != n:
             chunk = np.concatenate([chunk, np.zeros((padded - n, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float32)[:n])
-    return np.concatenate(out)
+        if features:
+            p, f = model.features_on_batch(chunk)
+            feats.append(np.asarray(f, dtype=np.float32)[:n])
+        else:
+            p = model.predict_on_batch(chunk)
+        probs.append(np.asarray(p, dtype=np.float32)[:n])
+    return (np.concatenate(probs), np.concatenate(feats)) if features else np.concatenate(probs)
+
+
+def head_probabilities(features: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """softmax(features @ kernel + bias): what a classifier head (the nets' final Dense layer) gives."""
+    z = features @ kernel + bias
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

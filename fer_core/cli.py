@@ -361,6 +361,10 @@ def cmd_review(args) -> int:
         if session_id is None:
             print(f"error: no session named {args.session!r}", file=sys.stderr)
             return 1
+    if args.review_command == "list":
+        for face in service.list_faces(engine=engine, session_id=session_id):
+            print(json.dumps(face), flush=True)
+        return 0
     if args.review_command == "export":
         data = service.export_reviews(engine=engine, session_id=session_id, tag=args.tag, crops=not args.no_crops)
         Path(args.out).write_bytes(data)
@@ -585,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("label", choices=REVIEW_LABELS)
     rs.add_argument("--reviewer", help="who reviewed it (default: the user name)")
     rs.set_defaults(func=cmd_review)
+    rl = rv_sub.add_parser("list", help="a session's faces, one JSON object each, with their labels and review")
+    rl.add_argument("--session", required=True)
+    rl.set_defaults(func=cmd_review, tag=None)
     ra = rv_sub.add_parser("accuracy", help="each model's accuracy on the reviewed faces (JSON)")
     ra.add_argument("--session")
     ra.add_argument("--tag")

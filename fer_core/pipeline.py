@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from fer_core.adapt import adapted_versions, apply_card
+from fer_core.adapt import adapted_versions, apply_card, heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
@@ -94,7 +94,7 @@ def start_run(db, session_id: int, analyzer: Analyzer, **extra):
             "max_views_photo": cfg.max_views_photo,
             "max_views_video": cfg.max_views_video,
             "engine": analyzer.engine(),
-            "adapted_version": (adapted_for_session(db, session_id=session_id) or {}).get("version"),
+            "adapted_version": (usable(adapted_for_session(db, session_id=session_id), versions) or {}).get("version"),
             **extra,
         },
     )
@@ -158,10 +158,14 @@ def analyse_and_store(
                 media_id=existing.id,
             )
         )
+    card = usable(adapted_for_session(db, session_id=session_id), versions)  # a population's version, if chosen
     db.rollback()  # no transaction stays open while analysing (SQLite: other writers must not wait)
     try:
         result = analyzer.analyze_file(  # messages name the file as the user knows it, not the stored copy
-            path, on_progress=lambda f, m: step(0.95 * f, m.replace(path.name, name)), thumbnails=keep == Keep.FACES
+            path,
+            on_progress=lambda f, m: step(0.95 * f, m.replace(path.name, name)),
+            thumbnails=keep == Keep.FACES,
+            heads=heads_of(card),
         )
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
         return _record_failure(db, name, session_id, run_id, sha, size, commit, str(exc).replace(path.name, name))
@@ -202,7 +206,6 @@ def analyse_and_store(
         )
         db.add(media)
         db.flush()
-        card = adapted_for_session(db, session_id=session_id)  # a population's adapted version, if chosen
         faces = apply_card(card, result.faces) if card else result.faces
         ids = save_faces(db, media=media, run_id=run_id, faces=faces, versions=adapted_versions(versions, card))
         for det_id, jpeg in zip(ids, result.thumbnails):
@@ -288,9 +291,12 @@ def reanalyse_session(
                     )
                 )
                 continue
+            card = usable(adapted_for_session(db, session_id=session_id), versions)
             try:
                 with store_for(m.stored_path).local_file(m.stored_path) as local:
-                    result = analyzer.analyze_file(local, on_progress=lambda f, msg: step(0.95 * f, msg))
+                    result = analyzer.analyze_file(
+                        local, on_progress=lambda f, msg: step(0.95 * f, msg), heads=heads_of(card)
+                    )
             except MediaError as exc:
                 summary.files.append(FileOutcome(m.original_name, Outcome.FAILED, error=str(exc), media_id=m.id))
                 continue
@@ -298,7 +304,6 @@ def reanalyse_session(
             db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
             db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
             m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
-            card = adapted_for_session(db, session_id=session_id)
             faces = apply_card(card, result.faces) if card else result.faces
             ids = save_faces(db, media=m, run_id=run.id, faces=faces, versions=adapted_versions(versions, card))
             rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks

@@ -379,6 +379,27 @@ def review_faces(reviews: list[tuple[int, str]], *, reviewer: str, engine: Engin
     return len(reviews)
 
 
+def list_faces(*, engine: Engine, session_id: int) -> list[dict]:
+    """A session's faces as the review contract prints them: {"face_id", "file", "frame", "t_s", "box",
+    "labels": {model: label}, "review": None or the label set}."""
+    from fer_core.constants import OPINIONS
+    from fer_core.storage import queries
+
+    faces = queries.faces_to_review(engine, session_id=session_id)
+    return [
+        {
+            "face_id": int(r["detection_id"]),
+            "file": r["file"],
+            "frame": int(r["frame"]),
+            "t_s": round(float(r["t_s"]), 3),
+            "box": [int(r[c]) for c in ("x", "y", "w", "h")],
+            "labels": {m: r[f"label_{m}"] for m in OPINIONS if isinstance(r.get(f"label_{m}"), str)},
+            "review": r["review"] if isinstance(r["review"], str) else None,
+        }
+        for r in faces.to_dict("records")
+    ]
+
+
 def review_accuracy(*, engine: Engine, session_id: int | None = None, tag: str | None = None) -> dict:
     """``review.accuracy`` of the reviewed faces of a session, a tag's sessions, or all."""
     from fer_core import review
@@ -404,39 +425,47 @@ def export_reviews(
     from fer_core.exports import to_csv
     from fer_core.storage import queries
     from fer_core.storage.orm import FaceReview
-    from fer_core.storage.store import face_key, store_for
-    from fer_core.vision.media import MediaError
-    from fer_core.vision.pictures import classifier_crop
 
     reviewed = queries.reviewed_faces(engine, session_id=session_id, tag=tag)
     with session_factory(engine)() as db:
         times = dict(db.execute(select(FaceReview.detection_id, FaceReview.reviewed_at)).all())
     reviewed["reviewed_at"] = reviewed["detection_id"].map(times)
     crops = crops and not AnalyzerConfig.from_env().blur_faces
-    store = store or media_store()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        kept = []
-        for r in reviewed.itertuples() if crops else ():
-            box = (int(r.x), int(r.y), int(r.w), int(r.h))
-            try:
-                if isinstance(r.stored_path, str) and r.stored_path:
-                    with store_for(r.stored_path, store).local_file(r.stored_path) as path:
-                        crop = classifier_crop(path, kind=r.kind, t_s=r.t_s, box=box)
-                else:
-                    with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
-                        crop = classifier_crop(path, kind="face", t_s=0.0, box=box)
-            except (MediaError, OSError):
-                kept.append(False)  # nothing kept of this face: its labels only
-                continue
-            z.writestr(f"faces/{int(r.detection_id)}.png", cv2.imencode(".png", crop)[1].tobytes())
-            kept.append(True)
-        names = [f"faces/{int(d)}.png" if k else "" for d, k in zip(reviewed["detection_id"], kept)]
+        found = reviewed_crops(reviewed, store=store) if crops else []
+        for d, crop in zip(reviewed["detection_id"], found):
+            if crop is not None:  # else nothing was kept of this face: its labels only
+                z.writestr(f"faces/{int(d)}.png", cv2.imencode(".png", crop)[1].tobytes())
+        names = [f"faces/{int(d)}.png" if c is not None else "" for d, c in zip(reviewed["detection_id"], found)]
         reviewed["crop"] = names if crops else ""
         columns = ["detection_id", "session_id", "file", "t_s", "x", "y", "w", "h", "review", "reviewer", "reviewed_at"]
         columns += [c for c in reviewed.columns if c.startswith(("label_", "confidence_"))] + ["crop"]
         z.writestr("reviews.csv", to_csv(reviewed[columns].rename(columns={"detection_id": "face"})))
     return buf.getvalue()
+
+
+def reviewed_crops(reviewed, *, store: MediaStore | None = None) -> list:
+    """The 48x48 grayscale classifier crop of each reviewed face (rows as ``queries.reviewed_faces`` gives
+    them), from its kept media or kept face picture; None where nothing of it was kept."""
+    from fer_core.storage.store import face_key, store_for
+    from fer_core.vision.media import MediaError
+    from fer_core.vision.pictures import classifier_crop
+
+    store = store or media_store()
+    out = []
+    for r in reviewed.itertuples():
+        box = (int(r.x), int(r.y), int(r.w), int(r.h))
+        try:
+            if isinstance(r.stored_path, str) and r.stored_path:
+                with store_for(r.stored_path, store).local_file(r.stored_path) as path:
+                    out.append(classifier_crop(path, kind=r.kind, t_s=r.t_s, box=box))
+            else:
+                with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
+                    out.append(classifier_crop(path, kind="face", t_s=0.0, box=box))
+        except (MediaError, OSError):
+            out.append(None)
+    return out
 
 
 def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int = 128):
@@ -458,13 +487,17 @@ def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int 
         return None
 
 
-def adapt(tag: str, *, engine: Engine, method: str = "calibrate") -> dict:
+def adapt(tag: str, *, engine: Engine, method: str = "calibrate", analyzer: Analyzer | None = None, store=None) -> dict:
     """``adapt.adapt`` on the reviewed faces of the sessions tagged ``tag``, each face's participant being its
-    person (by name where named) in its session."""
+    person (by name where named) in its session. "finetune" reads the faces' crops from the kept media or
+    face pictures (faces with neither are left out) and runs ``analyzer``'s models on them."""
+    import numpy as np
     import pandas as pd
 
     from fer_core import adapt as adaptation
     from fer_core import study
+    from fer_core.config import AnalyzerConfig
+    from fer_core.models.registry import spec
     from fer_core.storage import queries
 
     parts = []
@@ -479,7 +512,27 @@ def adapt(tag: str, *, engine: Engine, method: str = "calibrate") -> dict:
         raise ValueError(f"no reviewed face in the sessions tagged {tag!r}: review some on the Review page first")
     reviewed = pd.concat(parts, ignore_index=True)
     probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
-    card = adaptation.adapt(reviewed.merge(probs, on="detection_id"), tag=tag, method=method)
+    reviewed = reviewed.merge(probs, on="detection_id")
+    analyzer = analyzer or Analyzer(AnalyzerConfig.from_env())
+    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+    features = heads = None
+    if method == "finetune":
+        crops = reviewed_crops(reviewed, store=store)
+        kept = np.array([c is not None for c in crops], dtype=bool)
+        if not kept.any():
+            raise ValueError(
+                f"fine-tuning needs the reviewed faces' pictures, and the sessions tagged {tag!r} kept none "
+                "(they keep nothing but the results): calibrate instead (--method calibrate)"
+            )
+        reviewed = reviewed[kept].reset_index(drop=True)
+        faces = np.stack([c for c in crops if c is not None])
+        straight, mirrored = analyzer.features(faces), analyzer.features(faces[:, :, ::-1])
+        features = {m: (straight[m], mirrored[m]) for m in straight}
+        heads = {}
+        for m in straight:
+            s = spec(m, analyzer.config.weights_dir)
+            heads[m] = (*adaptation.shipped_head(s.weights_file), s.temperature)
+    card = adaptation.adapt(reviewed, tag=tag, method=method, versions=versions, features=features, heads=heads)
     with session_factory(engine)() as db:
         repository.save_adapted(db, card)
         db.commit()

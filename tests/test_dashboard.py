@@ -199,6 +199,9 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     at.selectbox(key="adapt-tag").select("store-12").run()
     button(at, "Adapt to this tag").click().run()
     assert not at.exception and at.error and "at least 2 participants" in at.error[0].value
+    at.radio(key="adapt-method").set_value("finetune").run()  # fine-tuning needs pictures; these kept none
+    button(at, "Adapt to this tag").click().run()
+    assert not at.exception and at.error and "calibrate instead" in at.error[0].value
 
 
 def test_trends_page(filled):

@@ -316,6 +316,13 @@ def test_reviews_give_accuracy_on_own_faces_and_survive_analysing_again(analysed
         assert rc == 0 and out == [{"face": face, "review": label}]
     rc, _, err = _cli(url, "review", "set", "999999", "happy", capsys=capsys)
     assert rc == 1 and "no face 999999" in err
+    rc, listed, _ = _cli(url, "review", "list", "--session", "panel", capsys=capsys)
+    assert rc == 0 and sorted(f["face_id"] for f in listed) == sorted(truth)
+    one = next(f for f in listed if f["face_id"] == first)
+    row = faces.iloc[0]
+    assert one["review"] == "not_a_face" and one["t_s"] == round(float(row.t_s), 3)
+    assert one["box"] == [int(row.x), int(row.y), int(row.w), int(row.h)] and isinstance(one["file"], str)
+    assert one["labels"] == {m: row[f"label_{m}"] for m in ("ensemble", "resnet50", "vgg16")}
 
     rc, (acc,), _ = _cli(url, "review", "accuracy", "--session", "panel", capsys=capsys)
     judged = faces[faces.detection_id != first]

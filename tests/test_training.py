@@ -206,10 +206,16 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
     keras_net = load_model("vgg16", tmp_path / "weights")
     assert keras_net.get_layer("enlarge").output.shape[1:3] == (64, 64)
     d = np.load(DATA_DIR / "fer2013_publictest.npz")
-    # LiteRT files of earlier weights go when the new ones are converted; other models' files stay.
+    # LiteRT files of earlier weights or an earlier format go when the new ones are converted; other models'
+    # files stay.
     cache = tmp_path / "weights" / ".cache"
     cache.mkdir(parents=True)
-    stale = [cache / "vgg16-0123456789abcdef.tflite", cache / "vgg16-0123456789abcdef-int8.tflite"]
+    digest = card["sha256"][:16]
+    stale = [
+        cache / "vgg16-0123456789abcdef-f2.tflite",
+        cache / "vgg16-0123456789abcdef-int8.tflite",
+        cache / f"vgg16-{digest}.tflite",  # one output only: made before the pooled features came out too
+    ]
     other = cache / "resnet50-0123456789abcdef.tflite"
     for f in (*stale, other):
         f.write_bytes(b"old")
@@ -221,7 +227,7 @@ def test_a_net_trained_at_a_larger_backbone_size_ships_and_loads_at_that_size(tm
         atol=1e-3,
     )
     assert not any(f.exists() for f in stale) and other.exists()
-    assert [f.name for f in cache.glob("vgg16-*")] == [f"vgg16-{card['sha256'][:16]}.tflite"]
+    assert [f.name for f in cache.glob("vgg16-*")] == [f"vgg16-{digest}-f2.tflite"]
     probs = Analyzer(AnalyzerConfig(models=("vgg16",), weights_dir=str(tmp_path / "weights"))).classify(d["x"][:64])
     accuracy = 100 * float(np.mean(probs["vgg16"].argmax(axis=1) == d["y"][:64]))
     assert accuracy == pytest.approx(card["publictest"]["accuracy"], abs=0.01)

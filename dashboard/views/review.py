@@ -3,12 +3,12 @@ participants (Compare page)."""
 
 import streamlit as st
 
-from fer_core import service
+from fer_core import WeightsError, service
 from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
 
 import charts
 import reads
-from resources import get_engine
+from resources import get_analyzer, get_engine
 from widgets import face_gallery, paginate, plain, table
 
 NOT_YET = "not reviewed"
@@ -89,21 +89,27 @@ else:
 st.divider()
 st.subheader("Adapt the models to a population")
 st.caption(
-    "From the reviewed faces of the sessions with a tag, each model learns a temperature and one bias per "
-    "emotion (calibration), measured by cross-validation over participants: it is tested on people it did "
-    "not learn from. It uses the stored probabilities, so it works whatever was kept. The original models stay."
+    "From the reviewed faces of the sessions with a tag, each model is adapted and measured by "
+    "cross-validation over participants: it is tested on people it did not learn from. The original models stay."
 )
+METHODS = {
+    "calibrate": "Calibrate: a temperature and one bias per emotion, from the stored probabilities (works "
+    "whatever the sessions kept)",
+    "finetune": "Fine-tune the classifier heads on the faces' 48x48 crops (needs the sessions to keep their "
+    "media or face pictures; faces of sessions that keep nothing are left out)",
+}
 tags = reads.all_tags()
 if not tags:
     st.info("Tag sessions (Upload or Manage) to adapt the models to a population.")
 else:
-    c1, c2 = st.columns(2)
+    c1, c2 = st.columns([1, 2])
     pop = c1.selectbox("Tag", tags, key="adapt-tag")
-    if c2.button("Adapt to this tag", icon=":material/tune:"):
+    method = c2.radio("Method", list(METHODS), format_func=METHODS.get, key="adapt-method")
+    if st.button("Adapt to this tag", icon=":material/tune:"):
         try:
-            with st.spinner("Fitting and cross-validating ..."):
-                card = service.adapt(pop, engine=get_engine())
-        except ValueError as exc:
+            with st.spinner("Fitting and cross-validating (fine-tuning takes a minute or two) ..."):
+                card = service.adapt(pop, engine=get_engine(), method=method, analyzer=get_analyzer())
+        except (ValueError, WeightsError) as exc:
             st.error(plain(exc))
         else:
             reads.changed()

@@ -1,5 +1,9 @@
 """Inference engines for the shipped Keras models: OpenVINO and LiteRT (converted once, cached beside the
-weights) besides Keras itself (``registry.load_model``)."""
+weights) besides Keras itself (``registry.load_model``).
+
+Every engine gives each face's probabilities (``predict_on_batch``) and, for a head fine-tuned to a population
+(``fer_core.adapt``), also the pooled features the classifier head reads (``features_on_batch``): the converted
+file has both outputs, so the backbone runs once either way."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.constants import NUM_CLASSES
 from fer_core.models.registry import ModelSpec, WeightsError, _load, sha256, spec
+
+FORMAT = "f2"  # converted files with two outputs, probabilities and pooled features
 
 
 # ----------------------------------------------------------------------------- fast inference (LiteRT, OpenVINO)
@@ -24,11 +31,18 @@ class LiteModel:
         self.path = path
         self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
         self._in = self._interpreter.get_input_details()[0]["index"]
-        self._out = self._interpreter.get_output_details()[0]["index"]
+        outputs = self._interpreter.get_output_details()
+        # the probabilities are the (N, 7) output; the other, if any, is the pooled features
+        self._out = next(o["index"] for o in outputs if o["shape"][-1] == NUM_CLASSES)
+        self._features = next((o["index"] for o in outputs if o["shape"][-1] != NUM_CLASSES), None)
         self._shape: tuple[int, ...] | None = None
         self._lock = threading.Lock()  # an interpreter must not run in two threads at once
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.features_on_batch(x)[0]
+
+    def features_on_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (N, 7), pooled features (N, D))."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
             if x.shape != self._shape:
@@ -37,7 +51,7 @@ class LiteModel:
                 self._shape = x.shape
             self._interpreter.set_tensor(self._in, x)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._out).copy()
+            return self._interpreter.get_tensor(self._out).copy(), self._interpreter.get_tensor(self._features).copy()
 
 
 class OpenVinoModel:
@@ -67,6 +81,9 @@ class OpenVinoModel:
                 "ENABLE_CPU_PINNING": False,
             },
         )
+        last = [o.get_partial_shape()[-1].get_length() for o in compiled.outputs]
+        self._out = last.index(NUM_CLASSES)
+        self._features = next((i for i, d in enumerate(last) if d != NUM_CLASSES), None)
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request must not run in two threads at once
         # A first call here, in one thread (loading holds the registry's lock): OpenVINO's Python binding sets up
@@ -75,9 +92,38 @@ class OpenVinoModel:
         self.predict_on_batch(np.zeros((1, *face_shape), np.float32))
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.features_on_batch(x)[0]
+
+    def features_on_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (N, 7), pooled features (N, D))."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
-            return np.array(self._request.infer([x])[0], dtype=np.float32)
+            out = self._request.infer([x])
+            return np.array(out[self._out], dtype=np.float32), np.array(out[self._features], dtype=np.float32)
+
+
+class KerasFeatures:
+    """The Keras model with the pooled features as a second output (the engines' ``features_on_batch``)."""
+
+    def __init__(self, model):
+        import keras
+
+        self._model = keras.Model(model.input, [model.output, model.get_layer("gap").output])
+
+    def features_on_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs, features = self._model.predict_on_batch(np.asarray(x, dtype=np.float32))
+        return np.asarray(probs, np.float32), np.asarray(features, np.float32)
+
+
+def with_features(model):
+    """An object whose ``features_on_batch`` gives (probabilities, pooled features) for ``model``, any engine's."""
+    if isinstance(model, (LiteModel, OpenVinoModel)):
+        return model
+    with _lock:
+        key = id(model)
+        if key not in _keras_features:
+            _keras_features[key] = KerasFeatures(model)
+        return _keras_features[key]
 
 
 def openvino_available() -> bool:
@@ -114,7 +160,7 @@ def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = 
             f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
             "the file is corrupt or was replaced without a new card"
         )
-    target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}{'-int8' if int8 else ''}.tflite"
+    target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}-{FORMAT}{'-int8' if int8 else ''}.tflite"
     if not target.is_file():
         _convert(s, target, int8=int8)
         _remove_stale(target.parent, name, digest)
@@ -122,11 +168,12 @@ def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = 
 
 
 def _remove_stale(cache: Path, name: str, digest: str) -> None:
-    # Files made from earlier weights of this model are never read again (94 MB each for ResNet50).
-    pattern = re.compile(rf"{re.escape(name)}-([0-9a-f]{{16}})(-int8)?\.tflite")
+    # Files made from earlier weights of this model, or in an earlier format, are never read again (94 MB
+    # each for ResNet50).
+    pattern = re.compile(rf"{re.escape(name)}-([0-9a-f]{{16}})(-[a-z0-9]+)?(-int8)?\.tflite")
     for old in cache.glob(f"{name}-*.tflite"):
         match = pattern.fullmatch(old.name)
-        if match and match.group(1) != digest[:16]:
+        if match and (match.group(1) != digest[:16] or match.group(2) != f"-{FORMAT}"):
             old.unlink(missing_ok=True)
 
 
@@ -149,8 +196,9 @@ def _convert(s: ModelSpec, target: Path, *, int8: bool = False) -> None:
         convert_variables_to_constants_v2,
     )
 
+    both = keras.Model(model.input, [model.output, model.get_layer("gap").output])
     signature = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
-    forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+    forward = tf.function(lambda x: both(x, training=False), input_signature=[signature])
     frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     if int8:
@@ -162,6 +210,7 @@ def _convert(s: ModelSpec, target: Path, *, int8: bool = False) -> None:
 
 
 _lite: dict[tuple[str, str, int, bool], LiteModel] = {}
+_keras_features: dict[int, KerasFeatures] = {}
 _openvino: dict[tuple[str, str, int], OpenVinoModel] = {}
 _lock = threading.Lock()
 
