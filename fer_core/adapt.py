@@ -64,14 +64,19 @@ def group_folds(groups: np.ndarray, folds: int, seed: int = 0) -> list[np.ndarra
     return [np.isin(groups, names[order[i::k]]) for i in range(k)]
 
 
-def cross_validate(probs: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, *, folds: int = FOLDS) -> dict:
-    """Per model: accuracy (percent) of the calibrated model on each held-out fold of participants, pooled,
-    and of the original model on the same faces."""
+def participant_folds(groups: np.ndarray, folds: int) -> list[np.ndarray]:
+    """``group_folds`` for a measurement: it needs at least 2 participants, to test on people not fitted on."""
     if len(np.unique(groups)) < 2:
         raise ValueError(
             "adaptation needs reviewed faces of at least 2 participants (it is tested on people it did not see)"
         )
-    masks = group_folds(groups, folds)
+    return group_folds(groups, folds)
+
+
+def cross_validate(probs: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, *, folds: int = FOLDS) -> dict:
+    """Per model: accuracy (percent) of the calibrated model on each held-out fold of participants, pooled,
+    and of the original model on the same faces."""
+    masks = participant_folds(groups, folds)
     cv, base = {}, {}
     for model, p in probs.items():
         pred = np.empty(len(y), dtype=int)
@@ -183,11 +188,7 @@ def finetune_head(data: HeadData, y: np.ndarray, groups: np.ndarray) -> tuple:
 def cross_validate_heads(data: dict[str, HeadData], y: np.ndarray, groups: np.ndarray, *, folds: int = FOLDS) -> dict:
     """As ``cross_validate``, for heads fine-tuned per model (``data``). The ensemble is the mean of the
     models' probabilities, as the analyzer makes it."""
-    if len(np.unique(groups)) < 2:
-        raise ValueError(
-            "adaptation needs reviewed faces of at least 2 participants (it is tested on people it did not see)"
-        )
-    masks = group_folds(groups, folds)
+    masks = participant_folds(groups, folds)
     adapted, original = {}, {}
     for model, d in data.items():
         p = np.empty((len(y), NUM_CLASSES))

@@ -93,6 +93,31 @@ def _population(engine, analyzer, *, tag: str, angry_looks_like: str, seed: int,
             service.review_faces(list(zip(ids, truth)), reviewer="Mia", engine=engine)
 
 
+def _database(tmp_path, monkeypatch):
+    """A fresh SQLite study database that the CLI uses too, with FER_HOME (adapted cards) in ``tmp_path``."""
+    url = f"sqlite:///{tmp_path / 'fer.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    return engine
+
+
+def _analyse_tagged_and_untagged(engine, analyzer, photo, tmp_path):
+    """The group photo analysed in a new session tagged "shifted" and in an untagged one: their faces'
+    predictions, and the model versions the tagged one's readings carry."""
+    from fer_core.storage import queries as Q
+
+    common = dict(engine=engine, analyzer=analyzer, keep="none", media_root=tmp_path / "media")
+    service.ingest([photo], session_name="new shifted panel", tags=["shifted"], **common)
+    service.ingest([photo], session_name="untagged panel", **common)
+    sessions = Q.sessions_overview(engine).set_index("name")["id"]
+    adapted = Q.face_predictions(engine, session_id=int(sessions["new shifted panel"]))
+    original = Q.face_predictions(engine, session_id=int(sessions["untagged panel"]))
+    versions = Q.model_versions(engine, session_id=int(sessions["new shifted panel"]))
+    return adapted, original, versions, int(sessions["untagged panel"])
+
+
 @pytest.fixture(scope="module")
 def analyzer():
     return Analyzer(AnalyzerConfig())
@@ -103,11 +128,7 @@ def analyzer():
 def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(
     tmp_path, analyzer, monkeypatch, capsys, group_photo
 ):
-    url = f"sqlite:///{tmp_path / 'fer.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    engine = _database(tmp_path, monkeypatch)
     _population(engine, analyzer, tag="shifted", angry_looks_like="sad", seed=1)
     _population(engine, analyzer, tag="control", angry_looks_like="angry", seed=2)
 
@@ -135,23 +156,12 @@ def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(
     assert main(["adapt", "--tag", "shifted", "--use", shifted["version"]]) == 0
     assert main(["adapt", "--tag", "control", "--use", shifted["version"]]) == 1  # another tag's version
     capsys.readouterr()
-    photo, _ = group_photo
-    common = dict(engine=engine, analyzer=analyzer, keep="none", media_root=tmp_path / "media")
-    service.ingest([photo], session_name="new shifted panel", tags=["shifted"], **common)
-    service.ingest([photo], session_name="untagged panel", **common)
     from fer_core.storage import queries as Q
 
-    sessions = Q.sessions_overview(engine).set_index("name")["id"]
-    adapted = Q.face_predictions(engine, session_id=int(sessions["new shifted panel"]))
-    original = Q.face_predictions(engine, session_id=int(sessions["untagged panel"]))
+    adapted, original, versions, untagged = _analyse_tagged_and_untagged(engine, analyzer, group_photo[0], tmp_path)
     assert len(adapted) == len(original) > 0
-    versions = Q.model_versions(engine, session_id=int(sessions["new shifted panel"]))
     assert all(v.endswith("+" + shifted["version"]) for vs in versions.values() for v in vs), versions
-    assert not any(
-        "+shifted" in v
-        for vs in Q.model_versions(engine, session_id=int(sessions["untagged panel"])).values()
-        for v in vs
-    )
+    assert not any("+shifted" in v for vs in Q.model_versions(engine, session_id=untagged).values() for v in vs)
     assert (adapted["confidence_ensemble"].to_numpy() != original["confidence_ensemble"].to_numpy()).any()
     listed = Q.adapted_versions(engine)
     assert listed.set_index("version").loc[shifted["version"], "chosen"]
@@ -164,13 +174,8 @@ def test_finetuned_heads_gain_on_a_shifted_population_keep_an_unshifted_one_and_
     tmp_path, analyzer, monkeypatch, capsys, group_photo
 ):
     from fer_core import adapt
-    from fer_core.storage import queries as Q
 
-    url = f"sqlite:///{tmp_path / 'fer.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    engine = _database(tmp_path, monkeypatch)
     (tmp_path / "kept").mkdir()
     _population(engine, analyzer, tag="shifted", angry_looks_like="sad", seed=3, photos=tmp_path / "kept")
     _population(engine, analyzer, tag="control", angry_looks_like="angry", seed=4, photos=tmp_path / "kept")
@@ -193,15 +198,8 @@ def test_finetuned_heads_gain_on_a_shifted_population_keep_an_unshifted_one_and_
     # the fine-tuned heads analyse the tag's new sessions on the default engine; the original stays
     assert main(["adapt", "--tag", "shifted", "--use", shifted["version"]]) == 0
     capsys.readouterr()
-    photo, _ = group_photo
-    common = dict(engine=engine, analyzer=analyzer, keep="none", media_root=tmp_path / "media")
-    service.ingest([photo], session_name="new shifted panel", tags=["shifted"], **common)
-    service.ingest([photo], session_name="untagged panel", **common)
-    sessions = Q.sessions_overview(engine).set_index("name")["id"]
-    tuned = Q.face_predictions(engine, session_id=int(sessions["new shifted panel"]))
-    original = Q.face_predictions(engine, session_id=int(sessions["untagged panel"]))
+    tuned, original, versions, _ = _analyse_tagged_and_untagged(engine, analyzer, group_photo[0], tmp_path)
     assert len(tuned) == len(original) > 0
-    versions = Q.model_versions(engine, session_id=int(sessions["new shifted panel"]))
     assert all(v.endswith("+" + shifted["version"]) for vs in versions.values() for v in vs), versions
     for model in ("resnet50", "vgg16"):
         assert (tuned[f"confidence_{model}"].to_numpy() != original[f"confidence_{model}"].to_numpy()).any()
