@@ -392,3 +392,17 @@ def binned(rows: pd.DataFrame, *, bin_s: float) -> pd.DataFrame:
     df = b.groupby("t_s").agg(faces=("t_s", "size"), **{e: (e, "mean") for e in EMOTIONS}).reset_index()
     out = df.melt(id_vars=["t_s", "faces"], value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
     return out.sort_values(["t_s", "emotion"]).reset_index(drop=True)
+
+
+@_one_at_a_time
+def live_figure(window: pd.DataFrame, *, now_s: float, span_s: float = 60.0, markers: pd.DataFrame | None = None):
+    """The last ``span_s`` seconds of a live run: the ensemble's mean probability per emotion in 1 s bins
+    (``window`` from ``LiveRecording.window``), with the moments marked so far."""
+    ens = window[window["model"] == ENSEMBLE]
+    binned_ = ens.assign(t_s=ens["t_s"].floordiv(1.0)).groupby("t_s", as_index=False)[list(EMOTIONS)].mean()
+    tidy = binned_.melt(id_vars="t_s", value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
+    fig = timeline_figure(tidy, title=f"The last {span_s:.0f} s (ensemble)")
+    fig.update_layout(xaxis_range=[max(0.0, now_s - span_s), max(span_s, now_s)], xaxis_title="time in run (s)")
+    if markers is not None:
+        with_markers(fig, markers)
+    return fig

@@ -38,6 +38,7 @@ def run() -> None:
         [
             st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
             st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
+            st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:"),
             st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
             st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
             st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),

@@ -11,6 +11,7 @@ def chosen_video(session_id: int) -> str:
     return f"video-of-{session_id}"
 
 
+LIVE = "live-run"  # this tab's live run: the recording being made, and the last one saved
 PLAY_FROM = "play_from"  # (media id, seconds): the moment or segment last clicked, where the video starts
 
 

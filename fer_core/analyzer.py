@@ -310,6 +310,22 @@ class Analyzer:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {result.face_count} faces")
         return result
 
+    def analyze_frame(
+        self,
+        result: AnalysisResult,
+        frame: Frame,
+        *,
+        tracker: Tracker,
+        thumbnails: bool = False,
+        heads: Heads | None = None,
+    ) -> list[dict]:
+        """One frame of a live run: its faces found, tracked by ``tracker`` and classified as a video's are;
+        the records are added to ``result.faces`` (and thumbnails to ``result.thumbnails``) and returned."""
+        before = len(result.faces)
+        found, crops = self._detect(result, [frame], tracker=tracker, thumbnails=thumbnails)
+        self._classify_found(result, found, crops, tta=self.config.video_tta, heads=heads)
+        return result.faces[before:]
+
     def _detect(
         self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None, thumbnails: bool = False
     ) -> tuple[list, list[np.ndarray]]:

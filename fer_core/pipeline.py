@@ -18,13 +18,14 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from fer_core.adapt import adapted_versions, apply_card, heads_of, usable
-from fer_core.analyzer import Analyzer
+from fer_core.analyzer import AnalysisResult, Analyzer
 from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import FaceDetection, MediaFile
 from fer_core.storage.repository import (
     adapted_for_session,
+    add_marker,
     find_media,
     finish_run,
     people_of,
@@ -164,7 +165,6 @@ def analyse_and_store(
         result = analyzer.analyze_file(  # messages name the file as the user knows it, not the stored copy
             path,
             on_progress=lambda f, m: step(0.95 * f, m.replace(path.name, name)),
-            thumbnails=keep == Keep.FACES,
             heads=heads_of(card),
         )
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
@@ -186,32 +186,25 @@ def analyse_and_store(
     stored = source if keep == Keep.MEDIA else None
     if keep == Keep.MEDIA and stored is None:
         stored = store.put_file(media_key(session_id, sha, path.suffix), path)
-    written = []
+    written: list[str] = []
     try:
         _drop_failed(db, session_id, sha)  # failed earlier: this try replaces it
-        media = MediaFile(
+        media, faces = _save_result(
+            db,
+            result,
+            name=name,
             session_id=session_id,
             run_id=run_id,
-            original_name=name,
-            kind=result.kind,
-            sha256=sha,
-            bytes=size,
-            width=result.width,
-            height=result.height,
-            fps=result.fps,
-            duration_s=result.duration_s,
-            frames_analyzed=result.frames_analyzed,
-            stored_path=stored,
-            status=Outcome.DONE,
+            sha=sha,
+            size=size,
+            stored=stored,
+            card=card,
+            versions=versions,
+            store=store,
+            written=written,
         )
-        db.add(media)
-        db.flush()
-        faces = apply_card(card, result.faces) if card else result.faces
-        ids = save_faces(db, media=media, run_id=run_id, faces=faces, versions=adapted_versions(versions, card))
-        for det_id, jpeg in zip(ids, result.thumbnails):
-            written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
         outcome = commit(
-            FileOutcome(name, Outcome.DONE, faces=len(ids), people=people_of(db, media_id=media.id), media_id=media.id)
+            FileOutcome(name, Outcome.DONE, faces=faces, people=people_of(db, media_id=media.id), media_id=media.id)
         )  # all rows at once
     except Exception:
         db.rollback()
@@ -221,6 +214,96 @@ def analyse_and_store(
     for warning in result.warnings[:3]:
         step(1.0, f"warning: {warning}")
     return outcome
+
+
+def store_live(
+    db: Session,
+    result: AnalysisResult,
+    *,
+    identity: str,
+    session_id: int,
+    run_id: int,
+    versions: dict[str, str],
+    card: dict | None,
+    keep: str,
+    store: MediaStore,
+    video_file: Path | None,
+    markers: list[tuple[float, str]],
+) -> FileOutcome:
+    """A live recording's readings, markers and (with keep="media") video as one media file, in one
+    transaction: ``identity`` stands in for the hash of file bytes it does not have."""
+    written: list[str] = []
+    stored = None
+    if keep == Keep.MEDIA and video_file is not None and video_file.exists():
+        stored = store.put_file(media_key(session_id, identity, ".mp4"), video_file)
+        written.append(stored)
+    try:
+        media, faces = _save_result(
+            db,
+            result,
+            name=result.file,
+            session_id=session_id,
+            run_id=run_id,
+            sha=identity,
+            size=video_file.stat().st_size if stored else 0,
+            stored=stored,
+            card=card,
+            versions=versions,
+            store=store,
+            written=written,
+        )
+        for t_s, label in markers:  # a moment marked as the run stopped is inside it
+            add_marker(db, media_id=media.id, start_s=min(t_s, result.duration_s or 0.0), end_s=None, label=label)
+        db.commit()
+    except Exception:
+        db.rollback()
+        for location in written:
+            store.delete(location)
+        raise
+    return FileOutcome(
+        result.file, Outcome.DONE, faces=faces, people=people_of(db, media_id=media.id), media_id=media.id
+    )
+
+
+def _save_result(
+    db: Session,
+    result: AnalysisResult,
+    *,
+    name: str,
+    session_id: int,
+    run_id: int,
+    sha: str,
+    size: int,
+    stored: str | None,
+    card: dict | None,
+    versions: dict[str, str],
+    store: MediaStore,
+    written: list[str],
+) -> tuple[MediaFile, int]:
+    """The media row, its faces and their kept pictures (their locations added to ``written``); the caller
+    commits. Returns the row and the number of readings stored."""
+    media = MediaFile(
+        session_id=session_id,
+        run_id=run_id,
+        original_name=name,
+        kind=result.kind,
+        sha256=sha,
+        bytes=size,
+        width=result.width,
+        height=result.height,
+        fps=result.fps,
+        duration_s=result.duration_s,
+        frames_analyzed=result.frames_analyzed,
+        stored_path=stored,
+        status=Outcome.DONE,
+    )
+    db.add(media)
+    db.flush()
+    faces = apply_card(card, result.faces) if card else result.faces
+    ids = save_faces(db, media=media, run_id=run_id, faces=faces, versions=adapted_versions(versions, card))
+    for det_id, jpeg in zip(ids, result.thumbnails):
+        written.append(store.put_bytes(face_key(session_id, det_id), jpeg))
+    return media, len(ids)
 
 
 def media_key(session_id: int, sha: str, suffix: str) -> str:

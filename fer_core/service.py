@@ -6,13 +6,14 @@ one), ``worker`` (the Celery side) and ``storage``, so calls go one way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from fer_core import jobs, pipeline, settings
+from fer_core import jobs, live, pipeline, settings
+from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
@@ -120,6 +121,71 @@ def start(
         where = "the task queue could not be reached" if queue else "the analysis could not start"
         return Started(session_id, job_ids, queue, error=settings.masked(f"{where} ({exc})"))
     return Started(session_id, job_ids, queue)
+
+
+def start_live(
+    destination: live.LiveDestination, *, engine: Engine, analyzer: Analyzer, fps: float | None = None, **frames
+) -> live.LiveRecording:
+    """A live run for ``destination``: frames go to its ``offer``; ``save_live`` stores it. Nothing is written
+    yet; an existing session's chosen population version (``adapt``) is applied as on its uploads. ``frames``:
+    ``LiveRecording``'s ``to_image`` and ``wrap``, for a camera's own frame type.
+
+    ``WeightsError`` when the models' weights are missing; ValueError, in words, for a blank session name."""
+    if not (repository.clean_text(destination.session_name) or "").strip():
+        raise ValueError("Give the session a name.")
+    if destination.keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {destination.keep!r}")
+    analyzer.load_models()
+    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+    with session_factory(engine)() as db:
+        existing = repository.find_session(db, name=destination.session_name)
+        card = usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
+    return live.LiveRecording(
+        analyzer, destination, fps=fps or settings.current().live_fps, card=card, heads=heads_of(card), **frames
+    )
+
+
+def save_live(recording: live.LiveRecording, *, engine: Engine, store: MediaStore | None = None) -> FileOutcome | None:
+    """Stop ``recording`` and store it as one live recording of its session (created if new), with its
+    markers, in one transaction; None when it never received a frame. Safe to call twice (the second call
+    returns the first's outcome)."""
+    with recording.saving:
+        if recording.saved is not None or not recording.frames_in:
+            recording.stop()
+            return recording.saved
+        recording.stop()
+        d = recording.destination
+        store = store or media_store()
+        with session_factory(engine)() as db:
+            fs = repository.get_or_create_session(
+                db,
+                name=d.session_name,
+                recorded_at=recording.started_at,
+                participant=d.participant,
+                tags=d.tags,
+                notes=d.notes,
+                consent=d.consent,
+            )
+            run, versions = pipeline.start_run(db, fs.id, recording.analyzer, live=True, live_fps=recording.max_fps)
+            recording.saved = pipeline.store_live(
+                db,
+                recording.result(),
+                identity=recording.identity,
+                session_id=fs.id,
+                run_id=run.id,
+                versions=versions,
+                card=recording.card,
+                keep=d.keep,
+                store=store,
+                video_file=recording.video_file,
+                markers=list(recording.markers),
+            )
+            recording.session_id = fs.id
+            stats = recording.stats()  # how well this run kept up, kept with it
+            run.settings = {**run.settings, "live_stats": {**asdict(stats), "fps": round(stats.fps, 2)}}
+            repository.finish_run(db, run)
+        recording.discard()
+        return recording.saved
 
 
 def retry(job_ids: list[int], *, engine: Engine, analyzer: Analyzer, runner: LocalRunner) -> list[int]:

@@ -8,6 +8,7 @@ collected here, parsed there).  Libraries that read their own variables (boto3's
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ class Settings:
     dashboard_password_hash: str | None  # FER_DASHBOARD_PASSWORD_HASH (scrypt, `hash-password`): login on when set
     dashboard_password_sha256: str | None  # FER_DASHBOARD_PASSWORD_SHA256: the older, unsalted form
     dashboard_idle_minutes: float  # FER_DASHBOARD_IDLE_MINUTES: a logged-in tab idle this long is logged out
+    live_fps: float  # FER_LIVE_FPS: the most frames a second a live run analyses
+    live_ice_servers: list  # FER_LIVE_ICE_SERVERS: STUN/TURN servers for live runs, as JSON (default none)
     analysis: Mapping[str, str] = field(default_factory=dict)  # FER_<FIELD> of AnalyzerConfig, raw
 
 
@@ -52,8 +55,22 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         dashboard_password_hash=env.get("FER_DASHBOARD_PASSWORD_HASH") or None,
         dashboard_password_sha256=env.get("FER_DASHBOARD_PASSWORD_SHA256") or None,
         dashboard_idle_minutes=float(env.get("FER_DASHBOARD_IDLE_MINUTES", "60")),
+        live_fps=float(env.get("FER_LIVE_FPS", "8")),
+        live_ice_servers=_json_list(env.get("FER_LIVE_ICE_SERVERS"), "FER_LIVE_ICE_SERVERS"),
         analysis={k[4:].lower(): v for k, v in env.items() if k.startswith("FER_")},
     )
+
+
+def _json_list(text: str | None, name: str) -> list:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not JSON ({exc})") from exc
+    if not isinstance(value, list):
+        raise ValueError(f'{name} must be a JSON list, e.g. [{{"urls": ["turn:turn.example.org:3478"]}}]')
+    return value
 
 
 def use_threads(threads: int) -> None:

@@ -94,6 +94,10 @@ def get_or_create_session(
     raise RuntimeError(f"could not create or find the session {name!r}: the database is too busy; try again")
 
 
+def find_session(db: Session, *, name: str) -> FeedbackSession | None:
+    return db.scalar(select(FeedbackSession).where(FeedbackSession.name == (clean_text(name) or "").strip()))
+
+
 def update_session(
     db: Session,
     *,

@@ -71,6 +71,11 @@ def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray
     image = read_image(path)
     if blur:
         image = blur_faces(image, [f[:4] for f in faces])
+    return cv2.cvtColor(draw_labels(image, faces), cv2.COLOR_BGR2RGB)
+
+
+def draw_labels(image: np.ndarray, faces) -> np.ndarray:
+    """Draw ``labelled_photo``'s boxes and tags on a BGR image, in place (a live frame, a photo); returns it."""
     thick = max(2, image.shape[1] // 400)
     scale = max(0.6, image.shape[1] / 1100)  # a tag stays readable when the photo is shown small
     for x, y, w, h, text, emotion in faces:
@@ -90,7 +95,7 @@ def labelled_photo(path: str | Path, faces, *, blur: bool = False) -> np.ndarray
             max(1, thick // 2),
             cv2.LINE_AA,
         )
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def classifier_crop(path: str | Path, *, kind: str, t_s: float, box: tuple[int, int, int, int]) -> np.ndarray:
