@@ -35,8 +35,8 @@ def get_runner() -> LocalRunner:
 
 @st.cache_resource
 def warm_up() -> threading.Thread:
-    """Once per process, in the background: clean up after a killed run, and load the models so that the
-    first upload does not wait for them."""
+    """Once per process, in the background: clean up after a killed run, and load the models (run once)
+    so that the first upload or live frame does not wait for them."""
     analyzer, engine = get_analyzer(), get_engine()
 
     def load() -> None:
@@ -45,7 +45,7 @@ def warm_up() -> threading.Thread:
         except Exception:
             logging.getLogger("dashboard").exception("could not clean up after an earlier run")
         try:
-            analyzer.load_models()
+            analyzer.warm_up()
         except Exception:  # missing weights and the like: the Upload page says so when it needs them
             pass
 

@@ -12,6 +12,7 @@ def chosen_video(session_id: int) -> str:
 
 
 LIVE = "live-run"  # this tab's live run: the recording being made, and the last one saved
+LIVE_NAME = "live-session-name"  # the name typed for a live run's new session
 PLAY_FROM = "play_from"  # (media id, seconds): the moment or segment last clicked, where the video starts
 
 

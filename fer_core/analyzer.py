@@ -128,6 +128,13 @@ class Analyzer:
         for m in self.config.models:
             self._model(m)
 
+    def warm_up(self) -> None:
+        """Load the models and the video detector and run each once on a blank input, so that the first
+        frame of a live run (or an upload) does not pay for first calls."""
+        self.load_models()
+        self.detector(video=True).detect(np.zeros((480, 640, 3), np.uint8))
+        self.classify(np.zeros((1, 48, 48), np.uint8), tta=False)
+
     def engine(self) -> str:
         """ "openvino" (the models converted to LiteRT, run by OpenVINO's CPU runtime: the LiteRT numbers, about a
         quarter faster), "litert" (the same file on the LiteRT interpreter), "litert-int8" (the same with int8

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -33,6 +34,7 @@ from fer_core.vision.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
+MIN_WIDTH = 640  # frames narrower than this (a browser saving bandwidth) are analysed at this width
 LIVE_PREFIX = "live-"  # a live recording's identity (media_file.sha256): it has no file bytes to hash
 
 
@@ -203,7 +205,13 @@ class LiveRecording:
 
     def _analyse(self, frame, arrived: float, index: int) -> None:
         image = self.to_image(frame)
-        self.height, self.width = image.shape[:2]
+        if not self.width:  # the run's frame size: the first frame's shape, at least MIN_WIDTH wide
+            h, w = image.shape[:2]
+            self.width, self.height = max(w, MIN_WIDTH), round(h * max(w, MIN_WIDTH) / w)
+        if image.shape[:2] != (self.height, self.width):
+            # A browser lowers the resolution when its machine or the network is busy (often at the start):
+            # every frame at the run's size, so that boxes, tracks and the kept video share one frame.
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
         t_s = round(arrived - self._first, 3)
         scratch = AnalysisResult(file=self.name, kind=MediaKind.VIDEO, width=self.width, height=self.height)
         records = self.analyzer.analyze_frame(

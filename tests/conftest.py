@@ -179,3 +179,62 @@ class ScratchPostgres:
         with self._admin.connect() as c:
             c.execute(text(f'DROP DATABASE "{self.name}" WITH (FORCE)'))
         self._admin.dispose()
+
+
+def camera_frames(faces: np.ndarray, *, seconds: float = 4.0, fps: int = 15, size=(640, 480)) -> list[np.ndarray]:
+    """A participant in front of a camera: one face of 200 px swaying left and right (back where it started
+    after ``seconds``, so a camera looping the clip shows one person), a different face every second."""
+    w, h = size
+    frames = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        img = background(h, w, seed=5)
+        x = int(w / 2 - 100 + 40 * np.sin(2 * np.pi * t / seconds))
+        paste(img, faces[int(t) % len(faces)], x, h // 2 - 110, 200)
+        frames.append(img)
+    return frames
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """A raw YUV 4:2:0 clip, the format Chromium's fake camera plays (--use-file-for-fake-video-capture)."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for image in frames:
+            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_camera(tmp_path_factory, faces) -> Path:
+    """The fake camera's clip: 4 s at 15 frames a second, 640x480, real FER-2013 faces (never committed)."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "participant.y4m", camera_frames(faces[:4]), 15)
+
+
+def chromium_camera_args(clip: Path) -> list[str]:
+    """Headless Chromium's flags for a camera that plays ``clip``, allowed without asking."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
+
+
+def run_live(page, url: str, *, session: str, seconds: float = 10.0, screenshot: Path | None = None) -> None:
+    """On the Live page: name the session, start the camera, mark a moment half-way, stop, wait until saved."""
+    page.goto(f"{url}/live")
+    page.get_by_label("Session name").fill(session)
+    page.get_by_label("Session name").press("Enter")
+    page.wait_for_timeout(1500)
+    camera = page.frame_locator('iframe[title*="webrtc"]').first
+    camera.get_by_role("button", name="START").click(timeout=60_000)
+    mark = page.get_by_role("button", name="Mark moment")
+    mark.wait_for(timeout=60_000)
+    page.wait_for_timeout(seconds * 500)
+    mark.click()
+    page.wait_for_timeout(seconds * 500)
+    if screenshot is not None:
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=10_000)
+        page.screenshot(path=str(screenshot), full_page=True)
+    camera.get_by_role("button", name="STOP").click()
+    page.get_by_text("Saved to").wait_for(timeout=60_000)

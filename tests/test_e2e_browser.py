@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, needs_weights
+from conftest import REPO, chromium_camera_args, needs_weights, run_live
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [needs_weights, pytest.mark.skipif(not CHROMIUM, reason="needs Chromium (apt-get install chromium)")]
@@ -75,7 +75,7 @@ def dashboard(e2e_home):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(fake_camera):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -89,6 +89,7 @@ def browser():
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                *chromium_camera_args(fake_camera),  # for the Live page
             ],
         )
         yield b
@@ -201,6 +202,61 @@ def test_a_moment_clicked_plays_the_video_from_its_time(dashboard, browser):
         page.wait_for_timeout(2500)
         no_error_on(page)
         page.screenshot(path=str(SHOTS / f"5-session-{name.lower()}.png"), full_page=True)
+
+
+def _benchmark_live_fps() -> float:
+    """The analysed frames a second of the newest browser run of benchmarks/live.py."""
+    lines = [
+        json.loads(line) for f in sorted((REPO / "benchmarks" / "results").glob("live_*.jsonl")) for line in f.open()
+    ]
+    return [line for line in lines if line["mode"] == "browser"][-1]["fps"]
+
+
+def test_a_live_run_through_the_camera_is_stored_as_a_recording(dashboard, browser, e2e_home):
+    """The Live page with Chromium's fake camera playing real faces: about 10 s, a moment marked half-way,
+    stopped; the session holds the readings (at least 80% of the benchmark's rate), a person and the marker,
+    and its Videos section charts them."""
+    import sqlite3
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.set_default_timeout(120_000)
+    run_live(page, dashboard, session="Live panel", seconds=10, screenshot=SHOTS / "6-live.png")
+    no_error_on(page)
+    with sqlite3.connect(e2e_home / "fer.db") as db:
+        media_id, kind, sha, duration, stored = db.execute(
+            "SELECT m.id, m.kind, m.sha256, m.duration_s, m.stored_path FROM media_file m "
+            "JOIN feedback_session s ON s.id = m.session_id WHERE s.name = 'Live panel'"
+        ).fetchone()
+        readings, people = db.execute(
+            "SELECT count(*), count(DISTINCT track) FROM face_detection WHERE media_id = ?", (media_id,)
+        ).fetchone()
+        models = {
+            m
+            for (m,) in db.execute(
+                "SELECT DISTINCT model FROM prediction p JOIN face_detection d "
+                "ON d.id = p.detection_id WHERE d.media_id = ?",
+                (media_id,),
+            )
+        }
+        markers = db.execute("SELECT start_s, label FROM marker WHERE media_id = ?", (media_id,)).fetchall()
+    assert kind == "video" and sha.startswith("live-") and stored is None  # nothing kept but the readings
+    assert 8 <= duration <= 30, duration
+    assert readings >= 0.8 * _benchmark_live_fps() * duration, (readings, duration)
+    assert people >= 1 and models == {"resnet50", "vgg16", "ensemble"}
+    [(t, label)] = markers
+    assert label == "moment" and 2 < t < duration - 2, (t, duration)
+
+    page.get_by_role("link", name="Open the session's charts").click()
+    try:
+        _section(page, "Videos")
+    finally:
+        page.screenshot(path=str(SHOTS / "6-live-session.png"), full_page=True)
+    timeline = page.locator(".js-plotly-plot").first
+    timeline.wait_for()
+    timeline.get_by_text("moment").first.wait_for()  # the marker on the run's timeline
+    assert timeline.locator(".scatterlayer .trace").count() >= 1  # its readings
+    no_error_on(page)
+    page.screenshot(path=str(SHOTS / "6-live-session.png"), full_page=True)
 
 
 def test_leaving_upload_mid_analysis_does_not_stop_it(dashboard, browser, e2e_home, faces, tmp_path):

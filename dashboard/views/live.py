@@ -36,7 +36,8 @@ NEW = "New session"
 c1, c2 = st.columns(2)
 choice = c1.selectbox("Session", [NEW] + list(sessions["name"]), disabled=running)
 if choice == NEW:
-    name = c2.text_input("Session name", value=f"Live session {datetime.now():%Y-%m-%d %H:%M}", disabled=running)
+    st.session_state.setdefault(state.LIVE_NAME, f"Live session {datetime.now():%Y-%m-%d %H:%M}")
+    name = c2.text_input("Session name", key=state.LIVE_NAME, disabled=running)
 else:
     name = choice
     c2.text_input("Session name", value=choice, disabled=True)
