@@ -205,6 +205,8 @@ class LiveRecording:
 
     def _analyse(self, frame, arrived: float, index: int) -> None:
         image = self.to_image(frame)
+        if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 16:
+            raise ValueError(f"not a colour picture (an array of shape {image.shape})")
         if not self.width:  # the run's frame size: the first frame's shape, at least MIN_WIDTH wide
             h, w = image.shape[:2]
             self.width, self.height = max(w, MIN_WIDTH), round(h * max(w, MIN_WIDTH) / w)
