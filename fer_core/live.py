@@ -336,6 +336,6 @@ def frame_labels(records: list[dict]) -> list[tuple]:
         preds = r["predictions"]
         first = ENSEMBLE if ENSEMBLE in preds else next(iter(preds))
         text = f"{preds[first]['label']} {preds[first]['confidence']:.0%}"
-        text += "".join(f" | {MODELS[m].display}: {preds[m]['label']}" for m in preds if m in MODELS)
+        text += "".join(f" | {MODELS[m].display} {preds[m]['label']}" for m in preds if m in MODELS)
         out.append((*r["box"], text, preds[first]["label"]))
     return out

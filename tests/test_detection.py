@@ -126,3 +126,7 @@ def test_tracker_links_moving_faces_and_separates_people():
     assert t.update([(700, 0, 100, 100)], 2.0) == [2]  # a newcomer
     assert t.update([(700, 0, 100, 100)], 4.0) == [3]  # gone for longer than max_gap_s: a new track
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(1 / 3)
+    # the same face boxed at half the size (a blurry frame, the detector's other model): still one person
+    assert t.update([(690, -10, 110, 110)], 4.2) == [3]
+    assert t.update([(710, 10, 55, 55)], 4.4) == [3]  # IoU 0.25, its centre inside the last box
+    assert t.update([(735, 30, 20, 20)], 4.6) == [4]  # not one face: far smaller than the last box

@@ -27,8 +27,9 @@ engine = get_engine()
 live_settings = settings.current()
 holder = st.session_state.setdefault(state.LIVE, {"recording": None, "saved": None})
 recording = holder["recording"]
-if recording is not None and recording.saved is not None:  # stored (by on_ended when the camera stopped)
-    holder["saved"] = recording
+if recording is not None and recording.saved is not None and holder["saved"] is not recording:
+    holder["saved"] = recording  # stored by on_ended when the camera stopped
+    reads.changed()
 running = recording is not None and recording.running and recording.saved is None
 
 sessions = reads.sessions_overview()
@@ -98,24 +99,26 @@ def on_ended(recording=recording) -> None:
 
 
 ice = {"iceServers": live_settings.live_ice_servers}  # none by default: this machine and its LAN only
-stream = webrtc_streamer(
-    key="live-camera",
-    mode=WebRtcMode.SENDRECV,
-    video_frame_callback=on_frame,
-    on_video_ended=on_ended,
-    rtc_configuration=ice,
-    server_rtc_configuration=ice,
-    media_stream_constraints={  # 15 frames a second are plenty for 8 analyses a second, and half the decoding
-        "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 15}},
-        "audio": False,
-    },
-    async_processing=False,  # the callback only hands frames over (fer_core/live.py): it never blocks
-)
+camera, side = st.columns([3, 2])
+with camera:
+    stream = webrtc_streamer(
+        key="live-camera",
+        mode=WebRtcMode.SENDRECV,
+        video_frame_callback=on_frame,
+        on_video_ended=on_ended,
+        rtc_configuration=ice,
+        server_rtc_configuration=ice,
+        media_stream_constraints={  # 15 frames a second are plenty for 8 analyses a second, and half the decoding
+            "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 15}},
+            "audio": False,
+        },
+        async_processing=False,  # the callback only hands frames over (fer_core/live.py): it never blocks
+    )
+    if recording is not None and stream.state.playing:
+        if st.button("Mark moment", icon=":material/flag:", type="primary"):
+            st.toast(f"Marked at {recording.mark():.1f} s")
 
-if recording is not None and stream.state.playing:
-    if st.button("Mark moment", icon=":material/flag:", type="primary"):
-        st.toast(f"Marked at {recording.mark():.1f} s")
-elif recording is not None and recording.frames_in and recording.saved is None:
+if recording is not None and not stream.state.playing and recording.frames_in and recording.saved is None:
     try:  # stopped: store it (on_ended may be doing it this very moment; it is done once)
         service.save_live(recording, engine=engine)
     except Exception as exc:
@@ -138,11 +141,12 @@ def live_numbers() -> None:
     if rec is None:
         return
     stats = rec.stats()
-    cols = st.columns(4)
+    cols = st.columns(2)
     cols[0].metric("Time", f"{rec.now_s():.0f} s")
     cols[1].metric("Analysed", f"{stats.fps:.1f} frames/s")
-    cols[2].metric("People seen", stats.people)
-    cols[3].metric("Delay", f"{stats.latency_ms.get('p50', 0):.0f} ms", help="A frame's arrival to its labels back")
+    cols = st.columns(2)
+    cols[0].metric("People seen", stats.people)
+    cols[1].metric("Delay", f"{stats.latency_ms.get('p50', 0):.0f} ms", help="A frame's arrival to its labels back")
     if rec.error:
         st.warning(plain(rec.error))
     recent = rec.window(5.0)
@@ -150,7 +154,9 @@ def live_numbers() -> None:
     for col, opinion in zip(cols, OPINIONS):
         part = recent[recent["model"] == opinion]
         value = f"{part['satisfaction'].mean():+.2f}" if len(part) else "-"
-        col.metric(f"Satisfaction, {charts.MODEL_LABELS[opinion]}", value, help=charts.SATISFACTION_HELP)
+        col.metric(
+            charts.MODEL_LABELS[opinion], value, help="Satisfaction over the last 5 s. " + charts.SATISFACTION_HELP
+        )
 
 
 @st.fragment(run_every=3.0)
@@ -167,8 +173,9 @@ def live_chart() -> None:
     st.plotly_chart(charts.live_figure(window, now_s=rec.now_s(), markers=markers), width="stretch")
 
 
-live_numbers()
-live_chart()
+with side:
+    live_numbers()
+    live_chart()
 
 if holder["saved"] is not None and not stream.state.playing:
     saved = holder["saved"]
@@ -177,7 +184,8 @@ if holder["saved"] is not None and not stream.state.playing:
         plain(
             f"Saved to {saved.destination.session_name}: {outcome.faces} face readings of {outcome.people} "
             f"people and {len(saved.markers)} marked moments over {stats.seconds:.0f} s "
-            f"({stats.fps:.1f} analysed frames/s, {stats.analysis_ms:.0f} ms each, delay {stats.latency_ms})."
+            f"({stats.fps:.1f} analysed frames a second; a frame's labels came back after "
+            f"{stats.latency_ms.get('p50', 0):.0f} ms, {stats.latency_ms.get('p95', 0):.0f} ms at worst for 95%)."
         )
     )
     st.session_state[state.SELECTED_SESSION] = saved.session_id

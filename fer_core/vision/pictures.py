@@ -83,12 +83,13 @@ def draw_labels(image: np.ndarray, faces) -> np.ndarray:
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thick)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick // 2))
         top = y - th - base - 2 * thick if y - th - base - 2 * thick >= 0 else y + h  # below the box at the top edge
-        cv2.rectangle(image, (x, top), (x + tw + 2 * thick, top + th + base + 2 * thick), colour, cv2.FILLED)
+        left = max(0, min(x, image.shape[1] - tw - 2 * thick))  # the whole tag inside the picture
+        cv2.rectangle(image, (left, top), (left + tw + 2 * thick, top + th + base + 2 * thick), colour, cv2.FILLED)
         ink = (0, 0, 0) if sum(colour) > 420 else (255, 255, 255)  # dark text on the light colours
         cv2.putText(
             image,
             text,
-            (x + thick, top + th + thick),
+            (left + thick, top + th + thick),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             ink,
