@@ -143,20 +143,19 @@ def live_numbers() -> None:
     stats = rec.stats()
     cols = st.columns(2)
     cols[0].metric("Time", f"{rec.now_s():.0f} s")
-    cols[1].metric("Analysed", f"{stats.fps:.1f} frames/s")
+    cols[1].metric("Frames/s", f"{stats.fps:.1f}", help="Frames analysed a second (the others are dropped)")
     cols = st.columns(2)
     cols[0].metric("People seen", stats.people)
     cols[1].metric("Delay", f"{stats.latency_ms.get('p50', 0):.0f} ms", help="A frame's arrival to its labels back")
     if rec.error:
         st.warning(plain(rec.error))
     recent = rec.window(5.0)
+    st.caption("Satisfaction index, the last 5 s", help=charts.SATISFACTION_HELP)
     cols = st.columns(len(OPINIONS))
     for col, opinion in zip(cols, OPINIONS):
         part = recent[recent["model"] == opinion]
         value = f"{part['satisfaction'].mean():+.2f}" if len(part) else "-"
-        col.metric(
-            charts.MODEL_LABELS[opinion], value, help="Satisfaction over the last 5 s. " + charts.SATISFACTION_HELP
-        )
+        col.metric(charts.MODEL_LABELS[opinion].replace(" (mean)", ""), value)
 
 
 @st.fragment(run_every=3.0)
