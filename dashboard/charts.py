@@ -402,7 +402,7 @@ def live_figure(window: pd.DataFrame, *, now_s: float, span_s: float = 60.0, mar
     binned_ = ens.assign(t_s=ens["t_s"].floordiv(1.0)).groupby("t_s", as_index=False)[list(EMOTIONS)].mean()
     tidy = binned_.melt(id_vars="t_s", value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
     fig = timeline_figure(tidy, title=f"The last {span_s:.0f} s (ensemble)")
-    fig.update_layout(xaxis_range=[max(0.0, now_s - span_s), max(span_s, now_s)], xaxis_title="time in run (s)")
+    fig.update_layout(xaxis_range=[max(0.0, now_s - span_s), max(now_s, 10.0)], xaxis_title="time in run (s)")
     if markers is not None:
         with_markers(fig, markers)
     return fig
