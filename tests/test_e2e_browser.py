@@ -205,11 +205,12 @@ def test_a_moment_clicked_plays_the_video_from_its_time(dashboard, browser):
 
 
 def _benchmark_live_fps() -> float:
-    """The analysed frames a second of the newest browser run of benchmarks/live.py."""
+    """The analysed frames a second of the newest first run in a browser of benchmarks/live.py (the same
+    procedure as this test's run)."""
     lines = [
         json.loads(line) for f in sorted((REPO / "benchmarks" / "results").glob("live_*.jsonl")) for line in f.open()
     ]
-    return [line for line in lines if line["mode"] == "browser"][-1]["fps"]
+    return [line for line in lines if line["mode"] == "browser, first run"][-1]["fps"]
 
 
 def test_a_live_run_through_the_camera_is_stored_as_a_recording(dashboard, browser, e2e_home):
