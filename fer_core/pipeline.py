@@ -165,6 +165,7 @@ def analyse_and_store(
         result = analyzer.analyze_file(  # messages name the file as the user knows it, not the stored copy
             path,
             on_progress=lambda f, m: step(0.95 * f, m.replace(path.name, name)),
+            thumbnails=keep == Keep.FACES,
             heads=heads_of(card),
         )
     except MediaError as exc:  # messages name the file: the user's name, not the stored copy's
