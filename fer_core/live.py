@@ -107,7 +107,8 @@ class LiveRecording:
         self.saving, self.saved = threading.Lock(), None
         self.session_id: int | None = None  # where it was stored
         self.identity = LIVE_PREFIX + uuid.uuid4().hex
-        self.started_at = datetime.now()
+        self.started_at = datetime.now()  # set again at the first frame
+        self._name = name
         self.name = name or f"Live {self.started_at:%Y-%m-%d %H:%M:%S}"
         self.faces: list[dict] = []  # the analyzer's records, t_s from the run's start
         self.thumbnails: list[bytes] = []  # with keep="faces", one per record
@@ -122,7 +123,7 @@ class LiveRecording:
         self._delays: deque[float] = deque(maxlen=10_000)
         self._busy_s = 0.0  # time spent analysing
         self._lock = threading.Condition()
-        self._slot: tuple[np.ndarray, float, int] | None = None
+        self._slot: tuple[object, float, int] | None = None  # (frame, its arrival, its index)
         self._out: _Labelled | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -138,7 +139,8 @@ class LiveRecording:
             if self._stopped:
                 return frame
             if self._first is None:
-                self._first = now
+                self._first, self.started_at = now, datetime.now()
+                self.name = self._name or f"Live {self.started_at:%Y-%m-%d %H:%M:%S}"
                 self._thread = threading.Thread(target=self._analyse_loop, name="fer-live", daemon=True)
                 self._thread.start()
             self._last = now
