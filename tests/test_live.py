@@ -91,6 +91,12 @@ def test_frames_are_dropped_not_queued_labelled_and_stored_as_one_recording(engi
     faces_kept = list((tmp_path / "media" / str(session.id) / "faces").glob("*.jpg"))
     assert len(faces_kept) == outcome.faces  # keep="faces": one small picture per reading
 
+    # the report and the study's summaries treat it as a video
+    from fer_core import report
+
+    html = report.session_report(engine, session.id, fmt="html").decode()
+    assert f"Satisfaction over {media.original_name}" in html and "price shown" in html
+
 
 def test_a_kept_live_video_plays_its_run_and_can_be_analysed_again(engine, analyzer, faces, tmp_path):
     rec = service.start_live(LiveDestination("Kept", keep="media"), engine=engine, analyzer=analyzer, fps=5)

@@ -69,6 +69,8 @@ if not running and (recording is None or recording.saved is not None or not reco
             consent=consent,
             keep=keep,
         )
+        if recording is not None and recording.saved is None:
+            recording.discard()  # never started (or got a frame or two as this ran): nothing to keep
         recording = holder["recording"] = service.start_live(
             destination,
             engine=engine,
@@ -81,17 +83,19 @@ if not running and (recording is None or recording.saved is not None or not reco
         st.error(plain(exc))
 
 
-def on_frame(frame: av.VideoFrame, recording=recording) -> av.VideoFrame:
-    """The server's callback for each camera frame (not the page's thread): hand it over, send back the newest
-    labelled frame."""
-    return recording.offer(frame) if recording is not None else frame
+def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """The server's callback for each camera frame (not the page's thread): hand it to this tab's recording,
+    send back the newest labelled frame. It looks the recording up at each frame, not when this page ran."""
+    rec = holder["recording"]
+    return rec.offer(frame) if rec is not None else frame
 
 
-def on_ended(recording=recording) -> None:
-    """The camera stopped (Stop, or the tab was closed): store the run even if no page runs again."""
-    if recording is not None:
+def on_ended() -> None:
+    """The camera stopped (STOP, the tab closed, another page opened): store the run even if no page runs again."""
+    rec = holder["recording"]
+    if rec is not None:
         try:
-            service.save_live(recording, engine=engine)
+            service.save_live(rec, engine=engine)
         except Exception:  # the page offers to save again; the readings stay in memory
             import logging
 
