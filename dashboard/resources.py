@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig, cleanup, settings
+from fer_core import Analyzer, AnalyzerConfig, cleanup, service, settings
 from fer_core.runner import LocalRunner
 from fer_core.storage.db import make_engine, upgrade
 
@@ -35,8 +35,8 @@ def get_runner() -> LocalRunner:
 
 @st.cache_resource
 def warm_up() -> threading.Thread:
-    """Once per process, in the background: clean up after a killed run, and load the models (run once)
-    so that the first upload or live frame does not wait for them."""
+    """Once per process, in the background: clean up after a killed run, load the models (run once) so that
+    the first upload or live frame does not wait for them, and store the live runs a killed dashboard left."""
     analyzer, engine = get_analyzer(), get_engine()
 
     def load() -> None:
@@ -47,7 +47,11 @@ def warm_up() -> threading.Thread:
         try:
             analyzer.warm_up()
         except Exception:  # missing weights and the like: the Upload page says so when it needs them
-            pass
+            return
+        try:
+            service.recover_live(engine, analyzer=analyzer)  # live runs a killed dashboard had not stored
+        except Exception:
+            logging.getLogger("dashboard").exception("could not store the live runs a killed dashboard left")
 
     thread = threading.Thread(target=load, name="fer-warm-up", daemon=True)
     thread.start()

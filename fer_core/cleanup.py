@@ -32,7 +32,8 @@ def upload_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process ``pid`` still runs (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -56,7 +57,7 @@ def sweep(
     removed = {"upload folders": 0, "part files": 0, "copies": 0}
     for folder in Path(temp_root or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         pid = folder.name[len(PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed["upload folders"] += 1
     store = store or media_store()

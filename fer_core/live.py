@@ -7,18 +7,22 @@ analyses whatever is in the slot, at most ``fps`` times a second. A frame's dela
 labelled copy going back is then bounded by about two analyses, however slow the machine.
 
 Readings are kept in memory with times from the run's start and tracked into people as a video's are; the
-service stores them as one live recording of a session when the run stops (``service.save_live``).
+service stores them as one live recording of a session when the run stops (``service.save_live``). With a
+``journal`` folder each analysed frame's readings and each marker are also appended to a file there, so that a
+dashboard that dies mid-run loses nothing: the next one stores the run from it (``service.recover_live``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -95,6 +99,7 @@ class LiveRecording:
         card: dict | None = None,
         heads: Heads | None = None,
         name: str | None = None,
+        journal: Path | None = None,
         to_image: Callable[[object], np.ndarray] = np.asarray,
         wrap: Callable[[np.ndarray], object] = lambda image: image,
         clock: Callable[[], float] = time.monotonic,
@@ -128,6 +133,7 @@ class LiveRecording:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._video = None  # (container, stream, folder) with keep="media"
+        self._journal_dir, self._journal = journal, None  # the folder, and the open file once the run started
 
     # ------------------------------------------------------------------ the callback's side
     def offer(self, frame):
@@ -141,6 +147,7 @@ class LiveRecording:
             if self._first is None:
                 self._first, self.started_at = now, datetime.now()
                 self.name = self._name or f"Live {self.started_at:%Y-%m-%d %H:%M:%S}"
+                self._open_journal()
                 self._thread = threading.Thread(target=self._analyse_loop, name="fer-live", daemon=True)
                 self._thread.start()
             self._last = now
@@ -164,6 +171,7 @@ class LiveRecording:
         t = round(self.now_s(), 3)
         with self._lock:
             self.markers.append((t, label))
+            self._write({"marker": [t, label]})
         return t
 
     @property
@@ -234,6 +242,7 @@ class LiveRecording:
             self.warnings.extend(w for w in scratch.warnings if w not in self.warnings)
             self.analysed += 1
             self._out = _Labelled(labelled, arrived)
+            self._write({"t_s": t_s, "size": [self.width, self.height], "faces": records})
 
     # ------------------------------------------------------------------ what the page and the service read
     def stats(self) -> LiveStats:
@@ -289,11 +298,37 @@ class LiveRecording:
         return Path(self._video[2].name) / "live.mp4" if self._video else None
 
     def discard(self) -> None:
-        """Remove the temporary video (after it was stored, or when the run is thrown away)."""
+        """Remove the temporary video and the journal (after the run was stored, or when it is thrown away)."""
         self.stop()
         if self._video:
             self._video[2].cleanup()
             self._video = None
+        if self._journal is not None:
+            self._journal.close()
+            Path(self._journal.name).unlink(missing_ok=True)
+            self._journal = None
+
+    # ------------------------------------------------------------------ the journal
+    def _open_journal(self) -> None:
+        if self._journal_dir is None:
+            return
+        Path(self._journal_dir).mkdir(parents=True, exist_ok=True)
+        self._journal = open(Path(self._journal_dir) / f"{self.identity}.jsonl", "a", encoding="utf-8")
+        head = {
+            "identity": self.identity,
+            "pid": os.getpid(),
+            "name": self.name,
+            "started_at": self.started_at.isoformat(),
+            "max_fps": self.max_fps,
+            "destination": asdict(self.destination),
+        }
+        self._write(head)
+
+    def _write(self, line: dict) -> None:
+        """One line of the journal (under the lock); flushed, so a killed process leaves every line written."""
+        if self._journal is not None:
+            self._journal.write(json.dumps(line) + "\n")
+            self._journal.flush()
 
     # ------------------------------------------------------------------ the kept video
     def _write_video(self, image: np.ndarray, t_s: float) -> None:
@@ -329,6 +364,57 @@ class LiveRecording:
             container.mux(stream.encode())
             container.close()
             self._video = (None, stream, folder)
+
+
+@dataclass
+class Journal:
+    """What a live run's journal holds: enough to store the run as ``service.save_live`` would have."""
+
+    path: Path
+    identity: str
+    pid: int
+    name: str
+    started_at: datetime
+    max_fps: float
+    destination: LiveDestination
+    result: AnalysisResult
+    markers: list[tuple[float, str]]
+
+
+def read_journal(path: Path) -> Journal:
+    """A journal read back; a line cut short by the process's death (the last one) is left out."""
+    lines = []
+    for text in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError:
+            break
+    head, frames = lines[0], [line for line in lines[1:] if "faces" in line]
+    width, height = frames[-1]["size"] if frames else (0, 0)
+    duration = frames[-1]["t_s"] if frames else 0.0
+    result = AnalysisResult(
+        file=head["name"],
+        kind=MediaKind.VIDEO,
+        width=width,
+        height=height,
+        fps=round(len(frames) / duration, 3) if duration > 0 else None,
+        duration_s=duration,
+        frames_analyzed=len(frames),
+        faces=[f for line in frames for f in line["faces"]],
+    )
+    result.face_count = len(result.faces)
+    markers = [(min(t, duration), label) for t, label in (line["marker"] for line in lines if "marker" in line)]
+    return Journal(
+        path=Path(path),
+        identity=head["identity"],
+        pid=head["pid"],
+        name=head["name"],
+        started_at=datetime.fromisoformat(head["started_at"]),
+        max_fps=head["max_fps"],
+        destination=LiveDestination(**head["destination"]),
+        result=result,
+        markers=markers,
+    )
 
 
 def frame_labels(records: list[dict]) -> list[tuple]:

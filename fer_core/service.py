@@ -5,6 +5,7 @@ one), ``worker`` (the Celery side) and ``storage``, so calls go one way.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -141,7 +142,13 @@ def start_live(
         existing = repository.find_session(db, name=destination.session_name)
         card = usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
     return live.LiveRecording(
-        analyzer, destination, fps=fps or settings.current().live_fps, card=card, heads=heads_of(card), **frames
+        analyzer,
+        destination,
+        fps=fps or settings.current().live_fps,
+        card=card,
+        heads=heads_of(card),
+        journal=settings.current().home / "live",
+        **frames,
     )
 
 
@@ -150,42 +157,108 @@ def save_live(recording: live.LiveRecording, *, engine: Engine, store: MediaStor
     markers, in one transaction; None when it never received a frame. Safe to call twice (the second call
     returns the first's outcome)."""
     with recording.saving:
-        if recording.saved is not None or not recording.frames_in:
-            recording.stop()
-            return recording.saved
         recording.stop()
-        d = recording.destination
-        store = store or media_store()
-        with session_factory(engine)() as db:
-            fs = repository.get_or_create_session(
-                db,
-                name=d.session_name,
-                recorded_at=recording.started_at,
-                participant=d.participant,
-                tags=d.tags,
-                notes=d.notes,
-                consent=d.consent,
-            )
-            run, versions = pipeline.start_run(db, fs.id, recording.analyzer, live=True, live_fps=recording.max_fps)
-            recording.saved = pipeline.store_live(
-                db,
-                recording.result(),
-                identity=recording.identity,
-                session_id=fs.id,
-                run_id=run.id,
-                versions=versions,
-                card=recording.card,
-                keep=d.keep,
-                store=store,
-                video_file=recording.video_file,
-                markers=list(recording.markers),
-            )
-            recording.session_id = fs.id
-            stats = recording.stats()  # how well this run kept up, kept with it
-            run.settings = {**run.settings, "live_stats": {**asdict(stats), "fps": round(stats.fps, 2)}}
-            repository.finish_run(db, run)
+        if recording.saved is not None or not recording.frames_in:
+            return recording.saved
+        stats = recording.stats()
+        recording.session_id, recording.saved = _store_live(
+            engine,
+            recording.destination,
+            recording.result(),
+            analyzer=recording.analyzer,
+            identity=recording.identity,
+            started_at=recording.started_at,
+            card=recording.card,
+            video_file=recording.video_file,
+            markers=list(recording.markers),
+            store=store,
+            run_settings={"live_fps": recording.max_fps, "live_stats": {**asdict(stats), "fps": round(stats.fps, 2)}},
+        )
         recording.discard()
         return recording.saved
+
+
+def recover_live(engine: Engine, *, analyzer: Analyzer, store: MediaStore | None = None) -> list[FileOutcome]:
+    """Store the live runs that a dashboard which died mid-run left in its journals (FER_HOME/live/), each as
+    ``save_live`` would have (readings and markers; its video and face pictures were not kept). Runs of a
+    dashboard still running are left alone."""
+    from fer_core.cleanup import alive
+
+    folder = settings.current().home / "live"
+    outcomes = []
+    for path in sorted(folder.glob(f"{live.LIVE_PREFIX}*.jsonl")) if folder.is_dir() else []:
+        journal = live.read_journal(path)
+        if journal.pid == os.getpid() or alive(journal.pid):
+            continue
+        if journal.result.frames_analyzed:
+            versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+            with session_factory(engine)() as db:
+                existing = repository.find_session(db, name=journal.destination.session_name)
+                card = (
+                    usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
+                )
+            _, outcome = _store_live(
+                engine,
+                journal.destination,
+                journal.result,
+                analyzer=analyzer,
+                identity=journal.identity,
+                started_at=journal.started_at,
+                card=card,
+                video_file=None,
+                markers=journal.markers,
+                store=store,
+                run_settings={"live_fps": journal.max_fps, "recovered": True},
+                keep=Keep.NONE,  # what was kept besides the readings was in the dead process's memory
+            )
+            outcomes.append(outcome)
+        path.unlink()
+    return outcomes
+
+
+def _store_live(
+    engine: Engine,
+    d: live.LiveDestination,
+    result,
+    *,
+    analyzer: Analyzer,
+    identity: str,
+    started_at: datetime,
+    card: dict | None,
+    video_file: Path | None,
+    markers: list[tuple[float, str]],
+    store: MediaStore | None,
+    run_settings: dict,
+    keep: str | None = None,
+) -> tuple[int, FileOutcome]:
+    store = store or media_store()
+    with session_factory(engine)() as db:
+        fs = repository.get_or_create_session(
+            db,
+            name=d.session_name,
+            recorded_at=started_at,
+            participant=d.participant,
+            tags=d.tags,
+            notes=d.notes,
+            consent=d.consent,
+        )
+        run, versions = pipeline.start_run(db, fs.id, analyzer, live=True)
+        outcome = pipeline.store_live(
+            db,
+            result,
+            identity=identity,
+            session_id=fs.id,
+            run_id=run.id,
+            versions=versions,
+            card=card,
+            keep=keep or d.keep,
+            store=store,
+            video_file=video_file,
+            markers=markers,
+        )
+        run.settings = {**run.settings, **run_settings}  # how well the run kept up, kept with it
+        repository.finish_run(db, run)
+        return fs.id, outcome
 
 
 def retry(job_ids: list[int], *, engine: Engine, analyzer: Analyzer, runner: LocalRunner) -> list[int]:

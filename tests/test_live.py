@@ -70,6 +70,7 @@ def test_frames_are_dropped_not_queued_labelled_and_stored_as_one_recording(engi
     outcome = service.save_live(rec, engine=engine, store=media_store(tmp_path / "media"))
     assert outcome.status == "done" and outcome.faces == stats.readings and outcome.people == 1
     assert service.save_live(rec, engine=engine) is outcome  # stored once
+    assert not list((tmp_path / "live").glob("*.jsonl"))  # its journal is gone with it
     with session_factory(engine)() as db:
         session = db.scalar(select(FeedbackSession))
         media = db.scalar(select(MediaFile))
@@ -133,3 +134,67 @@ def test_bad_frames_and_empty_runs_lose_nothing(engine, analyzer, faces):
         assert (media.width, media.height) == (640, 480)  # the first good frame's size, at least 640 wide
         widths = db.scalars(select(FaceDetection.w).where(FaceDetection.media_id == media.id)).all()
         assert min(widths) > 150  # faces of 100 px in the halved frames, measured in the run's 640 px frame
+
+
+CRASHING_RUN = """
+import os, sys, time
+import numpy as np
+from fer_core import Analyzer, AnalyzerConfig, service
+from fer_core.live import LiveDestination
+from fer_core.storage.db import make_engine
+
+frames = list(np.load(sys.argv[1])["frames"])
+rec = service.start_live(LiveDestination("Crashed", participant="P9"), engine=make_engine(sys.argv[2]),
+                         analyzer=Analyzer(AnalyzerConfig.from_env()), fps=5)
+start, i = time.monotonic(), 0
+while time.monotonic() - start < 3:
+    rec.offer(frames[i % len(frames)])
+    if i == 15:
+        rec.mark("before the crash")
+    i += 1
+    time.sleep(1 / 15)
+time.sleep(0.5)  # the frame being analysed is written
+print(rec.stats().analysed, flush=True)
+os._exit(1)  # killed: nothing stored
+"""
+
+
+def test_a_live_run_of_a_killed_dashboard_is_stored_by_the_next(engine, analyzer, faces, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    np.savez(tmp_path / "frames.npz", frames=np.stack(camera_frames(faces[:2], fps=15)))
+    url = str(engine.url)
+    env = {**os.environ, "FER_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(tmp_path / "frames.npz"), url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stderr[-2000:]
+    analysed = int(out.stdout.strip().splitlines()[-1])
+    [journal] = (tmp_path / "live").glob("live-*.jsonl")
+    with session_factory(engine)() as db:
+        assert db.scalar(select(func.count()).select_from(FeedbackSession)) == 0  # the dead run stored nothing
+
+    mine = service.start_live(LiveDestination("Still running"), engine=engine, analyzer=analyzer)
+    _play(mine, camera_frames(faces[:1], fps=15), seconds=0.5, fps=15)  # a run of this very process
+    [outcome] = service.recover_live(engine, analyzer=analyzer)
+    assert not journal.exists() and len(list((tmp_path / "live").glob("*.jsonl"))) == 1  # this process's run stays
+    with session_factory(engine)() as db:
+        session = db.scalar(select(FeedbackSession))
+        media = db.get(MediaFile, outcome.media_id)
+        assert session.name == "Crashed" and session.participant == "P9" and is_live(media.sha256)
+        assert media.frames_analyzed == analysed and outcome.faces >= analysed - 1 and outcome.people == 1
+        [marker] = db.scalars(select(Marker)).all()
+        assert marker.label == "before the crash" and 0.5 < marker.start_s <= media.duration_s
+        run = db.get(AnalysisRun, media.run_id)
+        assert run.settings["recovered"] is True and run.settings["live"] is True
+    assert service.recover_live(engine, analyzer=analyzer) == []  # once
+    mine.discard()

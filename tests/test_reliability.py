@@ -422,7 +422,7 @@ def test_after_a_killed_dashboard_temp_copies_go_and_stranded_jobs_are_offered(
     left = [
         p
         for p in Path(tempfile.gettempdir()).glob(f"{cleanup.PREFIX}*")
-        if not cleanup._alive(int(p.name.split("-")[2]))
+        if not cleanup.alive(int(p.name.split("-")[2]))
     ]
     assert left  # the killed run's upload folder
     time.sleep(2.5)  # its running job's heartbeat goes stale
