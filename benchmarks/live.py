@@ -36,29 +36,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pages import start_dashboard, wait_for_models  # noqa: E402
 
-from conftest import DATA_DIR, camera_frames, chromium_camera_args, run_live, write_y4m  # noqa: E402
+from conftest import camera_frames, chromium_camera_args, detectable_faces, run_live, write_y4m  # noqa: E402
 
 FPS_IN = 15
-
-
-def detectable_faces(n: int = 4) -> np.ndarray:
-    """The first ``n`` FER+ PublicTest faces that the detector finds when pasted at 200 px (as the tests'
-    ``faces`` fixture)."""
-    from fer_core.vision.detection import FaceDetector
-
-    from conftest import paste
-
-    detector = FaceDetector(min_score=0.7, close_ups=False)
-    x = np.load(DATA_DIR / "ferplus_valid.npz")["x"]
-    kept = []
-    for face in x[x.reshape(len(x), -1).std(axis=1) > 40]:
-        canvas = np.full((400, 400, 3), 128, np.uint8)
-        paste(canvas, face, 100, 100, 200)
-        if detector.detect(canvas):
-            kept.append(face)
-        if len(kept) == n:
-            break
-    return np.stack(kept)
 
 
 def server_only(frames: list[np.ndarray], seconds: float, fps: float | None = None) -> dict:
@@ -131,7 +111,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / f"live_{dt.date.today()}.jsonl")
     args = ap.parse_args()
-    frames = camera_frames(detectable_faces(), fps=FPS_IN)
+    frames = camera_frames(detectable_faces(4), fps=FPS_IN)
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_y4m(Path(tmp) / "participant.y4m", frames, FPS_IN)
         lines = in_browser(clip, args.seconds)
