@@ -398,9 +398,7 @@ def binned(rows: pd.DataFrame, *, bin_s: float) -> pd.DataFrame:
 def live_figure(window: pd.DataFrame, *, now_s: float, span_s: float = 60.0, markers: pd.DataFrame | None = None):
     """The last ``span_s`` seconds of a live run: the ensemble's mean probability per emotion in 1 s bins
     (``window`` from ``LiveRecording.window``), with the moments marked so far."""
-    ens = window[window["model"] == ENSEMBLE]
-    binned_ = ens.assign(t_s=ens["t_s"].floordiv(1.0)).groupby("t_s", as_index=False)[list(EMOTIONS)].mean()
-    tidy = binned_.melt(id_vars="t_s", value_vars=list(EMOTIONS), var_name="emotion", value_name="share")
+    tidy = binned(window[window["model"] == ENSEMBLE], bin_s=1.0)
     fig = timeline_figure(tidy, title=f"The last {span_s:.0f} s (ensemble)")
     fig.update_layout(xaxis_range=[max(0.0, now_s - span_s), max(now_s, 10.0)], xaxis_title="time in run (s)")
     if markers is not None:

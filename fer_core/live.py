@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from fer_core.analyzer import AnalysisResult, Analyzer, Heads
-from fer_core.constants import EMOTIONS, ENSEMBLE, MODELS, NEGATIVE, POSITIVE, Keep, MediaKind
+from fer_core.constants import EMOTIONS, ENSEMBLE, MODELS, Keep, MediaKind
+from fer_core.study import satisfaction
 from fer_core.vision.media import Frame
 from fer_core.vision.pictures import draw_labels
 from fer_core.vision.tracking import Tracker
@@ -245,9 +246,13 @@ class LiveRecording:
             self._write({"t_s": t_s, "size": [self.width, self.height], "faces": records})
 
     # ------------------------------------------------------------------ what the page and the service read
+    def _seconds(self) -> float:
+        """From the first frame's arrival to the last one's (call under the lock)."""
+        return (self._last - self._first) if self._first is not None else 0.0
+
     def stats(self) -> LiveStats:
         with self._lock:
-            seconds = (self._last - self._first) if self._first is not None else 0.0
+            seconds = self._seconds()
             delays = np.array(self._delays, float) * 1000
             people = len({f["track"] for f in self.faces})
             out = LiveStats(seconds, self.frames_in, self.analysed, len(self.faces), people)
@@ -272,12 +277,12 @@ class LiveRecording:
             for m, p in f["predictions"].items()
         ]
         frame = pd.DataFrame(rows, columns=["t_s", "track", "model", "label", *EMOTIONS])
-        return frame.assign(satisfaction=frame[list(POSITIVE)].sum(axis=1) - frame[list(NEGATIVE)].sum(axis=1))
+        return frame.assign(satisfaction=satisfaction(frame))
 
     def result(self) -> AnalysisResult:
         """Everything read so far as the analyzer's result for a video (what the pipeline stores)."""
         with self._lock:
-            stats_seconds = (self._last - self._first) if self._first is not None else 0.0
+            stats_seconds = self._seconds()
             return AnalysisResult(
                 file=self.name,
                 kind=MediaKind.VIDEO,
@@ -403,7 +408,7 @@ def read_journal(path: Path) -> Journal:
         faces=[f for line in frames for f in line["faces"]],
     )
     result.face_count = len(result.faces)
-    markers = [(min(t, duration), label) for t, label in (line["marker"] for line in lines if "marker" in line)]
+    markers = [tuple(line["marker"]) for line in lines if "marker" in line]
     return Journal(
         path=Path(path),
         identity=head["identity"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -137,10 +137,7 @@ def start_live(
     if destination.keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {destination.keep!r}")
     analyzer.load_models()
-    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-    with session_factory(engine)() as db:
-        existing = repository.find_session(db, name=destination.session_name)
-        card = usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
+    card = _population_card(engine, analyzer, destination.session_name)
     return live.LiveRecording(
         analyzer,
         destination,
@@ -191,25 +188,19 @@ def recover_live(engine: Engine, *, analyzer: Analyzer, store: MediaStore | None
         if journal.pid == os.getpid() or alive(journal.pid):
             continue
         if journal.result.frames_analyzed:
-            versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-            with session_factory(engine)() as db:
-                existing = repository.find_session(db, name=journal.destination.session_name)
-                card = (
-                    usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
-                )
             _, outcome = _store_live(
                 engine,
-                journal.destination,
+                # what was kept besides the readings was in the dead process's memory
+                replace(journal.destination, keep=Keep.NONE),
                 journal.result,
                 analyzer=analyzer,
                 identity=journal.identity,
                 started_at=journal.started_at,
-                card=card,
+                card=_population_card(engine, analyzer, journal.destination.session_name),
                 video_file=None,
                 markers=journal.markers,
                 store=store,
                 run_settings={"live_fps": journal.max_fps, "recovered": True},
-                keep=Keep.NONE,  # what was kept besides the readings was in the dead process's memory
             )
             outcomes.append(outcome)
         path.unlink()
@@ -229,7 +220,6 @@ def _store_live(
     markers: list[tuple[float, str]],
     store: MediaStore | None,
     run_settings: dict,
-    keep: str | None = None,
 ) -> tuple[int, FileOutcome]:
     store = store or media_store()
     with session_factory(engine)() as db:
@@ -251,7 +241,7 @@ def _store_live(
             run_id=run.id,
             versions=versions,
             card=card,
-            keep=keep or d.keep,
+            keep=d.keep,
             store=store,
             video_file=video_file,
             markers=markers,
@@ -259,6 +249,14 @@ def _store_live(
         run.settings = {**run.settings, **run_settings}  # how well the run kept up, kept with it
         repository.finish_run(db, run)
         return fs.id, outcome
+
+
+def _population_card(engine: Engine, analyzer: Analyzer, session_name: str) -> dict | None:
+    """The population version chosen for an existing session of that name and usable with these models."""
+    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
+    with session_factory(engine)() as db:
+        existing = repository.find_session(db, name=session_name)
+        return usable(repository.adapted_for_session(db, session_id=existing.id), versions) if existing else None
 
 
 def retry(job_ids: list[int], *, engine: Engine, analyzer: Analyzer, runner: LocalRunner) -> list[int]:

@@ -1,5 +1,6 @@
 """Live: analyse a participant through the browser's camera as the session happens, and keep the readings."""
 
+import logging
 from datetime import datetime
 
 import av
@@ -96,9 +97,7 @@ def on_ended() -> None:
     if rec is not None:
         try:
             service.save_live(rec, engine=engine)
-        except Exception:  # the page offers to save again; the readings stay in memory
-            import logging
-
+        except Exception:  # the page offers to save again; the readings stay in memory (and in the journal)
             logging.getLogger("dashboard").exception("could not store the live run")
 
 
