@@ -2,7 +2,8 @@
 
 Set FER_DASHBOARD_PASSWORD_HASH (or `password_hash` in .streamlit/secrets.toml) to what
 `python -m fer_core hash-password` prints. The older FER_DASHBOARD_PASSWORD_SHA256 (`password_sha256`) still
-works, with a warning. Wrong passwords are throttled per client address and in total (fer_core.login); a
+works, with a warning. Wrong passwords are throttled per client address and in total (fer_core.login, kept
+in the database); a
 logged-in tab logs out from the sidebar, or by itself after FER_DASHBOARD_IDLE_MINUTES without use.
 """
 
@@ -13,12 +14,13 @@ import math
 import time
 
 import streamlit as st
+from sqlalchemy import Engine
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer_core import login, settings
 
+import gate
 import state
-import uploads
 
 log = logging.getLogger("dashboard")
 
@@ -30,12 +32,6 @@ def _secret(name: str, variable: str | None) -> str | None:
         return str(st.secrets[name]) or None
     except Exception:  # no secrets file, or no such key
         return None
-
-
-@st.cache_resource
-def _throttle() -> login.Throttle:
-    """One for the whole dashboard process: a new tab or browser does not reset it."""
-    return login.Throttle()
 
 
 @st.cache_resource
@@ -51,13 +47,14 @@ def _session_id() -> str | None:
 def _log_out(reason: str | None = None) -> None:
     st.session_state.pop(state.AUTHENTICATED, None)
     st.session_state.pop(state.LAST_SEEN, None)
-    uploads.forget(_session_id())
+    gate.forget(_session_id())
     if reason:
         st.session_state[state.LOGOUT_REASON] = reason
 
 
-def require_login() -> bool:
-    """True when the page may be shown: no password is set, or this tab is logged in (and not idle)."""
+def require_login(engine: Engine) -> bool:
+    """True when the page may be shown: no password is set, or this tab is logged in (and not idle). Wrong
+    passwords are counted in ``engine``'s database, where no client can clear them."""
     s = settings.current()
     scrypt_hash = _secret("password_hash", s.dashboard_password_hash)
     sha256_hex = None if scrypt_hash else _secret("password_sha256", s.dashboard_password_sha256)
@@ -73,7 +70,7 @@ def require_login() -> bool:
         idle_s = now - st.session_state.get(state.LAST_SEEN, now)
         if idle_s <= s.dashboard_idle_minutes * 60:
             st.session_state[state.LAST_SEEN] = now
-            uploads.allow(_session_id())
+            gate.allow(_session_id())
             if st.sidebar.button("Log out", icon=":material/logout:"):
                 _log_out("You are logged out.")
                 st.rerun()
@@ -88,11 +85,12 @@ def require_login() -> bool:
         return False
     address = st.context.ip_address  # None on localhost
     client = address if isinstance(address, str) and address else "local"
-    throttle = _throttle()
+    throttle = login.Throttle(engine, base_s=s.login_first_wait_s)
     wait = throttle.wait_s(client)
     if wait > 0:
         st.error(f"Too many wrong passwords: try again in {math.ceil(wait)} s.")
         return False
+    throttle.failed(client)  # counted before it is checked, so that guesses sent side by side all count
     try:
         ok = login.check(password, scrypt_hash=scrypt_hash, sha256_hex=sha256_hex)
     except ValueError as exc:  # a hash that is not one: the one who runs the dashboard must fix it
@@ -100,12 +98,11 @@ def require_login() -> bool:
         st.error("Login is misconfigured; whoever runs the dashboard finds why in its log.")
         return False
     if not ok:
-        throttle.failed(client)
         st.error("Wrong password.")
         return False
     throttle.succeeded(client)
     st.session_state[state.AUTHENTICATED] = True
     st.session_state[state.LAST_SEEN] = now
-    uploads.allow(_session_id())
+    gate.allow(_session_id())
     st.rerun()
     return False

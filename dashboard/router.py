@@ -21,10 +21,8 @@ VIEWS = Path(__file__).parent / "views"
 
 def run() -> None:
     st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
-    if not require_login():
-        return
     try:
-        get_engine()
+        engine = get_engine()  # the login's throttle counts wrong passwords in the database
     except DatabaseUnusable as exc:  # every page needs it: say so once, instead of a traceback
         logging.getLogger("dashboard").error("%s", exc)  # the file or server, and what to do: for whoever runs it
         st.title("Feedback emotions")
@@ -32,6 +30,8 @@ def run() -> None:
             "The dashboard cannot use its database: it is damaged, missing or unreachable. Nothing was changed. "
             "Whoever runs the dashboard finds what is wrong, and what to do, in its log."
         )
+        return
+    if not require_login(engine):
         return
     warm_up()
     page = st.navigation(

@@ -13,10 +13,12 @@ import base64
 import hashlib
 import hmac
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
+
+from sqlalchemy import Engine, delete, insert, select
+
+from fer_core.storage.orm import LoginFailure
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1  # about 0.1 s and 32 MB per guess
 
@@ -57,11 +59,14 @@ class Throttle:
     After ``free`` wrong tries a client waits ``base_s`` seconds, doubling with each further one up to
     ``max_wait_s``; after ``lockout_after`` it is locked out for ``lockout_s``, which then ends by itself.
     Everyone waits while more than ``total_limit`` wrong tries came in the last ``total_window_s`` (a guesser
-    with many addresses). Kept in the dashboard's memory: a new tab or browser does not reset it.
+    with many addresses). A client's tries count for ``lockout_s``. The tries are kept in the database
+    (``login_failure``), not in the dashboard's memory: a new tab, a cleared cache, a restart or a second
+    dashboard process on the same database does not reset them.
     """
 
     def __init__(
         self,
+        engine: Engine,
         *,
         free: int = 3,
         base_s: float = 2.0,
@@ -70,42 +75,42 @@ class Throttle:
         lockout_s: float = 900.0,
         total_limit: int = 50,
         total_window_s: float = 600.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ):
+        self.engine = engine
         self.free, self.base_s, self.max_wait_s = free, base_s, max_wait_s
         self.lockout_after, self.lockout_s = lockout_after, lockout_s
         self.total_limit, self.total_window_s = total_limit, total_window_s
         self.clock = clock
-        self._lock = threading.Lock()
-        self._clients: dict[str, tuple[int, float]] = {}  # client -> (wrong tries, time of the last)
-        self._recent: deque[float] = deque()  # times of every client's wrong tries in the window
 
     def wait_s(self, client: str) -> float:
         """Seconds before ``client`` may try a password again (0: now)."""
         now = self.clock()
-        with self._lock:
-            while self._recent and now - self._recent[0] > self.total_window_s:
-                self._recent.popleft()
-            wait = 0.0
-            if len(self._recent) >= self.total_limit:
-                wait = self._recent[0] + self.total_window_s - now
-            tries, last = self._clients.get(client, (0, now))
-            if tries >= self.lockout_after:
-                if now - last >= self.lockout_s:  # the lockout is over: start afresh
-                    self._clients.pop(client, None)
-                else:
-                    wait = max(wait, last + self.lockout_s - now)
-            elif tries >= self.free:
-                wait = max(wait, last + min(self.base_s * 2 ** (tries - self.free), self.max_wait_s) - now)
-            return max(wait, 0.0)
+        since = now - max(self.lockout_s, self.total_window_s)
+        with self.engine.connect() as db:
+            rows = db.execute(
+                select(LoginFailure.client, LoginFailure.at).where(LoginFailure.at > since).order_by(LoginFailure.at)
+            ).all()
+        everyone = [at for _, at in rows if at > now - self.total_window_s]
+        mine = [at for who, at in rows if who == client[:100] and at > now - self.lockout_s]
+        wait = 0.0
+        if len(everyone) >= self.total_limit:
+            wait = everyone[len(everyone) - self.total_limit] + self.total_window_s - now
+        if len(mine) >= self.lockout_after:
+            wait = max(wait, mine[-1] + self.lockout_s - now)
+        elif len(mine) >= self.free:
+            wait = max(wait, mine[-1] + min(self.base_s * 2 ** (len(mine) - self.free), self.max_wait_s) - now)
+        return max(wait, 0.0)
 
     def failed(self, client: str) -> None:
+        """Count a wrong try (the login page counts each try before checking it, and takes it back on success,
+        so that guesses sent side by side all count)."""
         now = self.clock()
-        with self._lock:
-            tries, _ = self._clients.get(client, (0, now))
-            self._clients[client] = (tries + 1, now)
-            self._recent.append(now)
+        with self.engine.begin() as db:
+            forget = now - max(self.lockout_s, self.total_window_s)
+            db.execute(delete(LoginFailure).where(LoginFailure.at < forget))
+            db.execute(insert(LoginFailure).values(client=client[:100], at=now))
 
     def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._clients.pop(client, None)
+        with self.engine.begin() as db:
+            db.execute(delete(LoginFailure).where(LoginFailure.client == client[:100]))

@@ -25,18 +25,25 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def password(monkeypatch, tmp_path):
-    """Login on with a scrypt hash; a fresh throttle, as in a new dashboard process."""
+    """Login on with a scrypt hash, on a new database (where the throttle counts wrong passwords)."""
     monkeypatch.setenv("FER_DASHBOARD_PASSWORD_HASH", login.hash_password(PASSWORD))
     monkeypatch.delenv("FER_DASHBOARD_PASSWORD_SHA256", raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fer.db'}")
-    import auth
     from resources import get_engine
 
-    auth._throttle.clear()
     get_engine.clear()
     yield
-    auth._throttle.clear()
     get_engine.clear()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'throttle.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 def _tab() -> AppTest:
@@ -63,9 +70,10 @@ def test_the_hash_is_salted_and_slow_and_the_command_makes_it():
     assert name == "FER_DASHBOARD_PASSWORD_HASH" and login.check(PASSWORD, scrypt_hash=value.strip("'"))
 
 
-def test_wrong_guesses_slow_down_then_lock_out_for_a_while():
-    now = [0.0]
-    throttle = login.Throttle(free=3, base_s=2, max_wait_s=60, lockout_after=6, lockout_s=900, clock=lambda: now[0])
+def test_wrong_guesses_slow_down_then_lock_out_for_a_while(engine):
+    now = [1e9]
+    clock = lambda: now[0]  # noqa: E731
+    throttle = login.Throttle(engine, free=3, base_s=2, max_wait_s=60, lockout_after=6, lockout_s=900, clock=clock)
     waits = []
     for _ in range(6):
         assert throttle.wait_s("10.0.0.1") == 0 or waits
@@ -76,20 +84,23 @@ def test_wrong_guesses_slow_down_then_lock_out_for_a_while():
     assert throttle.wait_s("10.0.0.2") == 0  # per client address
     now[0] += 900
     assert throttle.wait_s("10.0.0.1") == 0  # it ends by itself
-    many = login.Throttle(total_limit=5, total_window_s=600, clock=lambda: now[0])
+    many = login.Throttle(engine, total_limit=5, total_window_s=600, clock=clock)
     for i in range(5):
         many.failed(f"10.0.1.{i}")
     assert many.wait_s("10.0.9.9") > 0  # in total: a guesser with many addresses waits as well
+    now[0] += 601
+    assert many.wait_s("10.0.9.9") == 0  # and that ends by itself too
+    again = login.Throttle(engine, clock=clock)  # another dashboard process on the same database
+    for _ in range(3):
+        again.failed("10.0.0.3")
+    assert login.Throttle(engine, clock=clock).wait_s("10.0.0.3") == 2
+    again.succeeded("10.0.0.3")
+    assert again.wait_s("10.0.0.3") == 0
 
 
 def test_a_new_tab_does_not_reset_the_throttle(password, monkeypatch):
-    import functools
-
-    import auth
-
     # A wait far longer than the test, so that a slow machine cannot see it end before the fresh tab.
-    monkeypatch.setattr(login, "Throttle", functools.partial(login.Throttle, base_s=600.0))
-    auth._throttle.clear()
+    monkeypatch.setenv("FER_LOGIN_FIRST_WAIT_S", "600")
     at = _tab()
     for _ in range(3):
         at.text_input[0].set_value("").run()
@@ -246,3 +257,183 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# ----------------------------------------------------------------------------- a stranger's own client
+WRONG = "Wrong password."
+TOO_MANY = "Too many wrong passwords"
+
+
+def _login_env(tmp_path, **extra) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fer.db'}",
+        "FER_HOME": str(tmp_path / "home"),
+        "FER_DASHBOARD_PASSWORD_HASH": login.hash_password(PASSWORD),
+        "FER_DASHBOARD_PASSWORD_SHA256": "",
+        **extra,
+    }
+
+
+def _guess(tab, word: str) -> str:
+    """Type ``word`` in the password field and return what the page answered."""
+    tab.run({"Password": ""})  # as a browser does between two entries
+    answer = [t for t in tab.texts(tab.run({"Password": word})) if WRONG in t or TOO_MANY in t]
+    return answer[0] if answer else ""
+
+
+def test_a_raw_client_cannot_reset_the_throttle_nor_a_restart(tmp_path):
+    """Guesses from a bare WebSocket client, then Streamlit's clear_cache message, a new connection and a restart
+    of the dashboard: the wait holds through all of them (it is kept in the database)."""
+    from served import RawTab, dashboard
+
+    env = _login_env(tmp_path, FER_LOGIN_FIRST_WAIT_S="600")  # longer than the test: no race with the clock
+    with dashboard(env) as (port, _):
+        tab = RawTab(port)
+        tab.run()
+        assert "Password" in tab.widgets
+        assert [_guess(tab, f"guess {i}") for i in range(3)] == [WRONG] * 3
+        assert TOO_MANY in _guess(tab, "guess 4")
+        tab.send(clear_cache=True)
+        assert TOO_MANY in _guess(tab, "guess 5")
+        fresh = RawTab(port)
+        fresh.run()
+        assert TOO_MANY in _guess(fresh, PASSWORD)  # even the right password waits
+        tab.close(), fresh.close()
+    with dashboard(env) as (port, _):  # a restarted dashboard (or a second process on the same database)
+        tab = RawTab(port)
+        tab.run()
+        assert TOO_MANY in _guess(tab, "guess 6")
+        tab.close()
+
+
+@pytest.fixture(scope="module")
+def stranger(tmp_path_factory):
+    """A dashboard with a password, and a raw client's tab that has not logged in."""
+    from served import RawTab, dashboard
+
+    tmp = tmp_path_factory.mktemp("stranger")
+    log = tmp / "server.log"
+    with dashboard(_login_env(tmp), log=log) as (port, server):
+        yield {"port": port, "server": server, "log": log, "tmp": tmp, "RawTab": RawTab}
+
+
+def _fresh_tab(stranger, *, logged_in: bool = False):
+    tab = stranger["RawTab"](stranger["port"])
+    tab.run()
+    if logged_in:
+        tab.run({"Password": PASSWORD})
+        tab.run()
+        assert tab.session_id
+    return tab
+
+
+def _request(kind: str, session_id: str):
+    """One BackMsg of each kind a stranger could send that asks the server for something."""
+    from streamlit.proto.BackMsg_pb2 import BackendOperationRequest
+    from streamlit.proto.Common_pb2 import FileURLsRequest
+
+    if kind == "file_urls_request":
+        return {kind: FileURLsRequest(request_id="r1", file_names=["big.mp4"], session_id=session_id)}
+    if kind in ("set_run_on_save", "load_git_info", "clear_cache"):
+        return {kind: True}
+    op = BackendOperationRequest(request_id="r2", session_id=session_id)
+    getattr(op, kind.split(":")[1]).SetInParent()
+    return {"backend_operation_request": op}
+
+
+ANSWERS = {  # the server's answer to each request, when it is let through
+    "file_urls_request": "file_urls_response",
+    "set_run_on_save": "run_on_save",
+    "backend_operation_request:deferred_file": "backend_operation_response",
+    "backend_operation_request:dataframe_chunk": "backend_operation_response",
+    "backend_operation_request:install_skills": "backend_operation_response",
+    "backend_operation_request:dismiss_skills_nudge": "backend_operation_response",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ANSWERS))
+def test_a_request_before_login_gets_no_answer(stranger, kind):
+    tab = _fresh_tab(stranger)
+    tab.send(**_request(kind, tab.session_id))
+    answers = _answers(tab.receive(3))
+    assert ANSWERS[kind] not in answers, answers
+    tab.close()
+    logged_in = _fresh_tab(stranger, logged_in=True)  # the same message after login is answered
+    logged_in.send(**_request(kind, logged_in.session_id))
+    assert ANSWERS[kind] in _answers(logged_in.receive(5))
+    logged_in.send(set_run_on_save=False)
+    logged_in.close()
+
+
+def _answers(messages) -> list[str]:
+    """The kinds of the server's messages; a status saying that the script reruns on save is "run_on_save"."""
+    return [
+        "run_on_save"
+        if m.HasField("session_status_changed") and m.session_status_changed.run_on_save
+        else m.WhichOneof("type")
+        for m in messages
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind", ["clear_cache", "load_git_info", "debug_disconnect_websocket", "debug_shutdown_runtime"]
+)
+def test_a_message_before_login_is_dropped(stranger, kind):
+    tab = _fresh_tab(stranger)
+    tab.send(**({kind: True}))
+    assert "git_info_changed" not in [m.WhichOneof("type") for m in tab.receive(2)]
+    assert f"dropped a {kind} message from a tab that has not logged in" in stranger["log"].read_text()
+    assert "Password" in tab.texts(tab.run())  # still connected, still at the login page
+    assert stranger["server"].poll() is None
+    tab.close()
+
+
+def test_heartbeat_and_stop_keep_working_before_login(stranger):
+    tab = _fresh_tab(stranger)
+    tab.send(app_heartbeat=True)
+    assert "heartbeat_ack" in [m.WhichOneof("type") for m in tab.receive(2)]
+    tab.send(stop_script=True)
+    assert "Password" in tab.texts(tab.run())
+    tab.close()
+
+
+def test_no_page_runs_before_login_whatever_the_tab_asks(stranger):
+    """Pages asked for by URL (page name) and by message (page hash), forged widget values for their widgets
+    (buttons, a component's value as streamlit-webrtc sends its offer), a query string: the login page only,
+    and nothing written."""
+    from streamlit.proto.ClientState_pb2 import ClientState
+    from streamlit.util import calc_hash
+
+    tab = _fresh_tab(stranger)
+    for page in ("upload", "session", "manage", "live", "review"):
+        for ask in ({"page_name": page}, {"page_script_hash": calc_hash(page)}, {"query_string": f"page={page}"}):
+            texts = tab.texts(tab.run(**ask))
+            assert "Password" in texts and not any(t in texts for t in ("Upload", "Delete", "Live", "Review"))
+    forged = ClientState(page_name="live")
+    for i, widget_id in enumerate(["$$ID-delete-session", "$$ID-webrtc-live", "$$ID-upload", "$$ID-start"]):
+        w = forged.widget_states.widgets.add()
+        w.id = widget_id
+        if i == 1:
+            w.json_value = '{"sdpOffer": {"type": "offer", "sdp": "v=0"}, "playing": true}'
+        else:
+            w.trigger_value = True
+    tab.send(rerun_script=forged)
+    texts = tab.texts(tab.receive(3))
+    assert "Password" in texts and "Live" not in texts
+    tab.close()
+    import sqlite3
+
+    db = sqlite3.connect(stranger["tmp"] / "fer.db")
+    tables = {t for (t,) in db.execute("select name from sqlite_master where type='table'")}
+    assert all(db.execute(f"select count(*) from {t}").fetchone()[0] == 0 for t in tables - {"alembic_version"})
+    home = stranger["tmp"] / "home"
+    assert not [p for p in home.rglob("*") if p.is_file()] if home.exists() else True
+
+
+def test_the_agent_api_is_off(stranger):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stranger['port']}/_stcore/agent/interact", data=b"{}", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code in (403, 404, 405, 501, 503)

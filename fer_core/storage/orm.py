@@ -8,6 +8,7 @@ session 1-* analysis_job 0-1 media_file
 media_file 1-* person_label (a name for a person seen; one name on two people merges them)
 media_file 1-* marker (a point or a segment on the file's timeline)
 media_file 1-* face_review (the true expression of a face, set by a person)
+login_failure (wrong dashboard passwords, kept here so every dashboard process and a restart see them)
 
 ``face_detection.session_id`` repeats the media file's session on purpose: the
 dashboard's aggregates then filter one indexed column instead of joining
@@ -356,6 +357,16 @@ class AnalysisJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """A wrong password typed on the dashboard's login page, from one client address (``fer_core.login``)."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(BIG_INT, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch (UTC)
 
 
 CONFIDENCE_BINS = 20
