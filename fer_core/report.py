@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import html
 import io
+import unicodedata
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,18 @@ from fer_core import review, service, study
 from fer_core.config import AnalyzerConfig
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, MODEL_NAMES, OPINIONS, MediaKind
 from fer_core.storage import queries
+from fer_core.storage.repository import clean_text
 
 FORMATS = ("pdf", "html")
 BIN_S = 2.0
+# Unicode fonts for the PDF: DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic, many symbols) and WenQuanYi
+# Micro Hei (Chinese, Japanese, Korean), Debian's packages that scripts/install.sh installs. Without them the PDF
+# uses Helvetica, and characters outside Latin-1 print as "?".
+FONT_FILES = {
+    "regular": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/Library/Fonts/DejaVuSans.ttf"),
+    "bold": ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/Library/Fonts/DejaVuSans-Bold.ttf"),
+    "cjk": ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",),  # Debian's fonts-wqy-microhei
+}
 
 
 def gather(engine: Engine, session_id: int) -> dict:
@@ -155,6 +166,76 @@ METHOD = (
 # --- PDF ----------------------------------------------------------------------------------------------------
 
 
+class PdfFonts(NamedTuple):
+    regular: str
+    bold: str
+    covered: frozenset[int]  # the characters the regular font draws
+    cjk: str | None  # a font for Chinese, Japanese and Korean, where the system has one
+    cjk_covered: frozenset[int]
+
+
+def _pdf_fonts() -> PdfFonts:
+    """Register the report's fonts with reportlab (once) and say which characters each draws."""
+    from pathlib import Path
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    found = {k: next((p for p in paths if Path(p).is_file()), None) for k, paths in FONT_FILES.items()}
+    registered = pdfmetrics.getRegisteredFontNames()
+    if not (found["regular"] and found["bold"]):
+        return PdfFonts("Helvetica", "Helvetica-Bold", frozenset(range(256)), None, frozenset())
+    if "ReportSans" not in registered:
+        pdfmetrics.registerFont(TTFont("ReportSans", found["regular"]))
+        pdfmetrics.registerFont(TTFont("ReportSans-Bold", found["bold"]))
+    if found["cjk"] and "ReportCJK" not in registered:
+        pdfmetrics.registerFont(TTFont("ReportCJK", found["cjk"], subfontIndex=0))
+    covered = frozenset(pdfmetrics.getFont("ReportSans").face.charWidths)
+    cjk = frozenset(pdfmetrics.getFont("ReportCJK").face.charWidths) if found["cjk"] else frozenset()
+    return PdfFonts("ReportSans", "ReportSans-Bold", covered, "ReportCJK" if found["cjk"] else None, cjk)
+
+
+def pdf_text(text, fonts: PdfFonts) -> str:
+    """User text as the PDF draws it: no control or bidirectional override characters, right-to-left runs in
+    the order they are read (reportlab lays out left to right), and "?" for a character no font of the report
+    can draw, rather than an empty box."""
+    from bidi import get_display
+
+    text = clean_text(str(text), lines=True) or ""
+    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        text = "\n".join(get_display(line) for line in text.split("\n"))
+    drawn = fonts.covered | fonts.cjk_covered
+    return "".join(c if ord(c) in drawn or c in "\n\t" else "?" for c in text)
+
+
+def pdf_markup(text, fonts: PdfFonts) -> str:
+    """``pdf_text`` as a reportlab Paragraph's markup: escaped (it reads a little HTML), runs that only the CJK
+    font draws set in it, line breaks kept."""
+    out, run, run_cjk = [], [], False
+
+    def flush():
+        if run:
+            piece = html.escape("".join(run)).replace("\n", "<br/>")
+            out.append(f'<font name="{fonts.cjk}">{piece}</font>' if run_cjk else piece)
+            run.clear()
+
+    for c in pdf_text(text, fonts):
+        cjk = fonts.cjk is not None and ord(c) not in fonts.covered and ord(c) in fonts.cjk_covered
+        if cjk != run_cjk:
+            flush()
+            run_cjk = cjk
+        run.append(c)
+    flush()
+    return "".join(out)
+
+
+def pdf_font_for(text: str, fonts: PdfFonts) -> str:
+    """The one font for a whole line drawn outside a Paragraph (a chart label, the footer)."""
+    if fonts.cjk and any(ord(c) not in fonts.covered for c in text):
+        return fonts.cjk
+    return fonts.regular
+
+
 def to_pdf(d: dict) -> bytes:
     from reportlab.graphics.charts.lineplots import LinePlot
     from reportlab.graphics.shapes import Drawing, Line, Rect, String
@@ -164,25 +245,36 @@ def to_pdf(d: dict) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    fonts = _pdf_fonts()
+    regular, bold = fonts.regular, fonts.bold
     styles = getSampleStyleSheet()
+    for style in styles.byName.values():
+        if hasattr(style, "fontName"):
+            style.fontName = bold if "Bold" in style.fontName else regular
     body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
     name = d["details"]["name"]
     buf = io.BytesIO()
     margin = 18 * mm
     doc = SimpleDocTemplate(
-        buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin, bottomMargin=margin, title=name
+        buf,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=clean_text(name),
     )
     width = A4[0] - 2 * margin
 
     def esc(text) -> str:
-        return html.escape(str(text))
+        return pdf_markup(text, fonts)
 
     def grid(rows, widths, header=True):
         t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
         t.setStyle(
             TableStyle(
                 [
-                    ("FONT", (0, 0), (-1, -1), "Helvetica", 7.5),
+                    ("FONT", (0, 0), (-1, -1), regular, 7.5),
                     ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))] if header else []),
@@ -230,9 +322,13 @@ def to_pdf(d: dict) -> bytes:
                         x0, plot.y, x1 - x0, plot.height, fillColor=colors.Color(0.5, 0.5, 0.5, 0.15), strokeColor=None
                     )
                 )
-            drawing.add(String(x0 + 2, plot.y + plot.height + 3, str(seg.label)[:30], fontSize=6))
+            label = pdf_text(str(seg.label)[:30], fonts)
+            font = pdf_font_for(label, fonts)
+            drawing.add(String(x0 + 2, plot.y + plot.height + 3, label, fontSize=6, fontName=font))
         drawing.add(plot)
-        drawing.add(String(plot.x + plot.width / 2, 2, "time in video (s)", fontSize=7, textAnchor="middle"))
+        drawing.add(
+            String(plot.x + plot.width / 2, 2, "time in video (s)", fontSize=7, fontName=regular, textAnchor="middle")
+        )
         story.append(KeepTogether([heading, drawing]))  # a chart never on another page than its title
     if len(d["moments"]):
         story.append(Paragraph("Key moments (ensemble satisfaction per face)", styles["Heading2"]))
@@ -266,8 +362,9 @@ def to_pdf(d: dict) -> bytes:
 
     def footer(canvas, doc_):
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.drawString(margin, margin / 2, f"{name[:80]} · made {d['made_at']}")
+        line = f"{pdf_text(name[:60], fonts)} · made {d['made_at']}"
+        canvas.setFont(pdf_font_for(line, fonts), 7)
+        canvas.drawString(margin, margin / 2, line)
         canvas.drawRightString(A4[0] - margin, margin / 2, f"page {doc_.page}")
         canvas.restoreState()
 
@@ -283,12 +380,17 @@ def to_html(d: dict) -> bytes:
 
     from PIL import Image as PILImage
 
-    esc = html.escape
+    def esc(text) -> str:
+        """User text as HTML: escaped (no markup runs), isolated so that right-to-left text does not reorder
+        what is around it, no control or bidirectional override characters."""
+        return f"<bdi>{html.escape(clean_text(str(text), lines=True) or '')}</bdi>"
+
     name = d["details"]["name"]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Session report: {esc(name)}</title><style>",
-        "body{font-family:system-ui,sans-serif;max-width:190mm;margin:12mm auto;color:#222;font-size:11pt}"
+        f"<title>Session report: {html.escape(clean_text(str(name)) or '')}</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:190mm;margin:12mm auto;color:#222;font-size:11pt;"
+        "overflow-wrap:anywhere}"
         "table{border-collapse:collapse;width:100%;margin:4px 0 10px}td,th{border:1px solid #bbb;padding:3px 5px;"
         "font-size:9pt;vertical-align:top}th{background:#eee}.small{font-size:8.5pt;color:#555}"
         ".bar{display:inline-block;height:10px}.moments img{width:96px;height:96px}"

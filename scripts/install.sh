@@ -22,6 +22,15 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
     echo "warning: install Chromium or Chrome for PNG/SVG chart export (or set BROWSER_PATH)" >&2
   fi
 fi
+# Fonts for the PDF report: DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic) and WenQuanYi Micro Hei (Chinese,
+# Japanese, Korean). Without them the report prints those letters as "?".
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null; then
+    ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-dejavu-core fonts-wqy-microhei >/dev/null) \
+      || echo "warning: could not install the report's fonts; the PDF report prints non-Latin letters as '?'" >&2
+  fi
+fi
 # Editable install: makes `fer_core` importable from dashboard/ (streamlit does not add the repo root to sys.path).
 "$PY" -m pip install --disable-pip-version-check -q --no-deps -e .
 # Convert the shipped weights once for fast inference (LiteRT; about 30 s, cached in weights/.cache/).

@@ -37,14 +37,20 @@ from fer_core.storage.orm import (
 )
 from fer_core.vision.tracking import iou as box_iou
 
+# Bidirectional embeddings, overrides and isolates: they reorder the text around them when shown (a name that
+# reads differently from what it is). Right-to-left letters themselves are kept.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 
 def clean_text(text: str | None, *, lines: bool = False) -> str | None:
-    """User text as it may be stored: control characters (a NUL, which PostgreSQL refuses, escape codes) are
-    dropped, newlines and tabs kept where ``lines`` (notes); None stays None."""
+    """User text as it may be stored and shown: control characters (a NUL, which PostgreSQL refuses, escape
+    codes) and bidirectional overrides are dropped, newlines and tabs kept where ``lines`` (notes); NFC form;
+    None stays None."""
     if text is None:
         return None
     keep = "\n\t" if lines else ""
-    return "".join(c for c in str(text) if c in keep or unicodedata.category(c) != "Cc")
+    text = unicodedata.normalize("NFC", str(text))
+    return "".join(c for c in text if c in keep or (unicodedata.category(c) != "Cc" and c not in BIDI_CONTROLS))
 
 
 def get_or_create_session(
