@@ -301,9 +301,8 @@ def cmd_markers(args) -> int:
         print(f"error: no session named {args.session!r}", file=sys.stderr)
         return 1
     try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-        result = service.import_markers(session_id, text, engine=engine)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        result = service.import_markers(session_id, Path(args.file), engine=engine)
+    except (OSError, ValueError) as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
     for problem in result["problems"]:  # not imported, and said so

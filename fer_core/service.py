@@ -371,56 +371,12 @@ def delete_marker(marker_id: int, *, engine: Engine) -> bool:
         return gone
 
 
-MARKER_COLUMNS = ("file", "start_s", "end_s", "label")
+def import_markers(session_id: int, source, *, engine: Engine) -> dict:
+    """``markers.import_csv``: the markers of a CSV file (bytes or a path) into the session's files, every good
+    row in one transaction; {"imported", "problems"}; ``markers.MarkersFileError`` when refused whole."""
+    from fer_core import markers
 
-
-def import_markers(session_id: int, csv_text: str, *, engine: Engine) -> dict:
-    """Markers from CSV (``file,start_s,end_s,label``; ``end_s`` empty for a point) for the session's media,
-    matched by their original file names. Every good row is imported, in one transaction; each other row is
-    reported in ``problems`` (row number and why): a file not in the session, a name two of its files share,
-    times that are not numbers or not inside the file. Returns {"imported", "problems"}."""
-    import csv
-    import io
-
-    from sqlalchemy import select
-
-    from fer_core.storage.orm import MediaFile
-
-    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    missing = [c for c in MARKER_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"the CSV needs the columns {', '.join(MARKER_COLUMNS)}; missing: {', '.join(missing)}")
-    problems, imported = [], 0
-    with session_factory(engine)() as db:
-        media: dict[str, list[int]] = {}
-        for mid, name in db.execute(
-            select(MediaFile.id, MediaFile.original_name).where(MediaFile.session_id == session_id)
-        ):
-            media.setdefault(name, []).append(mid)
-        for row_no, row in enumerate(reader, start=2):  # row 1 is the header
-            name = (row.get("file") or "").strip()
-            ids = media.get(name, [])
-            if not ids:
-                problems.append(f"row {row_no}: no file named {name!r} in this session")
-                continue
-            if len(ids) > 1:
-                problems.append(f"row {row_no}: {len(ids)} files of this session are named {name!r}: ambiguous")
-                continue
-            try:
-                start = float(row["start_s"])
-                end = float(row["end_s"]) if (row.get("end_s") or "").strip() else None
-            except (TypeError, ValueError):
-                problems.append(f"row {row_no}: start_s and end_s must be numbers of seconds")
-                continue
-            try:
-                # add_marker checks before it adds: a refused row leaves nothing behind
-                repository.add_marker(db, media_id=ids[0], start_s=start, end_s=end, label=row.get("label") or "")
-            except (TypeError, ValueError) as exc:
-                problems.append(f"row {row_no}: {exc}")
-                continue
-            imported += 1
-        db.commit()
-    return {"imported": imported, "problems": problems}
+    return markers.import_csv(session_id, source, engine=engine)
 
 
 def session_summary(

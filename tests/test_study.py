@@ -184,7 +184,7 @@ def test_markers_from_csv_and_by_hand(analysed, tmp_path, capsys):
     assert rc == 0 and out == [{"imported": 3}]
     assert "row 5: no file named 'missing.mp4'" in err
     assert "row 6: 2 files of this session are named 'IMG_0001.jpg': ambiguous" in err
-    assert "row 7: start_s and end_s must be numbers" in err and "row 8:" in err and "after the end" in err
+    assert "row 7: start_s and end_s must be seconds" in err and "row 8:" in err and "after the end" in err
 
     marker_id = service.add_marker(video, start_s=12.0, end_s=None, label="goodbye", engine=engine)
     with pytest.raises(ValueError, match="ends after it starts"):

@@ -199,17 +199,15 @@ elif section == "Videos":
             st.rerun()
     with st.expander("Import markers from CSV"):
         st.caption(
-            "Columns `file,start_s,end_s,label`: the file's name as uploaded, times in seconds, `end_s` empty for "
-            "a point. Rows naming a file not in this session, or a name two of its files share, are listed, "
-            "not imported."
+            "Columns `file,start_s,end_s,label` (commas, semicolons or tabs; any usual encoding): the file's name as "
+            "uploaded, times in seconds or m:ss, `end_s` empty for a point. Each row that cannot be imported (an "
+            "unknown file, a bad time, the same marker twice) is listed; the others are imported."
         )
         csv_file = st.file_uploader("Markers CSV", type=["csv"], key=f"csv-{session_id}")
         if csv_file is not None and st.button("Import these markers", icon=":material/upload:"):
             try:
-                result = service.import_markers(
-                    session_id, csv_file.getvalue().decode("utf-8-sig"), engine=get_engine()
-                )
-            except (UnicodeDecodeError, ValueError) as exc:
+                result = service.import_markers(session_id, csv_file.getvalue(), engine=get_engine())
+            except ValueError as exc:
                 st.error(plain(f"{csv_file.name}: {exc}"))
             else:
                 reads.changed()
