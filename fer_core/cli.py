@@ -412,7 +412,10 @@ def cmd_adapt(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({k: card[k] for k in ("version", "cv_accuracy", "baseline_accuracy", "folds", "n")}))
+    keys = ("version", "method", "chosen_because", "verdict", "cv_accuracy", "baseline_accuracy", "folds", "n")
+    print(json.dumps({k: card[k] for k in keys}))
+    if card["verdict"].startswith("worse"):
+        print(f"warning: {card['version']} is {card['verdict']}", file=sys.stderr)
     return 0
 
 
@@ -608,7 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
     ad = sub.add_parser("adapt", help="adapt the models to a population (a tag) from its reviewed faces")
     ad.add_argument("--tag", required=True)
-    ad.add_argument("--method", choices=("calibrate", "finetune"), default="calibrate")
+    ad.add_argument(
+        "--method",
+        choices=("auto", "calibrate", "finetune"),
+        default="auto",
+        help="auto (default): where the faces' pictures are kept, try both and keep the better; else calibrate",
+    )
     use = ad.add_mutually_exclusive_group()
     use.add_argument(
         "--use", metavar="VERSION", help="analyse the tag's sessions with this adapted version from now on"

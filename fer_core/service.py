@@ -17,6 +17,7 @@ from fer_core import jobs, live, pipeline, settings
 from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
+from fer_core.faces import face_picture, reviewed_crops  # noqa: F401 (the pages and the report call them here)
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
 from fer_core.runner import LocalRunner
 from fer_core.storage import repository
@@ -465,10 +466,18 @@ def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | 
 
 def review_faces(reviews: list[tuple[int, str]], *, reviewer: str, engine: Engine) -> int:
     """Store each (face id, label) review by ``reviewer``, all or nothing; ValueError, in words, if any is bad."""
-    with session_factory(engine)() as db:
-        for detection_id, label in reviews:
-            repository.review_face(db, detection_id=int(detection_id), label=label, reviewer=reviewer)
-        db.commit()
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(3):
+        try:
+            with session_factory(engine)() as db:
+                for detection_id, label in reviews:
+                    repository.review_face(db, detection_id=int(detection_id), label=label, reviewer=reviewer)
+                db.commit()
+            return len(reviews)
+        except IntegrityError:  # another reviewer stored this face's first review meanwhile: ours replaces it
+            if attempt == 2:
+                raise
     return len(reviews)
 
 
@@ -538,98 +547,12 @@ def export_reviews(
     return buf.getvalue()
 
 
-def reviewed_crops(reviewed, *, store: MediaStore | None = None) -> list:
-    """The 48x48 grayscale classifier crop of each reviewed face (rows as ``queries.reviewed_faces`` gives
-    them), from its kept media or kept face picture; None where nothing of it was kept."""
-    from fer_core.storage.store import face_key, store_for
-    from fer_core.vision.media import MediaError
-    from fer_core.vision.pictures import classifier_crop
+def adapt(tag: str, *, engine: Engine, method: str = "auto", analyzer: Analyzer | None = None, store=None) -> dict:
+    """``population.adapt_tag``: an adapted version for the sessions tagged ``tag``, from their reviewed faces
+    ("auto" tries both methods where the faces' pictures are kept and keeps the better)."""
+    from fer_core import population
 
-    store = store or media_store()
-    out = []
-    for r in reviewed.itertuples():
-        box = (int(r.x), int(r.y), int(r.w), int(r.h))
-        try:
-            if isinstance(r.stored_path, str) and r.stored_path:
-                with store_for(r.stored_path, store).local_file(r.stored_path) as path:
-                    out.append(classifier_crop(path, kind=r.kind, t_s=r.t_s, box=box))
-            else:
-                with store.local_file(store.location(face_key(r.session_id, r.detection_id))) as path:
-                    out.append(classifier_crop(path, kind="face", t_s=0.0, box=box))
-        except (MediaError, OSError):
-            out.append(None)
-    return out
-
-
-def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int = 128):
-    """An RGB thumbnail of one face (a row with session_id, detection_id, stored_path, kind, t_s, x, y, w, h),
-    from the kept media or the kept face picture, pixelated if ``blur``; None when nothing of it was kept."""
-    from fer_core.storage.store import face_key, store_for
-    from fer_core.vision.media import MediaError
-    from fer_core.vision.pictures import face_thumbnail
-
-    store = store or media_store()
-    box = (int(row.x), int(row.y), int(row.w), int(row.h))
-    try:
-        if isinstance(row.stored_path, str) and row.stored_path:
-            with store_for(row.stored_path, store).local_file(row.stored_path) as path:
-                return face_thumbnail(path, kind=row.kind, t_s=row.t_s, box=box, blur=blur, size=size)
-        with store.local_file(store.location(face_key(row.session_id, row.detection_id))) as path:
-            return face_thumbnail(path, kind="face", t_s=0.0, box=(0, 0, 0, 0), blur=blur, size=size)
-    except (MediaError, OSError):
-        return None
-
-
-def adapt(tag: str, *, engine: Engine, method: str = "calibrate", analyzer: Analyzer | None = None, store=None) -> dict:
-    """``adapt.adapt`` on the reviewed faces of the sessions tagged ``tag``, each face's participant being its
-    person (by name where named) in its session. "finetune" reads the faces' crops from the kept media or
-    face pictures (faces with neither are left out) and runs ``analyzer``'s models on them."""
-    import numpy as np
-    import pandas as pd
-
-    from fer_core import adapt as adaptation
-    from fer_core import study
-    from fer_core.config import AnalyzerConfig
-    from fer_core.models.registry import spec
-    from fer_core.storage import queries
-
-    parts = []
-    for sid in queries.sessions_with_tag(engine, tag=tag):
-        reviewed = queries.reviewed_faces(engine, session_id=sid)
-        if reviewed.empty:
-            continue
-        people = study.with_participants(queries.readings(engine, session_id=sid))
-        who = dict(zip(people["detection_id"], f"{sid}: " + people["participant"].astype(str)))
-        parts.append(reviewed.assign(participant=reviewed["detection_id"].map(who)))
-    if not parts:
-        raise ValueError(f"no reviewed face in the sessions tagged {tag!r}: review some on the Review page first")
-    reviewed = pd.concat(parts, ignore_index=True)
-    probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
-    reviewed = reviewed.merge(probs, on="detection_id")
-    analyzer = analyzer or Analyzer(AnalyzerConfig.from_env())
-    versions = {m: v["version"] for m, v in analyzer.model_info().items()}
-    features = heads = None
-    if method == "finetune":
-        crops = reviewed_crops(reviewed, store=store)
-        kept = np.array([c is not None for c in crops], dtype=bool)
-        if not kept.any():
-            raise ValueError(
-                f"fine-tuning needs the reviewed faces' pictures, and the sessions tagged {tag!r} kept none "
-                "(they keep nothing but the results): calibrate instead (--method calibrate)"
-            )
-        reviewed = reviewed[kept].reset_index(drop=True)
-        faces = np.stack([c for c in crops if c is not None])
-        straight, mirrored = analyzer.features(faces), analyzer.features(faces[:, :, ::-1])
-        features = {m: (straight[m], mirrored[m]) for m in straight}
-        heads = {}
-        for m in straight:
-            s = spec(m, analyzer.config.weights_dir)
-            heads[m] = (*adaptation.shipped_head(s.weights_file), s.temperature)
-    card = adaptation.adapt(reviewed, tag=tag, method=method, versions=versions, features=features, heads=heads)
-    with session_factory(engine)() as db:
-        repository.save_adapted(db, card)
-        db.commit()
-    return card
+    return population.adapt_tag(tag, engine=engine, method=method, analyzer=analyzer, store=store)
 
 
 def choose_adapted(tag: str, version: str | None, *, engine: Engine) -> None:

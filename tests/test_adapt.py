@@ -4,6 +4,7 @@ and loses (almost) nothing where it does not, measured by cross-validation group
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.constants import EMOTIONS
+from fer_core.storage import queries as Q
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import MediaFile
 from fer_core.storage.repository import get_or_create_session, name_person, save_faces
@@ -106,7 +108,6 @@ def _database(tmp_path, monkeypatch):
 def _analyse_tagged_and_untagged(engine, analyzer, photo, tmp_path):
     """The group photo analysed in a new session tagged "shifted" and in an untagged one: their faces'
     predictions, and the model versions the tagged one's readings carry."""
-    from fer_core.storage import queries as Q
 
     common = dict(engine=engine, analyzer=analyzer, keep="none", media_root=tmp_path / "media")
     service.ingest([photo], session_name="new shifted panel", tags=["shifted"], **common)
@@ -156,7 +157,6 @@ def test_calibration_gains_on_a_shifted_population_and_keeps_an_unshifted_one(
     assert main(["adapt", "--tag", "shifted", "--use", shifted["version"]]) == 0
     assert main(["adapt", "--tag", "control", "--use", shifted["version"]]) == 1  # another tag's version
     capsys.readouterr()
-    from fer_core.storage import queries as Q
 
     adapted, original, versions, untagged = _analyse_tagged_and_untagged(engine, analyzer, group_photo[0], tmp_path)
     assert len(adapted) == len(original) > 0
@@ -190,10 +190,17 @@ def test_finetuned_heads_gain_on_a_shifted_population_keep_an_unshifted_one_and_
     assert np.shape(card["models"]["resnet50"]["kernel"]) == (2048, 7)
     assert np.shape(card["models"]["vgg16"]["kernel"]) == (512, 7)
 
-    assert main(["adapt", "--tag", "control", "--method", "finetune"]) == 0
+    # without --method, where the pictures are kept, both methods are tried and the better one is kept
+    assert main(["adapt", "--tag", "control"]) == 0
     control = json.loads(capsys.readouterr().out)
     for model in ("resnet50", "vgg16", "ensemble"):
         assert control["cv_accuracy"][model] >= control["baseline_accuracy"][model] - 1, control
+    won, lost = re.findall(r"(\d+\.\d)%", control["chosen_because"])[:2]
+    assert control["chosen_because"].startswith(
+        {"calibrate": "calibration", "finetune": "fine-tuning"}[control["method"]]
+    )
+    assert float(won) >= float(lost) and float(won) == pytest.approx(control["cv_accuracy"]["ensemble"], abs=0.05)
+    assert len(Q.adapted_versions(engine).query("tag == 'control'")) == 1  # only the chosen one is kept
 
     # the fine-tuned heads analyse the tag's new sessions on the default engine; the original stays
     assert main(["adapt", "--tag", "shifted", "--use", shifted["version"]]) == 0

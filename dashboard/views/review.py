@@ -93,6 +93,8 @@ st.caption(
     "cross-validation over participants: it is tested on people it did not learn from. The original models stay."
 )
 METHODS = {
+    "auto": "Choose for me: where the faces' pictures are kept, try both methods and keep the one more accurate "
+    "on held-out participants; else calibrate",
     "calibrate": "Calibrate: a temperature and one bias per emotion, from the stored probabilities (works "
     "whatever the sessions kept)",
     "finetune": "Fine-tune the classifier heads on the faces' 48x48 crops (needs the sessions to keep their "
@@ -113,11 +115,11 @@ else:
             st.error(plain(exc))
         else:
             reads.changed()
-            st.success(
+            say = st.warning if card["verdict"].startswith(("worse", "no better")) else st.success
+            say(
                 plain(
-                    f"{card['version']}: ensemble {card['baseline_accuracy']['ensemble']:.1f}% -> "
-                    f"{card['cv_accuracy']['ensemble']:.1f}% (cross-validated, {card['n']} faces, "
-                    f"{card['participants']} people)"
+                    f"{card['version']} ({card['chosen_because']}): {card['verdict']}. {card['n']} faces of "
+                    f"{card['participants']} people; not used until you choose it below."
                 )
             )
     versions = reads.adapted_versions()
