@@ -318,3 +318,17 @@ def test_login_when_a_password_is_set(monkeypatch):
     assert at.error and "Wrong password" in at.error[0].value
     at.text_input[0].set_value("s3cret").run()
     assert not at.exception and "Feedback emotions" in at.title[0].value and not at.error
+
+
+def test_photo_rows_show_blanks_not_none(fresh_database):
+    from sqlalchemy import update
+
+    engine = make_engine(fresh_database)
+    upgrade(engine)
+    with session_factory(engine)() as db:
+        _, photo = _add_media(db, "Photos", _fake_faces(2, label=3))
+        db.execute(update(MediaFile).where(MediaFile.id == photo).values(kind="photo", duration_s=None, error=None))
+        db.commit()
+    files = page("session").dataframe[0].value
+    assert files["duration (s)"].tolist() == [""] and files["problem"].tolist() == [""]
+    assert "None" not in files.astype(str).to_numpy().ravel().tolist()

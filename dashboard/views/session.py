@@ -37,6 +37,17 @@ MEDIA_COLUMNS = {
     "error": "problem",
 }
 
+
+
+def files_table(media: pd.DataFrame) -> pd.DataFrame:
+    """The session's files as the table shows them: blank where a value does not apply (a photo's duration, a
+    file with no problem), not "None"."""
+    shown = media[list(MEDIA_COLUMNS)].copy()
+    shown["duration_s"] = [f"{d:.1f}" if pd.notna(d) else "" for d in shown["duration_s"]]
+    shown["error"] = shown["error"].where(shown["error"].notna(), "")
+    return shown.rename(columns=MEDIA_COLUMNS)
+
+
 st.title("Session")
 session_id = session_picker()
 if session_id is None:
@@ -61,7 +72,7 @@ c3.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
 SECTION = f"section-{session_id}"
 section = st.radio("Show", SECTIONS, horizontal=True, label_visibility="collapsed", key=SECTION)
 if int(media["faces"].sum()) == 0:
-    table(media[list(MEDIA_COLUMNS)].rename(columns=MEDIA_COLUMNS), hide_index=True)
+    table(files_table(media), hide_index=True)
     st.info("No face was found in this session's media yet.")
     st.stop()
 model = st.radio(
@@ -101,7 +112,7 @@ def moment_buttons(moments: pd.DataFrame, *, key: str, columns: int = 6) -> None
 
 
 if section == "Overview":
-    table(media[list(MEDIA_COLUMNS)].rename(columns=MEDIA_COLUMNS), hide_index=True)
+    table(files_table(media), hide_index=True)
     st.subheader("Emotion distribution per model")
     c1, c2 = st.columns(2)
     measure = c1.radio("Measure", ["mean probability", "share by top emotion"], horizontal=True)
