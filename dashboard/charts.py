@@ -324,9 +324,14 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
     return pd.DataFrame(rows)
 
 
+MANY_GROUPS = 6  # beyond this many people or segments, grouped bars and their legend stop being readable
+
+
 @_one_at_a_time
 def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: str = ""):
-    """Bars per emotion for each person or segment, with 95% intervals as error bars."""
+    """Each person's or segment's share of each emotion with its 95% interval: grouped bars with error bars for
+    up to ``MANY_GROUPS`` of them, else a heat map (a row each, a column per emotion, the value and its
+    interval written in each cell)."""
     rows = []
     for r in records:
         name = r[key] if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"
@@ -339,11 +344,16 @@ def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: 
                     key: plotly_text(name),
                     "emotion": e,
                     "value": v,
+                    "low": low,
+                    "high": high,
                     "plus": (high - v) if high is not None else 0.0,
                     "minus": (v - low) if low is not None else 0.0,
                 }
             )
-    df = pd.DataFrame(rows, columns=[key, "emotion", "value", "plus", "minus"])
+    df = pd.DataFrame(rows, columns=[key, "emotion", "value", "low", "high", "plus", "minus"])
+    measure = "difference from baseline" if delta else "share (mean probability)"
+    if df[key].nunique() > MANY_GROUPS:
+        return _shares_heatmap(df, key=key, delta=delta, title=title, measure=measure)
     fig = px.bar(
         df,
         x="emotion",
@@ -353,11 +363,51 @@ def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: 
         error_y="plus",
         error_y_minus="minus",
         title=title,
-        labels={"value": "difference from baseline" if delta else "share (mean probability)", "emotion": "emotion"},
+        labels={"value": measure, "emotion": "emotion"},
         category_orders={"emotion": list(EMOTIONS)},
         template="plotly_white",
     )
     fig.update_layout(yaxis_tickformat="+.0%" if delta else ".0%", legend_title_text=key)
+    return fig
+
+
+def _shares_heatmap(df: pd.DataFrame, *, key: str, delta: bool, title: str, measure: str):
+    names = list(dict.fromkeys(df[key]))
+    value = df.pivot(index=key, columns="emotion", values="value").reindex(index=names, columns=list(EMOTIONS))
+    fmt = "{:+.0%}" if delta else "{:.0%}"
+
+    def cell(r) -> str:
+        if pd.isna(r["low"]) or pd.isna(r["high"]):
+            return fmt.format(r["value"])
+        return f"{fmt.format(r['value'])}<br>{fmt.format(r['low'])} to {fmt.format(r['high'])}"
+
+    text = (
+        df.assign(text=df.apply(cell, axis=1))
+        .pivot(index=key, columns="emotion", values="text")
+        .reindex(index=names, columns=list(EMOTIONS))
+        .fillna("")
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=value.to_numpy(),
+            x=list(EMOTIONS),
+            y=names,
+            text=text.to_numpy(),
+            texttemplate="%{text}",
+            textfont={"size": 10},
+            colorscale="RdBu" if delta else "Blues",
+            zmid=0 if delta else None,
+            colorbar={"title": {"text": measure}, "tickformat": "+.0%" if delta else ".0%"},
+            hovertemplate=f"{key} %{{y}}<br>%{{x}}: %{{text}}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title or f"{measure} with 95% intervals, one row per {key}",
+        template="plotly_white",
+        height=120 + 34 * len(names),
+        yaxis={"autorange": "reversed", "title": key},
+        xaxis={"side": "top", "title": ""},
+    )
     return fig
 
 

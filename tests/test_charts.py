@@ -3,6 +3,7 @@
 import shutil
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,3 +74,29 @@ def test_png_and_svg_export():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     svg = charts.to_image(fig, "svg")
     assert b"<svg" in svg[:500]
+
+
+def _people(n: int) -> list[dict]:
+    rng = np.random.default_rng(n)
+    out = []
+    for i in range(n):
+        shares = dict(zip(EMOTIONS, rng.dirichlet(np.ones(7))))
+        ci = {e: (max(0.0, v - 0.08), min(1.0, v + 0.08)) for e, v in shares.items()}
+        out.append({"person": f"P{i + 1}", "shares": shares, "ci95": ci})
+    return out
+
+
+def test_many_people_are_drawn_as_a_heat_map_with_their_intervals():
+    from charts import MANY_GROUPS, shares_figure
+
+    few = shares_figure(_people(MANY_GROUPS), key="person")
+    assert {t.type for t in few.data} == {"bar"} and len(few.data) == MANY_GROUPS  # one bar series a person
+    many = shares_figure(_people(24), key="person")
+    [heat] = many.data
+    assert (
+        heat.type == "heatmap" and list(heat.y) == [f"P{i + 1}" for i in range(24)] and list(heat.x) == list(EMOTIONS)
+    )
+    cell = heat.text[0][0]
+    low, high = _people(24)[0]["ci95"]["angry"]
+    assert f"{low:.0%} to {high:.0%}" in cell  # every cell says its interval
+    assert many.layout.height >= 24 * 30  # a readable row per person
