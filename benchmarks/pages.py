@@ -9,8 +9,10 @@ new tab with a cold browser cache) and times it from the request until the page'
 charts included. ``first_s`` is the first time the page is opened after the server started (its reads not
 yet cached, except those an earlier page shares); ``again_s`` the best of the later openings, each a new tab.
 ``server_s`` is the page's script run alone (Streamlit's AppTest, no browser, a fresh reads cache).
-Then the floor on this machine: a bare Streamlit page, and one with a single Plotly chart, timed the same way.
-One JSON line per page.
+First the floor on this machine, in the same run: a bare Streamlit page, and one with a single Plotly chart,
+timed the same way. The criterion: every page opened in a new tab within ``--over-floor`` (0.5 s) of the bare
+page, and its own script under ``--script`` (0.3 s). One JSON line per page (``over_floor_s``, ``ok``), then
+a table of both, side by side.
 """
 
 from __future__ import annotations
@@ -134,10 +136,34 @@ print(json.dumps(out))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def floor_times(db: Path, home: Path, repeat: int, chromium: str) -> dict[str, float]:
+    """The best new-tab time of a bare Streamlit page and of one with a single Plotly chart."""
+    from playwright.sync_api import sync_playwright
+
+    bare = home / "bare.py"
+    bare.write_text(BARE_APP)
+    proc, url = start_dashboard(db, home, script=str(bare))
+    out = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            floor = {"bare": ("text=Bare page", 0), "one chart": ("text=Bare page", 1)}
+            for name, path in (("bare", ""), ("one chart", "?chart=1")):
+                open_page(browser, url, name, path, floor)  # the server's first run imports Plotly
+                out[name] = round(min(open_page(browser, url, name, path, floor) for _ in range(repeat)), 2)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="/tmp/fer_bench.db")
     ap.add_argument("--repeat", type=int, default=3, help="later openings of each page (best is reported)")
+    ap.add_argument("--over-floor", type=float, default=0.5, help="seconds a page may take over the bare page")
+    ap.add_argument("--script", type=float, default=0.3, help="seconds a page's own script may take")
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     args = ap.parse_args()
     db = Path(args.db)
@@ -149,6 +175,10 @@ def main() -> None:
     server = server_times(db)
     rows = []
     with tempfile.TemporaryDirectory() as home:
+        floor = floor_times(db, Path(home), args.repeat, chromium)
+        for name, best in floor.items():
+            rows.append({"page": f"floor: {name} (not our code)", "again_s": best})
+            print(json.dumps(rows[-1]), flush=True)
         proc, url = start_dashboard(db, Path(home))
         try:
             with sync_playwright() as p:
@@ -161,29 +191,26 @@ def main() -> None:
                 for name in PAGES:
                     first = open_page(browser, url, name)
                     again = min(open_page(browser, url, name) for _ in range(args.repeat))
-                    row = {"page": name, "first_s": round(first, 2), "again_s": round(again, 2)}
-                    rows.append({**row, "server_s": server.get(name), "server_rss_mb": round(rss)})
+                    over = round(again - floor["bare"], 2)
+                    script = server.get(name)
+                    ok = over <= args.over_floor and (script is None or script < args.script)
+                    row = {"page": name, "first_s": round(first, 2), "again_s": round(again, 2), "over_floor_s": over}
+                    rows.append({**row, "server_s": script, "server_rss_mb": round(rss), "ok": ok})
                     print(json.dumps(rows[-1]), flush=True)
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        bare = Path(home) / "bare.py"
-        bare.write_text(BARE_APP)
-        proc, url = start_dashboard(db, Path(home), script=str(bare))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-                floor = {"bare": ("text=Bare page", 0), "one chart": ("text=Bare page", 1)}
-                for name, path in (("bare", ""), ("one chart", "?chart=1")):
-                    open_page(browser, url, name, path, floor)  # the server's first run imports Plotly
-                    best = min(open_page(browser, url, name, path, floor) for _ in range(args.repeat))
-                    rows.append({"page": f"floor: {name} (not our code)", "again_s": round(best, 2)})
-                    print(json.dumps(rows[-1]), flush=True)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    print(f"\nbare Streamlit page: {floor['bare']:.2f} s; with one Plotly chart: {floor['one chart']:.2f} s")
+    print(
+        f"{'page':10} {'new tab':>8} {'over floor':>11} {'script':>7}  meets (<= {args.over_floor} s over, < {args.script} s)"
+    )
+    for r in rows:
+        if "ok" in r:
+            script = "-" if r["server_s"] is None else f"{r['server_s']:.2f}"
+            print(
+                f"{r['page']:10} {r['again_s']:8.2f} {r['over_floor_s']:11.2f} {script:>7}  {'yes' if r['ok'] else 'NO'}"
+            )
     if args.out:
         with open(args.out, "a") as f:
             for row in rows:
