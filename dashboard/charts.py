@@ -12,6 +12,7 @@ import threading
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
 
@@ -50,6 +51,12 @@ def _one_at_a_time(build):
     return locked
 
 
+def _figure(build):
+    """A chart builder, one at a time, and kept for the same data: Plotly Express takes 0.05-0.2 s to build a
+    figure, most of a page's script run once its reads are cached (each caller gets its own copy)."""
+    return st.cache_data(show_spinner=False, max_entries=256)(_one_at_a_time(build))
+
+
 _common = dict(category_orders={"emotion": list(EMOTIONS)}, color_discrete_map=EMOTION_COLORS, template="plotly_white")
 
 
@@ -58,7 +65,7 @@ def plotly_text(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-@_one_at_a_time
+@_figure
 def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability per session"):
     """Stacked bars per session (df: session, emotion, mean_prob; session names as the user typed them)."""
     fig = px.bar(
@@ -74,7 +81,7 @@ def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability 
     return fig
 
 
-@_one_at_a_time
+@_figure
 def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: str = "Emotion distribution"):
     """Bars per emotion, one panel per model (df from queries.emotion_distribution, per person or reading)."""
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
@@ -94,7 +101,7 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
     return fig
 
 
-@_one_at_a_time
+@_figure
 def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video"):
     """Stacked areas of mean probability per time bin (df from queries.video_timeline)."""
     fig = px.area(
@@ -110,7 +117,7 @@ def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video")
     return fig
 
 
-@_one_at_a_time
+@_figure
 def track_timeline_figure(df: pd.DataFrame, *, title: str = "Emotions per face track"):
     d = df.assign(track=df["track"].map(lambda t: f"face {int(t) + 1}" if pd.notna(t) else "face"))
     fig = px.area(
@@ -134,7 +141,7 @@ def satisfaction(df: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
     return df.assign(v=sign * df["share"]).groupby(by, as_index=False)["v"].sum().rename(columns={"v": "satisfaction"})
 
 
-@_one_at_a_time
+@_figure
 def satisfaction_figure(
     df: pd.DataFrame, *, x: str, color: str | None = None, title: str = "Satisfaction index", x_title: str = "time"
 ):
@@ -153,7 +160,7 @@ def satisfaction_figure(
     return fig
 
 
-@_one_at_a_time
+@_figure
 def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     """Stacked bars per period (df from queries.distribution_over_time, one model)."""
     fig = px.bar(
@@ -170,7 +177,7 @@ def trend_figure(df: pd.DataFrame, *, title: str = "Emotion shares over time"):
     return fig
 
 
-@_one_at_a_time
+@_figure
 def crosstab_figure(cross: pd.DataFrame, *, title: str = "ResNet50 label against VGG16 label"):
     fig = px.imshow(
         cross,
@@ -187,7 +194,7 @@ def crosstab_figure(cross: pd.DataFrame, *, title: str = "ResNet50 label against
     return fig
 
 
-@_one_at_a_time
+@_figure
 def confidence_bars_figure(df: pd.DataFrame, *, title: str = "Confidence of the top label"):
     """Faces per confidence bin, the models side by side (df from queries.confidence_histogram)."""
     fig = px.bar(
@@ -203,7 +210,7 @@ def confidence_bars_figure(df: pd.DataFrame, *, title: str = "Confidence of the 
     return fig
 
 
-@_one_at_a_time
+@_figure
 def confidence_figure(df: pd.DataFrame, *, title: str = "Confidence of the top label"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     fig = px.histogram(
@@ -220,7 +227,7 @@ def confidence_figure(df: pd.DataFrame, *, title: str = "Confidence of the top l
     return fig
 
 
-@_one_at_a_time
+@_figure
 def recall_figure(df: pd.DataFrame, *, title: str = "Per-class recall on FER-2013 PublicTest (model cards)"):
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     fig = px.bar(
@@ -327,7 +334,7 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
 MANY_GROUPS = 6  # beyond this many people or segments, grouped bars and their legend stop being readable
 
 
-@_one_at_a_time
+@_figure
 def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: str = ""):
     """Each person's or segment's share of each emotion with its 95% interval: grouped bars with error bars for
     up to ``MANY_GROUPS`` of them, else a heat map (a row each, a column per emotion, the value and its
@@ -411,7 +418,7 @@ def _shares_heatmap(df: pd.DataFrame, *, key: str, delta: bool, title: str, meas
     return fig
 
 
-@_one_at_a_time
+@_figure
 def comparison_figure(table: pd.DataFrame, *, a: str, b: str):
     """The difference (a - b) of each emotion's share and of satisfaction, with 95% intervals."""
     d = table.assign(plus=table["high"] - table["difference"], minus=table["difference"] - table["low"])

@@ -38,7 +38,6 @@ MEDIA_COLUMNS = {
 }
 
 
-
 def files_table(media: pd.DataFrame) -> pd.DataFrame:
     """The session's files as the table shows them: blank where a value does not apply (a photo's duration, a
     file with no problem), not "None"."""
