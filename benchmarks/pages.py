@@ -59,6 +59,8 @@ import streamlit as st
 if st.query_params.get("chart"):
     import plotly.express as px
     st.plotly_chart(px.bar(x=list("abcdefg"), y=list(range(7))))
+if st.query_params.get("vega"):
+    st.bar_chart({"x": list("abcdefg"), "y": list(range(7))}, x="x", y="y")
 st.title("Bare page")
 """
 
@@ -154,7 +156,8 @@ def floor_times(db: Path, home: Path, repeat: int, chromium: str) -> dict[str, f
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             floor = {"bare": ("text=Bare page", 0), "one chart": ("text=Bare page", 1)}
-            for name, path in (("bare", ""), ("one chart", "?chart=1")):
+            floor["one Vega-Lite chart"] = ("canvas, .vega-embed svg", 0)
+            for name, path in (("bare", ""), ("one chart", "?chart=1"), ("one Vega-Lite chart", "?vega=1")):
                 open_page(browser, url, name, path, floor)  # the server's first run imports Plotly
                 out[name] = round(min(open_page(browser, url, name, path, floor) for _ in range(repeat)), 2)
             browser.close()
@@ -171,6 +174,7 @@ def main() -> None:
     ap.add_argument("--over-floor", type=float, default=0.5, help="seconds a page may take over the bare page")
     ap.add_argument("--script", type=float, default=0.3, help="seconds a page's own script may take")
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
+    ap.add_argument("--floor-only", action="store_true", help="time the bare pages only")
     args = ap.parse_args()
     db = Path(args.db)
     if not db.is_file():
@@ -185,6 +189,8 @@ def main() -> None:
         for name, best in floor.items():
             rows.append({"page": f"floor: {name} (not our code)", "again_s": best})
             print(json.dumps(rows[-1]), flush=True)
+        if args.floor_only:
+            return
         proc, url = start_dashboard(db, Path(home))
         try:
             with sync_playwright() as p:
@@ -208,7 +214,10 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"\nbare Streamlit page: {floor['bare']:.2f} s; with one Plotly chart: {floor['one chart']:.2f} s")
+    print(
+        f"\nbare Streamlit page: {floor['bare']:.2f} s; with one Plotly chart: {floor['one chart']:.2f} s; "
+        f"with one Vega-Lite chart: {floor['one Vega-Lite chart']:.2f} s"
+    )
     print(
         f"{'page':10} {'new tab':>8} {'over floor':>11} {'script':>7} {'(cold)':>7}  "
         f"meets (<= {args.over_floor} s over, script < {args.script} s)"
