@@ -122,6 +122,19 @@ def cmd_evaluate(args) -> int:
     for name, p in probs.items():
         pred = np.where(found, p.argmax(axis=1), -1)
         out["models"][name] = metrics(y, p, pred=pred)
+    if args.mixes:
+        from fer_core import quantify
+
+        shipped = quantify.shipped(analyzer.config.weights_dir)
+        if shipped is None:
+            print("error: weights/validation_probs.npz is missing (scripts/validation_probs.py)", file=sys.stderr)
+            return 1
+        keep = ~np.isin(shipped["hash"], quantify.face_hashes(crops))  # never corrected with DATA's own faces
+        correctors = {m: quantify.Corrector(quantify.reference_of(shipped, m, keep=keep)) for m in probs}
+        out["mixes"] = quantify.mixes(
+            probs, y, correctors, sessions=args.mixes, size=args.mix_size, seed=args.seed, found=found
+        )
+        out["mixes_reference"] = {"faces": int(keep.sum()), "left_out_as_in_data": int((~keep).sum())}
     print(json.dumps(out))
     return 0
 
@@ -518,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MASK",
         help="leave out rows where this boolean array of DATA.npz is true, e.g. near_dup_in_train",
     )
+    e.add_argument("--mixes", type=int, default=0, metavar="N", help="simulated sessions of mixed emotions")
+    e.add_argument("--mix-size", type=int, default=100, metavar="K", help="faces drawn for each simulated session")
+    e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 
     m = sub.add_parser("models", help="list the models, their weights and model-card accuracy")
