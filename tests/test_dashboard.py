@@ -195,10 +195,10 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     button(at, "Save these reviews").click().run()
     assert at.error and "reviewer" in at.error[0].value  # a review needs a name; nothing saved
     assert sorted(Q.reviewed_faces(filled["engine"])["review"]) == ["happy", "not_a_face"]
-    # one person's faces only: adaptation says why it cannot be measured, and changes nothing
+    # one reviewed face only: adaptation says why it cannot be measured, and changes nothing
     at.selectbox(key="adapt-tag").select("store-12").run()
     button(at, "Adapt to this tag").click().run()
-    assert not at.exception and at.error and "at least 2 participants" in at.error[0].value
+    assert not at.exception and at.error and "at least 10 reviewed faces" in at.error[0].value
     at.radio(key="adapt-method").set_value("finetune").run()  # fine-tuning needs pictures; these kept none
     button(at, "Adapt to this tag").click().run()
     assert not at.exception and at.error and "calibrate instead" in at.error[0].value
