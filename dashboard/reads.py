@@ -101,14 +101,20 @@ def markers(session_id: int) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing the intervals ...")
-def _summary(version: tuple, session_id: int, by: str, model: str, segment: str | None, first_s: float | None):
+def _summary(
+    version: tuple, session_id: int, by: str, model: str, segment: str | None, first_s: float | None, correct: bool
+):
     baseline = Baseline(segment=segment, first_s=first_s) if segment is not None or first_s is not None else None
-    return service.session_summary(session_id, by=by, engine=get_engine(), model=model, baseline=baseline)
+    return service.session_summary(
+        session_id, by=by, engine=get_engine(), model=model, baseline=baseline, correct=correct
+    )
 
 
-def summary(session_id: int, *, by: str, model: str = "ensemble", segment=None, first_s=None) -> list[dict]:
+def summary(
+    session_id: int, *, by: str, model: str = "ensemble", segment=None, first_s=None, correct: bool = True
+) -> list[dict]:
     """``service.session_summary``, bootstrapped once per change of the data."""
-    return _summary(_version(), session_id, by, model, segment, first_s)
+    return _summary(_version(), session_id, by, model, segment, first_s, correct)
 
 
 @st.cache_data(max_entries=128, show_spinner="Comparing the groups ...")

@@ -344,7 +344,10 @@ def cmd_summary(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for record in service.session_summary(session_id, by=args.by, engine=engine, model=args.model, baseline=baseline):
+    records = service.session_summary(
+        session_id, by=args.by, engine=engine, model=args.model, baseline=baseline, correct=not args.raw
+    )
+    for record in records:
         print(json.dumps(record, ensure_ascii=False))
     return 0
 
@@ -598,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--baseline", metavar="SEGMENT_LABEL", help="subtract each person's mean in these segments")
     base.add_argument(
         "--baseline-first-s", type=float, metavar="N", help="subtract each person's mean over their first N s"
+    )
+    su.add_argument(
+        "--raw", action="store_true", help="the raw mean probabilities, not corrected for the models' confusions"
     )
     su.set_defaults(func=cmd_summary)
     rv = sub.add_parser("review", help="the true expression of faces, and the models' accuracy on them")

@@ -35,6 +35,10 @@ K = 7
 ESTIMATORS = ("raw", "classify_count", "acc", "pacc", "em")
 DEFAULT = "pacc"
 MIN_READINGS = 20  # below this a group keeps its raw shares: too few faces to correct reliably
+# Each class's row of the confusion is pulled towards "the model is right" as if by this many more faces of
+# the class read correctly: a handful of reviewed faces then moves the shares little, hundreds move them fully
+# (benchmarks/shares.py chose it over all three validation sets, none alone; docs/shares.md).
+PRIOR_FACES = 10.0
 _SUM_WEIGHT = 1e3  # how hard the least squares holds the shares' sum at 1
 
 
@@ -55,21 +59,24 @@ def simplex_solve(m: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return q / total if total > 0 else np.full(K, 1 / K)
 
 
-def confusion_rates(p_val: np.ndarray, y_val: np.ndarray) -> np.ndarray:
-    """(7, 7): row i is how faces of true class i are labelled (top label), with one pseudo-count per cell."""
-    counts = np.ones((K, K))
+def confusion_rates(p_val: np.ndarray, y_val: np.ndarray, prior_faces: float = PRIOR_FACES) -> np.ndarray:
+    """(7, 7): row i is how faces of true class i are labelled (top label), pulled towards the identity by
+    ``prior_faces`` faces."""
+    counts = np.eye(K) * prior_faces
     np.add.at(counts, (np.asarray(y_val), np.asarray(p_val).argmax(axis=1)), 1)
-    return counts / counts.sum(axis=1, keepdims=True)
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
 
 
-def mean_probs(p_val: np.ndarray, y_val: np.ndarray) -> np.ndarray:
-    """(7, 7): row i is the mean probability vector of faces of true class i (uniform where none)."""
-    out = np.full((K, K), 1 / K)
-    for i in range(K):
-        mine = p_val[np.asarray(y_val) == i]
-        if len(mine):
-            out[i] = (mine.sum(axis=0) + 1 / K) / (len(mine) + 1)
-    return out
+def mean_probs(p_val: np.ndarray, y_val: np.ndarray, prior_faces: float = PRIOR_FACES) -> np.ndarray:
+    """(7, 7): row i is the mean probability vector of faces of true class i, pulled towards the identity by
+    ``prior_faces`` faces (the identity alone where there are none: the shares stay as they are)."""
+    y_val = np.asarray(y_val)
+    out = np.eye(K) * prior_faces
+    n = np.bincount(y_val, minlength=K).astype(float)
+    np.add.at(out, y_val, np.asarray(p_val, float))
+    empty = n + prior_faces == 0
+    out[empty] = np.eye(K)[empty]
+    return out / np.maximum(n + prior_faces, 1e-12)[:, None]
 
 
 def acc(p: np.ndarray, confusion: np.ndarray) -> np.ndarray:
@@ -84,7 +91,8 @@ def em(p: np.ndarray, prior: np.ndarray, *, iters: int = 200, tol: float = 1e-6)
     """Saerens et al.'s EM: re-weight each face's probabilities by new/old prior until the prior settles. With
     few faces the estimate is pulled towards ``prior`` (a pseudo-count of ``MIN_READINGS`` faces)."""
     p = np.clip(np.asarray(p, float), 1e-9, 1.0)
-    prior = np.asarray(prior, float) / np.sum(prior)
+    prior = np.clip(np.asarray(prior, float), 1e-6, None)
+    prior = prior / prior.sum()
     q = prior.copy()
     for _ in range(iters):
         post = p * (q / prior)
@@ -161,6 +169,34 @@ class Corrector:
 
     def shares(self, p: np.ndarray) -> np.ndarray:
         return estimate(p, self.reference, self.method, matrices=self.point)
+
+    def mean_draws(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For a group summarised by its units' mean probability vectors (``units`` (U, 7): each person's
+        mean): the corrected shares of their mean and ``draws`` bootstrap draws of them, each resampling the
+        units and the reference. PACC works on the mean, so people weigh the same however long on screen."""
+        units = np.asarray(units, float)
+        point = simplex_solve(self.point[1], units.mean(axis=0))
+        rng = np.random.default_rng(self.seed + 2)
+        out = np.empty((self.draws, K))
+        for b, mats in enumerate(self.matrices):
+            pick = units[rng.integers(0, len(units), len(units))]
+            out[b] = simplex_solve(mats[1], pick.mean(axis=0))
+        return point, out
+
+    def of_units(self, units: np.ndarray) -> dict:
+        """``mean_draws`` as the study reports a group: {"value", "low", "high"} per emotion and for
+        satisfaction (P(happy) + P(surprise) - the negative emotions, of the corrected shares)."""
+        from fer_core.constants import EMOTIONS, NEGATIVE, POSITIVE
+
+        sign = np.array([1.0 if e in POSITIVE else -1.0 if e in NEGATIVE else 0.0 for e in EMOTIONS])
+        point, draws = self.mean_draws(units)
+        low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+        sat_low, sat_high = np.percentile(draws @ sign, [2.5, 97.5])
+        return {
+            "value": {**dict(zip(EMOTIONS, point)), "satisfaction": float(point @ sign)},
+            "low": {**dict(zip(EMOTIONS, low)), "satisfaction": float(sat_low)},
+            "high": {**dict(zip(EMOTIONS, high)), "satisfaction": float(sat_high)},
+        }
 
     def interval(self, p: np.ndarray, units: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(shares, low, high): the point estimate and the 2.5th and 97.5th percentiles over bootstrap draws

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from fer_core import review, service, study
+from fer_core import corrections, review, service, study
 from fer_core.config import AnalyzerConfig
-from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, MODEL_NAMES, OPINIONS, MediaKind
+from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind
 from fer_core.storage import queries
 from fer_core.storage.repository import clean_text
 
@@ -45,10 +45,14 @@ def gather(engine: Engine, session_id: int) -> dict:
     marks = queries.markers(engine, session_id=session_id)
     shares = {}
     rows_by_model = {}
+    correction = "raw mean probabilities"
     for model in OPINIONS:
         rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
         rows_by_model[model] = rows
-        shares[model] = study.estimate(rows) if len(rows) else None
+        fixer, words = corrections.corrector(engine, session_id, model)
+        shares[model] = study.estimate(rows, fixer=fixer) if len(rows) else None
+        if model == ENSEMBLE and shares[model] is not None:
+            correction = words if shares[model]["corrected"] or fixer is None else "raw mean probabilities"
     ens = rows_by_model["ensemble"]
     timelines = []
     for v in media[(media.kind == MediaKind.VIDEO) & (media.faces > 0)].itertuples():
@@ -79,6 +83,7 @@ def gather(engine: Engine, session_id: int) -> dict:
         "people": int(ens["participant"].nunique()) if len(ens) else 0,
         "readings": int(len(ens)),
         "shares": shares,
+        "correction": correction,
         "timelines": timelines,
         "moments": moments,
         "pictures": pictures,
@@ -293,7 +298,7 @@ def to_pdf(d: dict) -> bytes:
         grid(
             [["model", *EMOTIONS, "satisfaction"], *_share_rows(d)], [26 * mm] + [(width - 48 * mm) / 7] * 7 + [22 * mm]
         ),
-        Paragraph(esc(METHOD), small),
+        Paragraph(esc(f"These shares are {d['correction']}. {METHOD}"), small),
         Spacer(1, 3 * mm),
         Paragraph("Agreement of the models", styles["Heading2"]),
         Paragraph(esc(_agreement_text(d)), body),
@@ -386,6 +391,7 @@ def to_html(d: dict) -> bytes:
         return f"<bdi>{html.escape(clean_text(str(text), lines=True) or '')}</bdi>"
 
     name = d["details"]["name"]
+    shares_note = f"These shares are {d['correction']}. {METHOD}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Session report: {html.escape(clean_text(str(name)) or '')}</title><style>",
@@ -407,7 +413,7 @@ def to_html(d: dict) -> bytes:
         parts.append("<tr>" + "".join(f"<td>{esc(c).replace(chr(10), '<br>')}</td>" for c in row) + "</tr>")
     parts += [
         "</table>",
-        f"<p class='small'>{esc(METHOD)}</p>",
+        f"<p class='small'>{esc(shares_note)}</p>",
         f"<h2>Agreement of the models</h2><p>{esc(_agreement_text(d))}</p>",
     ]
     for tl in d["timelines"]:

@@ -381,15 +381,33 @@ def import_markers(session_id: int, source, *, engine: Engine) -> dict:
 
 
 def session_summary(
-    session_id: int, *, by: str, engine: Engine, model: str = "ensemble", baseline=None, seed: int = 0
+    session_id: int,
+    *,
+    by: str,
+    engine: Engine,
+    model: str = "ensemble",
+    baseline=None,
+    seed: int = 0,
+    correct: bool = True,
 ) -> list[dict]:
-    """``study.summary`` of a session's readings by person, segment or file (see there)."""
-    from fer_core import study
+    """``study.summary`` of a session's readings by person, segment or file, the shares corrected for the
+    models' known confusions where its population has enough reviewed faces (``correct``; see
+    ``corrections``); each record says how in ``correction``."""
+    from fer_core import corrections, quantify, study
     from fer_core.storage import queries
 
     readings = queries.readings(engine, session_id=session_id, model=model)
     marks = queries.markers(engine, session_id=session_id)
-    return study.summary(readings, marks, by=by, baseline=baseline, seed=seed)
+    fixer, words = corrections.corrector(engine, session_id, model) if correct else (None, "raw mean probabilities")
+    records = study.summary(readings, marks, by=by, baseline=baseline, seed=seed, fixer=fixer)
+    for r in records:
+        if baseline is not None:
+            r["correction"] = "differences from each person's baseline (not corrected)"
+        elif fixer is not None and not r["corrected"]:
+            r["correction"] = f"raw mean probabilities: fewer than {quantify.MIN_READINGS} readings to correct"
+        else:
+            r["correction"] = words
+    return records
 
 
 GROUP_KINDS = ("sessions", "tags", "segments", "people")

@@ -122,19 +122,22 @@ def units(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def estimate(rows: pd.DataFrame, *, seed: int = 0) -> dict:
+def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None) -> dict:
     """A group's participants, readings, value per measure (mean over participants of their mean) and
-    95% interval of each."""
+    95% interval of each. With ``fixer`` (a ``quantify.Corrector``) and at least ``quantify.MIN_READINGS``
+    readings, the values and intervals are the shares corrected for the models' known confusions (intervals
+    resampling people and the reviewed faces), ``corrected`` is True, and the plain means stay in ``raw``."""
+    from fer_core import quantify
+
     means = rows.groupby("participant")[list(MEASURES)].mean()
     value = means.mean().to_numpy() if len(means) else np.full(len(MEASURES), np.nan)
-    _, low, high = stats.mean_ci(units(rows), seed=seed) if len(rows) else (None, value, value)
-    return {
-        "people": int(len(means)),
-        "readings": int(len(rows)),
-        "value": dict(zip(MEASURES, value)),
-        "low": dict(zip(MEASURES, low)),
-        "high": dict(zip(MEASURES, high)),
-    }
+    u = units(rows)
+    _, low, high = stats.mean_ci(u, seed=seed) if len(rows) else (None, value, value)
+    raw = {"value": dict(zip(MEASURES, value)), "low": dict(zip(MEASURES, low)), "high": dict(zip(MEASURES, high))}
+    out = {"people": int(len(means)), "readings": int(len(rows)), **raw, "raw": raw, "corrected": False}
+    if fixer is not None and len(rows) >= quantify.MIN_READINGS:
+        out.update(fixer.of_units(u[:, : len(EMOTIONS)]), corrected=True)
+    return out
 
 
 def _r(v, digits: int = 4):
@@ -143,21 +146,35 @@ def _r(v, digits: int = 4):
 
 def _record(est: dict, *, delta: bool) -> dict:
     values = {e: _r(est["value"][e]) for e in EMOTIONS}
-    return {
+    record = {
         "people": est["people"],
         "readings": est["readings"],
         ("delta" if delta else "shares"): values,
         "ci95": {m: [_r(est["low"][m]), _r(est["high"][m])] for m in MEASURES},
         "satisfaction": _r(est["value"]["satisfaction"]),
     }
+    if not delta:
+        raw = est.get("raw", est)
+        record["corrected"] = bool(est.get("corrected"))
+        record["raw_shares"] = {e: _r(raw["value"][e]) for e in EMOTIONS}
+        record["raw_ci95"] = {m: [_r(raw["low"][m]), _r(raw["high"][m])] for m in MEASURES}
+    return record
 
 
 def summary(
-    readings: pd.DataFrame, markers: pd.DataFrame, *, by: str, baseline: Baseline | None = None, seed: int = 0
+    readings: pd.DataFrame,
+    markers: pd.DataFrame,
+    *,
+    by: str,
+    baseline: Baseline | None = None,
+    seed: int = 0,
+    fixer=None,
 ) -> list[dict]:
     """One record per participant, segment or file: {"file", "person" | "segment" (+ "start_s", "end_s"),
     "people", "readings", "shares" (or "delta" with a baseline), "ci95" {measure: [low, high]},
-    "satisfaction"}. ``readings`` as from ``queries.readings``, ``markers`` from ``queries.markers``."""
+    "satisfaction"}; without a baseline also "corrected" (the shares are corrected by ``fixer``, see
+    ``estimate``), "raw_shares" and "raw_ci95" (the plain means). ``readings`` as from ``queries.readings``,
+    ``markers`` from ``queries.markers``. Differences from a baseline are never corrected."""
     if by not in BY:
         raise ValueError(f"by must be one of {BY}; received {by!r}")
     rows = with_participants(readings)
@@ -165,19 +182,20 @@ def summary(
     if baseline is not None and not rows.empty:
         rows, left_out = subtract_baseline(rows, markers, baseline)
     delta = baseline is not None
+    fixer = None if delta else fixer
     out = []
     if by == "person":
         for name, part in rows.groupby("participant", sort=False):
             files = ", ".join(dict.fromkeys(part["file"]))
-            out.append({"file": files, "person": name, **_record(estimate(part, seed=seed), delta=delta)})
+            out.append({"file": files, "person": name, **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
     elif by == "file":
         for _, part in rows.groupby("media_id", sort=True):
-            out.append({"file": part["file"].iloc[0], **_record(estimate(part, seed=seed), delta=delta)})
+            out.append({"file": part["file"].iloc[0], **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
     else:
         for s in segments(markers).itertuples():
             part = in_segment(rows, s)
             head = {"file": s.file, "segment": s.label, "start_s": s.start_s, "end_s": s.end_s}
-            out.append({**head, **_record(estimate(part, seed=seed), delta=delta)})
+            out.append({**head, **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
     if delta:
         for r in out:
             r["left_out_without_baseline"] = left_out

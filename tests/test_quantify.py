@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fer_core import quantify as Q
+from fer_core.constants import EMOTIONS
 
 from conftest import needs_data, needs_weights
 
@@ -125,3 +126,43 @@ def test_evaluate_reports_raw_and_corrected_errors_of_simulated_sessions(tmp_pat
         assert set(r) == {"raw_mae", "corrected_mae", "coverage"}, r
         assert 0 < r["raw_mae"] < 30 and 0 < r["corrected_mae"] < 30 and 0 <= r["coverage"] <= 1
     assert result["mixes_reference"]["left_out_as_in_data"] == 210  # these faces never correct themselves
+
+
+# ----------------------------------------------------------------------------- in the product
+@needs_weights
+@needs_data
+def test_a_population_with_reviewed_faces_gets_corrected_shares_and_the_switch_gives_the_raw_ones(
+    tmp_path, monkeypatch
+):
+    from test_adapt import CLASSES, _population
+
+    from fer_core import Analyzer, AnalyzerConfig, service
+    from fer_core.storage import queries
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fer.db'}")
+    upgrade(engine)
+    monkeypatch.setenv("FER_HOME", str(tmp_path))
+    # this population's anger looks like what the models learnt as sadness; its faces are reviewed
+    _population(engine, Analyzer(AnalyzerConfig()), tag="shifted", angry_looks_like="sad", seed=5)
+    session = int(queries.sessions_overview(engine)["id"].iloc[0])
+    truth = np.array([0.25 if e in CLASSES else 0.0 for e in EMOTIONS])
+    from fer_core import report
+
+    shares = report.gather(engine, session)
+    assert "192 reviewed faces" in shares["correction"]
+    fixed, raw = shares["shares"]["ensemble"], shares["shares"]["ensemble"]["raw"]
+    assert fixed["corrected"]
+
+    def error(values):
+        return np.abs(np.array([values[e] for e in EMOTIONS]) - truth).mean()
+
+    assert error(fixed["value"]) < 0.6 * error(raw["value"]), (error(fixed["value"]), error(raw["value"]))
+    for e in EMOTIONS:
+        assert fixed["low"][e] - 1e-6 <= fixed["value"][e] <= fixed["high"][e] + 1e-6
+    # each photo alone has 16 readings: too few to correct, and the records say so; the switch gives raw shares
+    by_file = service.session_summary(session, by="file", engine=engine)
+    assert not any(r["corrected"] for r in by_file) and "fewer than 20 readings" in by_file[0]["correction"]
+    assert by_file[0]["shares"] == by_file[0]["raw_shares"]
+    off = service.session_summary(session, by="file", engine=engine, correct=False)
+    assert off[0]["correction"] == "raw mean probabilities"

@@ -38,6 +38,24 @@ MEDIA_COLUMNS = {
 }
 
 
+def correction_switch() -> bool:
+    """The switch between shares corrected for the models' known confusions (the default) and the raw mean."""
+    return st.toggle(
+        "Correct the shares for the models' known confusions",
+        value=True,
+        key=f"correct-{st.session_state.get(state.SELECTED_SESSION)}",
+        help="The models mistake some expressions for others (fear for sad or surprise, neutral for sad). With "
+        "enough reviewed faces of this population (Review page), the shares are corrected for the mistakes the "
+        "models make on them, and their intervals include that correction's uncertainty. Off: the raw mean "
+        "probability.",
+    )
+
+
+def say_correction(records: list[dict]) -> None:
+    if records:
+        st.caption(plain("Shares: " + records[0].get("correction", "raw mean probabilities") + "."))
+
+
 def files_table(media: pd.DataFrame) -> pd.DataFrame:
     """The session's files as the table shows them: blank where a value does not apply (a photo's duration, a
     file with no problem), not "None"."""
@@ -255,7 +273,9 @@ elif section == "Photos":
         where.image(picture, caption=plain(f"{p.original_name}: {len(faces)} face(s)"))
 
 elif section == "People":
-    records = reads.summary(session_id, by="person", model=model)
+    correct = correction_switch()
+    records = reads.summary(session_id, by="person", model=model, correct=correct)
+    say_correction(records)
     st.caption(
         "Each person seen: a face track in a video, a face in a photo. People given the same name are one person "
         "(that is how two tracks or two files are merged). Shares are the person's mean probability of each "
@@ -325,7 +345,9 @@ elif section == "Segments":
             f"Baseline: {base.describe()}, subtracted from each of their readings. The values are differences "
             "in percentage points (they can be negative), not shares."
         )
-    records = reads.summary(session_id, by="segment", model=model, segment=segment, first_s=first_s)
+    correct = correction_switch() if not use_baseline else False
+    records = reads.summary(session_id, by="segment", model=model, segment=segment, first_s=first_s, correct=correct)
+    say_correction(records)
     delta = use_baseline
     st.caption(
         "Per segment: the people in it, their readings, each emotion's share (the mean over people of each "
