@@ -120,7 +120,9 @@ class Reference:
             tuple(np.asarray(probs)[sets == s] for s in names), tuple(np.asarray(truth)[sets == s] for s in names)
         )
 
-    def matrices(self, weights: np.ndarray | None = None, rng: np.random.Generator | None = None):
+    def matrices(
+        self, weights: np.ndarray | None = None, rng: np.random.Generator | None = None, prior_faces=PRIOR_FACES
+    ):
         """(confusion rates, mean probabilities, prior), each set weighted by ``weights`` (default equal);
         with ``rng``, each set's faces resampled within each class (a bootstrap draw)."""
         weights = np.full(len(self.probs), 1 / len(self.probs)) if weights is None else np.asarray(weights)
@@ -131,8 +133,8 @@ class Reference:
                     [rng.choice(np.flatnonzero(y == c), (y == c).sum()) for c in range(K) if (y == c).any()]
                 )
                 p, y = p[idx], y[idx]
-            conf += w * confusion_rates(p, y)
-            means += w * mean_probs(p, y)
+            conf += w * confusion_rates(p, y, prior_faces)
+            means += w * mean_probs(p, y, prior_faces)
             prior += w * np.bincount(y, minlength=K) / len(y)
         return conf, means, prior
 
@@ -155,7 +157,12 @@ def estimate(p: np.ndarray, reference: Reference, method: str = DEFAULT, *, matr
 
 class Corrector:
     """Corrected shares and their 95% intervals for many groups against one reference, with the reference's
-    bootstrap draws made once (each draw resamples the validation faces and re-weights the sets)."""
+    bootstrap draws made once (each draw resamples the validation faces and re-weights the sets).
+
+    The point estimate uses the confusion pulled towards the identity (``PRIOR_FACES``); the draws use it as
+    measured, so that an interval carries the whole uncertainty of the correction, and always holds its point:
+    with the pull in the draws too, intervals covered the truth in 30-90% of simulated sessions, without it in
+    89-98% (docs/shares.md)."""
 
     def __init__(self, reference: Reference, *, method: str = DEFAULT, draws: int = 200, seed: int = 0):
         self.reference, self.method, self.draws = reference, method, draws
@@ -163,7 +170,8 @@ class Corrector:
         rng = np.random.default_rng(seed)
         n_sets = len(reference.probs)
         self.matrices = [
-            reference.matrices(rng.dirichlet(np.ones(n_sets)) if n_sets > 1 else None, rng) for _ in range(draws)
+            reference.matrices(rng.dirichlet(np.ones(n_sets)) if n_sets > 1 else None, rng, prior_faces=0.0)
+            for _ in range(draws)
         ]
         self.seed = seed
 
@@ -191,7 +199,9 @@ class Corrector:
         sign = np.array([1.0 if e in POSITIVE else -1.0 if e in NEGATIVE else 0.0 for e in EMOTIONS])
         point, draws = self.mean_draws(units)
         low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+        low, high = np.minimum(low, point), np.maximum(high, point)
         sat_low, sat_high = np.percentile(draws @ sign, [2.5, 97.5])
+        sat_low, sat_high = min(sat_low, point @ sign), max(sat_high, point @ sign)
         return {
             "value": {**dict(zip(EMOTIONS, point)), "satisfaction": float(point @ sign)},
             "low": {**dict(zip(EMOTIONS, low)), "satisfaction": float(sat_low)},
@@ -213,7 +223,8 @@ class Corrector:
             rows = np.concatenate([members[i] for i in pick]) if len(members) else np.arange(0)
             out[b] = estimate(p[rows], self.reference, self.method, matrices=mats)
         low, high = np.percentile(out, [2.5, 97.5], axis=0)
-        return self.shares(p), low, high
+        q = self.shares(p)
+        return q, np.minimum(low, q), np.maximum(high, q)
 
 
 # --- the shipped reference: the models on the validation faces -----------------------------------------------
