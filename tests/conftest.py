@@ -187,6 +187,21 @@ class ScratchPostgres:
         self._admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A new, empty database on SQLite and on the test PostgreSQL server (FER_TEST_POSTGRES_URL, which
+    scripts/test.sh starts; skipped without it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fer.db'}"
+        return
+    server = os.environ.get("FER_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("no PostgreSQL (FER_TEST_POSTGRES_URL; scripts/test.sh starts one)")
+    pg = ScratchPostgres(server)
+    yield pg.url
+    pg.drop()
+
+
 def camera_frames(faces: np.ndarray, *, seconds: float = 4.0, fps: int = 15, size=(640, 480)) -> list[np.ndarray]:
     """A participant in front of a camera: one face of 200 px swaying left and right (back where it started
     after ``seconds``, so a camera looping the clip shows one person), a different face every second."""

@@ -4,9 +4,7 @@ upload before login (a real dashboard server, a real browser, real 150 MB upload
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -192,31 +190,9 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
     from playwright.sync_api import sync_playwright
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fer.db'}",
-        "FER_HOME": str(tmp_path),
-        "FER_DASHBOARD_PASSWORD_HASH": login.hash_password(PASSWORD),
-    }
-    env.pop("FER_DASHBOARD_PASSWORD_SHA256", None)
-    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+    from served import dashboard
+
+    with dashboard(_login_env(tmp_path)) as (port, server):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page()
@@ -254,9 +230,6 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
                 xsrf["X-Xsrftoken"] = cookie["_streamlit_xsrf"]
             assert _put(port, sessions[-1], 1, xsrf) != 403  # the same tab, logged in, may upload
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 # ----------------------------------------------------------------------------- a stranger's own client

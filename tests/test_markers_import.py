@@ -19,33 +19,22 @@ from fer_core.storage import queries as Q
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import MediaFile
 
-from conftest import REPO, ScratchPostgres
+from conftest import REPO
 
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 HEADER = "file,start_s,end_s,label\n"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request, tmp_path):
+@pytest.fixture
+def session(database_url):
     """A session with one 60 s video, clip.mp4."""
-    pg = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fer.db'}"
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL (FER_TEST_POSTGRES_URL; scripts/test.sh starts one)")
-        pg = ScratchPostgres(PG_URL)
-        url = pg.url
-    engine = make_engine(url)
+    engine = make_engine(database_url)
     upgrade(engine)
     with session_factory(engine)() as db:
         sid, mid = _add_media(db, "Panel", _fake_faces(4, label=3))
         db.execute(update(MediaFile).where(MediaFile.id == mid).values(duration_s=60.0))
         db.commit()
-    yield engine, url, sid
+    yield engine, database_url, sid
     engine.dispose()
-    if pg:
-        pg.drop()
 
 
 def _marks(engine, sid):

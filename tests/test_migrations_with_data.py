@@ -4,7 +4,6 @@ every row written at that version is still there, with the same values in every 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +13,6 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, MetaData, 
 from fer_core.constants import EMOTIONS
 from fer_core.storage.db import MIGRATIONS, make_engine, upgrade
 
-from conftest import ScratchPostgres
-
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 REVISIONS = sorted(p.name[:4] for p in (Path(MIGRATIONS) / "versions").glob("0*.py"))[:-1]  # all but head
 ROWS = 3
 # Summaries the migrations recompute from the predictions and detections (caches of what the pages chart, not
@@ -73,20 +69,9 @@ def _fill(engine) -> dict[str, list[dict]]:
     return written
 
 
-def _url(backend, tmp_path):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.db'}", None
-    if not PG_URL:
-        pytest.skip("no PostgreSQL (FER_TEST_POSTGRES_URL; scripts/test.sh starts one)")
-    pg = ScratchPostgres(PG_URL)
-    return pg.url, pg
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("revision", REVISIONS)
-def test_a_database_of_an_earlier_version_upgrades_with_nothing_lost(revision, backend, tmp_path):
-    url, pg = _url(backend, tmp_path)
-    engine = make_engine(url)
+def test_a_database_of_an_earlier_version_upgrades_with_nothing_lost(revision, database_url):
+    engine = make_engine(database_url)
     try:
         upgrade(engine, revision)
         written = _fill(engine)
@@ -115,5 +100,3 @@ def test_a_database_of_an_earlier_version_upgrades_with_nothing_lost(revision, b
                         assert got == value, (name, column, value, got)
     finally:
         engine.dispose()
-        if pg:
-            pg.drop()

@@ -6,7 +6,6 @@ said to be."""
 from __future__ import annotations
 
 import io
-import os
 import threading
 import zipfile
 
@@ -20,29 +19,17 @@ from fer_core.storage import queries as Q
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import FaceDetection, FaceReview
 
-from conftest import ScratchPostgres, needs_weights
-
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
+from conftest import needs_weights
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path, monkeypatch):
-    pg = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fer.db'}"
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL (FER_TEST_POSTGRES_URL; scripts/test.sh starts one)")
-        pg = ScratchPostgres(PG_URL)
-        url = pg.url
-    monkeypatch.setenv("DATABASE_URL", url)
+@pytest.fixture
+def engine(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("FER_HOME", str(tmp_path))
-    engine = make_engine(url)
+    engine = make_engine(database_url)
     upgrade(engine)
     yield engine
     engine.dispose()
-    if pg:
-        pg.drop()
 
 
 def _faces_of(engine, session_id) -> list[int]:
