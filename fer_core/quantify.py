@@ -240,9 +240,12 @@ def face_hashes(x: np.ndarray) -> np.ndarray:
     return np.array([hashlib.blake2b(f.tobytes(), digest_size=8).digest() for f in faces], dtype="S8")
 
 
-def shipped(weights_dir: Path) -> dict | None:
-    """The validation faces' probabilities per model (``scripts/validation_probs.py``), or None if missing."""
-    path = Path(weights_dir) / REFERENCE_FILE
+def shipped(weights_dir: Path | None = None) -> dict | None:
+    """The validation faces' probabilities per model (``scripts/validation_probs.py``) in ``weights_dir``
+    (default FER_WEIGHTS_DIR, else weights/), or None if missing."""
+    from fer_core import settings
+
+    path = Path(weights_dir or settings.current().weights_dir) / REFERENCE_FILE
     if not path.is_file():
         return None
     data = np.load(path)
