@@ -104,6 +104,10 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
 @_figure
 def timeline_figure(df: pd.DataFrame, *, title: str = "Emotions over the video"):
     """Stacked areas of mean probability per time bin (df from queries.video_timeline)."""
+    return _area_timeline(df, title)
+
+
+def _area_timeline(df: pd.DataFrame, title: str):
     fig = px.area(
         df,
         x="t_s",
@@ -456,7 +460,8 @@ def live_figure(window: pd.DataFrame, *, now_s: float, span_s: float = 60.0, mar
     """The last ``span_s`` seconds of a live run: the ensemble's mean probability per emotion in 1 s bins
     (``window`` from ``LiveRecording.window``), with the moments marked so far."""
     tidy = binned(window[window["model"] == ENSEMBLE], bin_s=1.0)
-    fig = timeline_figure(tidy, title=f"The last {span_s:.0f} s (ensemble)")
+    # not the cached builder: a live run's window changes at every redraw, and caching it costs on that path
+    fig = _area_timeline(tidy, f"The last {span_s:.0f} s (ensemble)")
     fig.update_layout(xaxis_range=[max(0.0, now_s - span_s), max(now_s, 10.0)], xaxis_title="time in run (s)")
     if markers is not None:
         with_markers(fig, markers)

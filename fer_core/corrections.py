@@ -37,9 +37,12 @@ def population_reviews(engine: Engine, session_id: int) -> pd.DataFrame:
     return reviewed.merge(probs, on="detection_id")
 
 
-def corrector(engine: Engine, session_id: int, model: str) -> tuple[quantify.Corrector | None, str]:
-    """The session's population corrector for ``model`` and the words that say what was done."""
-    reviewed = population_reviews(engine, session_id)
+def corrector(
+    engine: Engine, session_id: int, model: str, *, reviewed: pd.DataFrame | None = None
+) -> tuple[quantify.Corrector | None, str]:
+    """The session's population corrector for ``model`` and the words that say what was done (``reviewed``:
+    ``population_reviews`` already read, for a caller that corrects several models)."""
+    reviewed = population_reviews(engine, session_id) if reviewed is None else reviewed
     columns = [f"p_{model}_{e}" for e in EMOTIONS]
     if all(c in reviewed.columns for c in columns):
         reviewed = reviewed.dropna(subset=columns)

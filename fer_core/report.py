@@ -46,10 +46,11 @@ def gather(engine: Engine, session_id: int) -> dict:
     shares = {}
     rows_by_model = {}
     correction = "raw mean probabilities"
+    reviewed = corrections.population_reviews(engine, session_id)  # read once for the three opinions
     for model in OPINIONS:
         rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
         rows_by_model[model] = rows
-        fixer, words = corrections.corrector(engine, session_id, model)
+        fixer, words = corrections.corrector(engine, session_id, model, reviewed=reviewed)
         shares[model] = study.estimate(rows, fixer=fixer) if len(rows) else None
         if model == ENSEMBLE and shares[model] is not None:
             correction = words if shares[model]["corrected"] or fixer is None else "raw mean probabilities"
