@@ -66,15 +66,15 @@ def plotly_text(text) -> str:
 
 
 @_figure
-def sessions_figure(df: pd.DataFrame, *, title: str = "Mean emotion probability per session"):
-    """Stacked bars per session (df: session, emotion, mean_prob; session names as the user typed them)."""
+def sessions_figure(df: pd.DataFrame, *, value: str = "share", title: str = "Emotion shares per session"):
+    """Stacked bars per session (df: session, emotion, ``value``; session names as the user typed them)."""
     fig = px.bar(
         df.assign(session=df["session"].map(plotly_text)),
         x="session",
-        y="mean_prob",
+        y=value,
         color="emotion",
         title=title,
-        labels={"mean_prob": "mean probability", "session": "session"},
+        labels={"mean_prob": "mean probability", "share": "share", "session": "session"},
         **_common,
     )
     fig.update_layout(yaxis_tickformat=".0%")
@@ -93,7 +93,13 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
         color="emotion",
         facet_col="model",
         title=title,
-        labels={"mean_prob": "mean probability", "label_share": share, "emotion": "emotion", "model": "model"},
+        labels={
+            "share": "share",
+            "mean_prob": "mean probability",
+            "label_share": share,
+            "emotion": "emotion",
+            "model": "model",
+        },
         **{**_common, "category_orders": {"emotion": list(EMOTIONS), "model": list(MODEL_LABELS.values())}},
     )
     fig.update_layout(showlegend=False, yaxis_tickformat=".0%")
@@ -331,6 +337,32 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
         row["satisfaction"] = (
             "no reading" if s is None else f"{s:+.2f}" + (f" [{low:+.2f}, {high:+.2f}]" if low is not None else "")
         )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_export(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:
+    """Summary records as numbers for the CSV download: each emotion's share (corrected where ``shares_are``
+    says so) with its interval, and beside it the raw mean probability with its own interval."""
+    rows = []
+    for r in records:
+        row = {key: r.get(key), "file": r["file"], "people": r["people"], "readings": r["readings"]}
+        if key == "segment":
+            row.update(start_s=r["start_s"], end_s=r["end_s"])
+        if delta:
+            row["values_are"] = "difference from baseline"
+            for m in (*EMOTIONS, "satisfaction"):
+                v = r["delta"].get(m) if m != "satisfaction" else r["satisfaction"]
+                row.update({f"{m}_difference": v, f"{m}_low": r["ci95"][m][0], f"{m}_high": r["ci95"][m][1]})
+        else:
+            row["shares_are"] = r.get("correction", "raw mean probabilities")
+            for e in EMOTIONS:
+                low, high = r["ci95"][e]
+                raw_low, raw_high = r["raw_ci95"][e]
+                row.update({f"{e}_share": r["shares"][e], f"{e}_share_low": low, f"{e}_share_high": high})
+                row.update({f"{e}_raw_mean": r["raw_shares"][e], f"{e}_raw_low": raw_low, f"{e}_raw_high": raw_high})
+            row["satisfaction"] = r["satisfaction"]
+            row["satisfaction_low"], row["satisfaction_high"] = r["ci95"]["satisfaction"]
         rows.append(row)
     return pd.DataFrame(rows)
 

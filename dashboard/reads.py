@@ -64,12 +64,20 @@ def all_tags() -> list[str]:
     return _read("all_tags")
 
 
-def emotion_distribution(session_id: int | None = None, per: str = "reading") -> pd.DataFrame:
-    return _read("emotion_distribution", session_id=session_id, per=per)
+@st.cache_data(max_entries=128, show_spinner=False)
+def _corrected(version: tuple, what: str, args: tuple) -> pd.DataFrame:
+    return getattr(service, what)(get_engine(), **dict(args))
+
+
+def emotion_distribution(session_id: int | None = None, per: str = "reading", correct: bool = True) -> pd.DataFrame:
+    """``service.distribution``: per session and model, with each session's corrected shares."""
+    return _corrected(_version(), "distribution", (("correct", correct), ("per", per), ("session_id", session_id)))
 
 
 def distribution_over_time(**kwargs) -> pd.DataFrame:
-    return _read("distribution_over_time", **kwargs)
+    """``service.over_time``: shares per period, corrected where the sessions shown have enough reviews."""
+    args = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    return _corrected(_version(), "over_time", args)
 
 
 def video_timeline(**kwargs) -> pd.DataFrame:
@@ -118,12 +126,12 @@ def summary(
 
 
 @st.cache_data(max_entries=128, show_spinner="Comparing the groups ...")
-def _compare(version: tuple, kind: str, a, b, session_id: int | None, model: str):
-    return service.compare_groups(kind, a, b, engine=get_engine(), session_id=session_id, model=model)
+def _compare(version: tuple, kind: str, a, b, session_id: int | None, model: str, correct: bool):
+    return service.compare_groups(kind, a, b, engine=get_engine(), session_id=session_id, model=model, correct=correct)
 
 
-def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str = "ensemble"):
-    return _compare(_version(), kind, a, b, session_id, model)
+def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str = "ensemble", correct=True):
+    return _compare(_version(), kind, a, b, session_id, model, correct)
 
 
 @st.cache_data(max_entries=32, show_spinner="Preparing the video for the browser ...")

@@ -168,3 +168,25 @@ def photo_labels(faces: pd.DataFrame, models: list[str]) -> list[tuple]:
             text += f" | {charts.MODEL_LABELS[m]}: {getattr(r, 'label_' + m)}"
         out.append((int(r.x), int(r.y), int(r.w), int(r.h), text, getattr(r, "label_" + first)))
     return out
+
+
+CORRECTION_HELP = (
+    "The models mistake some expressions for others (fear for sad or surprise, neutral for sad). With enough "
+    "reviewed faces of this population (Review page), the shares are corrected for the mistakes the models make "
+    "on them, and their intervals include that correction's uncertainty. Off: the raw mean probability."
+)
+
+
+def correction_switch(key: str) -> bool:
+    """The switch between shares corrected for the models' known confusions (the default) and the raw mean."""
+    return st.toggle(
+        "Correct the shares for the models' known confusions",
+        value=True,
+        key=key,
+        help=CORRECTION_HELP,
+    )
+
+
+def say_correction(records: list[dict]) -> None:
+    if records:
+        st.caption(plain("Shares: " + records[0].get("correction", "raw mean probabilities") + "."))

@@ -11,6 +11,11 @@ raw mean, and the pages say why.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -21,38 +26,80 @@ from fer_core.storage import queries
 MIN_REVIEWED = 50  # benchmarks/shares.py: from 50 reviewed faces the corrected error is at most the raw one
 
 
-def population_reviews(engine: Engine, session_id: int) -> pd.DataFrame:
-    """The reviewed faces (with an emotion) of the session and of every session sharing one of its tags, with
+RAW_WORDS = "raw mean probabilities"
+
+
+def population_sessions(engine: Engine, session_ids: int | Iterable[int]) -> list[int]:
+    """The sessions whose reviewed faces correct ``session_ids``: themselves and every session sharing one of
+    their tags."""
+    ids = {int(session_ids)} if isinstance(session_ids, (int, np.integer)) else {int(s) for s in session_ids}
+    for sid in sorted(ids):
+        for tag in (queries.session_details(engine, session_id=sid) or {}).get("tags") or []:
+            ids.update(queries.sessions_with_tag(engine, tag=tag))
+    return sorted(ids)
+
+
+def population_reviews(engine: Engine, session_ids: int | Iterable[int]) -> pd.DataFrame:
+    """The reviewed faces (with an emotion) of ``session_ids``' population (``population_sessions``), with
     each model's probabilities (``p_<model>_<emotion>``)."""
-    details = queries.session_details(engine, session_id=session_id) or {}
-    ids = {session_id}
-    for tag in details.get("tags") or []:
-        ids.update(queries.sessions_with_tag(engine, tag=tag))
-    parts = [queries.reviewed_faces(engine, session_id=sid) for sid in sorted(ids)]
-    reviewed = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
-    if reviewed is None:
+    parts = [queries.reviewed_faces(engine, session_id=sid) for sid in population_sessions(engine, session_ids)]
+    parts = [p for p in parts if len(p)]
+    if not parts:
         return pd.DataFrame(columns=["detection_id", "review"])
+    reviewed = pd.concat(parts, ignore_index=True).drop_duplicates("detection_id")
     reviewed = reviewed[reviewed["review"].isin(EMOTIONS)]
     probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
     return reviewed.merge(probs, on="detection_id")
 
 
+_built: OrderedDict[tuple, quantify.Corrector] = OrderedDict()  # the last correctors built, by what they learnt
+
+
+def _cached(probs: np.ndarray, truth: np.ndarray, draws: int) -> quantify.Corrector:
+    """One corrector per distinct set of reviewed faces: its bootstrap draws cost more than a page's reads."""
+    key = (hashlib.blake2b(probs.tobytes() + truth.tobytes(), digest_size=16).digest(), draws)
+    if key not in _built:
+        _built[key] = quantify.Corrector(quantify.Reference.of(probs, truth), draws=draws)
+        while len(_built) > 32:
+            _built.popitem(last=False)
+    _built.move_to_end(key)
+    return _built[key]
+
+
 def corrector(
-    engine: Engine, session_id: int, model: str, *, reviewed: pd.DataFrame | None = None
+    engine: Engine,
+    session_ids: int | Iterable[int],
+    model: str,
+    *,
+    reviewed: pd.DataFrame | None = None,
+    draws: int = 200,
 ) -> tuple[quantify.Corrector | None, str]:
-    """The session's population corrector for ``model`` and the words that say what was done (``reviewed``:
-    ``population_reviews`` already read, for a caller that corrects several models)."""
-    reviewed = population_reviews(engine, session_id) if reviewed is None else reviewed
+    """The corrector for ``model`` learnt on the population of ``session_ids`` and the words that say what was
+    done (``reviewed``: ``population_reviews`` already read, for a caller that corrects several models;
+    ``draws`` 0 where no interval is shown)."""
+    reviewed = population_reviews(engine, session_ids) if reviewed is None else reviewed
     columns = [f"p_{model}_{e}" for e in EMOTIONS]
     if all(c in reviewed.columns for c in columns):
         reviewed = reviewed.dropna(subset=columns)
     n = int(len(reviewed))
     if n < MIN_REVIEWED:
         return None, (
-            f"raw mean probabilities, not corrected: the models' confusions are corrected with reviewed faces of "
+            f"{RAW_WORDS}, not corrected: the models' confusions are corrected with reviewed faces of "
             f"the same population, and this one has {n} (at least {MIN_REVIEWED} are needed; Review page)"
         )
     y = reviewed["review"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
-    reference = quantify.Reference.of(reviewed[columns].to_numpy(float), y)
-    words = f"corrected for the models' known confusions, learnt on {n} reviewed faces of this population"
-    return quantify.Corrector(reference), words
+    fixer = _cached(np.ascontiguousarray(reviewed[columns].to_numpy(float)), y.astype(np.int64), draws)
+    return fixer, f"corrected for the models' known confusions, learnt on {n} reviewed faces of this population"
+
+
+def correct_shares(frame: pd.DataFrame, fixer: quantify.Corrector, *, keys: list[str], value: str) -> pd.Series:
+    """The corrected share of each row of a long frame (one row per group and emotion, ``keys`` naming the
+    group, ``value`` its raw mean share): each group's 7 raw shares corrected together."""
+    out = pd.Series(np.nan, index=frame.index)
+    for _, rows in frame.groupby(keys, sort=False):
+        raw = rows.set_index("emotion")[value].reindex(list(EMOTIONS)).fillna(0.0).to_numpy(float)
+        if raw.sum() <= 0:
+            continue
+        fixed = dict(zip(EMOTIONS, quantify.simplex_solve(fixer.point[1], raw / raw.sum())))
+        out[rows.index] = rows["emotion"].map(fixed).to_numpy(float)
+    return out

@@ -18,6 +18,7 @@ from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
 from fer_core.faces import face_picture, reviewed_crops  # noqa: F401 (the pages and the report call them here)
+from fer_core.groups import compare_groups, distribution, over_time, session_summary  # noqa: F401 (the same)
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
 from fer_core.runner import LocalRunner
 from fer_core.storage import repository
@@ -378,79 +379,6 @@ def import_markers(session_id: int, source, *, engine: Engine) -> dict:
     from fer_core import markers
 
     return markers.import_csv(session_id, source, engine=engine)
-
-
-def session_summary(
-    session_id: int,
-    *,
-    by: str,
-    engine: Engine,
-    model: str = "ensemble",
-    baseline=None,
-    seed: int = 0,
-    correct: bool = True,
-) -> list[dict]:
-    """``study.summary`` of a session's readings by person, segment or file, the shares corrected for the
-    models' known confusions where its population has enough reviewed faces (``correct``; see
-    ``corrections``); each record says how in ``correction``."""
-    from fer_core import corrections, quantify, study
-    from fer_core.storage import queries
-
-    readings = queries.readings(engine, session_id=session_id, model=model)
-    marks = queries.markers(engine, session_id=session_id)
-    fixer, words = corrections.corrector(engine, session_id, model) if correct else (None, "raw mean probabilities")
-    records = study.summary(readings, marks, by=by, baseline=baseline, seed=seed, fixer=fixer)
-    for r in records:
-        if baseline is not None:
-            r["correction"] = "differences from each person's baseline (not corrected)"
-        elif fixer is not None and not r["corrected"]:
-            r["correction"] = f"raw mean probabilities: fewer than {quantify.MIN_READINGS} readings to correct"
-        else:
-            r["correction"] = words
-    return records
-
-
-GROUP_KINDS = ("sessions", "tags", "segments", "people")
-
-
-def group_readings(kind: str, value, *, engine: Engine, session_id: int | None = None, model: str = "ensemble"):
-    """The readings (with participants) of one group to compare: a session (``value`` its id), a tag (every
-    session with it), the segments of ``session_id`` with the label ``value``, or the participant ``value``
-    of ``session_id``. Across sessions a participant is named with their session, so that two sessions' "P1"
-    stay two people."""
-    import pandas as pd
-
-    from fer_core import study
-    from fer_core.storage import queries
-
-    if kind not in GROUP_KINDS:
-        raise ValueError(f"kind must be one of {GROUP_KINDS}; received {kind!r}")
-    if kind in ("sessions", "tags"):
-        ids = [int(value)] if kind == "sessions" else queries.sessions_with_tag(engine, tag=value)
-        parts = []
-        for sid in ids:
-            rows = study.with_participants(queries.readings(engine, session_id=sid, model=model))
-            parts.append(rows.assign(participant=f"{sid}: " + rows["participant"].astype(str)))
-        return pd.concat(parts, ignore_index=True) if parts else study.with_participants(pd.DataFrame())
-    rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
-    if kind == "people":
-        return rows[rows["participant"] == value]
-    segs = study.segments(queries.markers(engine, session_id=session_id))
-    parts = [study.in_segment(rows, s) for s in segs[segs["label"] == value].itertuples()]
-    return pd.concat(parts) if parts else rows.iloc[0:0]
-
-
-def compare_groups(
-    kind: str, a, b, *, engine: Engine, session_id: int | None = None, model: str = "ensemble", seed: int = 0
-):
-    """``study.compare`` of two groups (see ``group_readings``); None when either group has no reading."""
-    from fer_core import study
-
-    ra = group_readings(kind, a, engine=engine, session_id=session_id, model=model)
-    rb = group_readings(kind, b, engine=engine, session_id=session_id, model=model)
-    if ra.empty or rb.empty:
-        return None
-    return study.compare(ra, rb, seed=seed)
 
 
 def playable_dir() -> Path:

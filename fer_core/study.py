@@ -202,27 +202,37 @@ def summary(
     return out
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0, fixer=None) -> pd.DataFrame:
     """Two groups of readings (with participants) side by side: one row per measure with each group's value,
     the difference (a - b), its 95% interval and the permutation test's p-value, and the p-value of
-    "they differ in any emotion" in ``attrs["p_any"]``.
+    "they differ in any emotion" in ``attrs["p_any"]``. With ``fixer`` (a ``quantify.Corrector``) and at least
+    ``quantify.MIN_READINGS`` readings in each group, all of these are on the corrected shares
+    (``attrs["corrected"]``).
 
     Units are participants, unless a group has one participant only: then both groups are compared by
     blocks of consecutive readings."""
-    if a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2:
+    from fer_core import quantify
+
+    by_people = a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2
+    if by_people:
         ua, ub = units(a), units(b)
     else:
         ua, ub = (np.concatenate([units(g) for _, g in x.groupby("participant")]) for x in (a, b))
-    by_people = a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2
-    res = stats.compare(ua, ub, seed=seed)
-    value_a = a.groupby("participant")[list(MEASURES)].mean().mean()
-    value_b = b.groupby("participant")[list(MEASURES)].mean().mean()
+    value_a = a.groupby("participant")[list(MEASURES)].mean().mean().to_numpy()
+    value_b = b.groupby("participant")[list(MEASURES)].mean().mean().to_numpy()
+    corrected = fixer is not None and min(len(a), len(b)) >= quantify.MIN_READINGS
+    if corrected:
+        k = len(EMOTIONS)
+        res = fixer.compare(ua[:, :k], ub[:, :k], seed=seed)
+        value_a, value_b = fixer.measures(ua[:, :k]), fixer.measures(ub[:, :k])
+    else:
+        res = stats.compare(ua, ub, seed=seed)
     table = pd.DataFrame(
         {
             "measure": list(MEASURES),
-            "a": value_a.to_numpy(),
-            "b": value_b.to_numpy(),
-            "difference": value_a.to_numpy() - value_b.to_numpy(),
+            "a": value_a,
+            "b": value_b,
+            "difference": value_a - value_b,
             "low": res["low"],
             "high": res["high"],
             "p": res["p"],
@@ -233,6 +243,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         units="people" if by_people else "blocks of consecutive readings",
         people_a=int(a["participant"].nunique()),
         people_b=int(b["participant"].nunique()),
+        corrected=corrected,
     )
     return table
 

@@ -101,6 +101,31 @@ def test_people_are_resampled_whole_and_tiny_inputs_do_not_break(world):
 # ----------------------------------------------------------------------------- the contract: evaluate --mixes
 @needs_weights
 @needs_data
+def test_comparing_groups_on_corrected_shares_finds_the_true_difference_and_keeps_false_alarms_rare(world):
+    _, mix, ref = world
+    rng = np.random.default_rng(11)
+    fixer = Q.Corrector(ref, draws=200)
+    people = 25
+
+    def units(shares):  # each person's mean probabilities over 12 readings
+        return np.array([_group(rng, mix, shares, 12)[0].mean(axis=0) for _ in range(people)])
+
+    calm = np.array([0.05, 0.0, 0.05, 0.30, 0.10, 0.10, 0.40])
+    afraid = np.array([0.05, 0.0, 0.35, 0.20, 0.10, 0.10, 0.20])
+    res = fixer.compare(units(afraid), units(calm), permutations=500)
+    fear = EMOTIONS.index("fear")
+    raw = units(afraid).mean(axis=0)[fear] - units(calm).mean(axis=0)[fear]
+    # the models read fear as sad or surprise: the raw difference hides most of the 30 points, the corrected not
+    assert raw < 0.15 and abs(res["difference"][fear] - 0.30) < 0.1, (raw, res["difference"][fear])
+    assert res["low"][fear] <= 0.30 <= res["high"][fear] and res["p"][fear] < 0.01 and res["p_any"] < 0.01
+    assert len(res["difference"]) == Q.K + 1  # and satisfaction
+    quick = Q.Corrector(ref, draws=20)
+    same = [quick.compare(units(calm), units(calm), permutations=200)["p_any"] for _ in range(40)]
+    assert sum(p < 0.05 for p in same) <= 6, same  # one population split in two "differs" about 5% of the time
+    tiny = fixer.compare(units(calm)[:1], units(calm))
+    assert np.isnan(tiny["p_any"]) and np.isnan(tiny["low"]).all()
+
+
 def test_evaluate_reports_raw_and_corrected_errors_of_simulated_sessions(tmp_path):
     import json
     import subprocess

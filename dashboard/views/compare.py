@@ -10,7 +10,7 @@ from fer_core.models.registry import spec
 
 import charts
 import reads
-from widgets import chart, face_gallery, labels_caption, plain, table
+from widgets import chart, correction_switch, face_gallery, labels_caption, plain, table
 
 
 def _pct(v: float, measure: str) -> str:
@@ -33,6 +33,7 @@ kind = c1.radio("Compare", list(GROUPS), format_func=GROUPS.get, horizontal=True
 model = c2.radio(
     "Model", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get, horizontal=True
 )
+correct = correction_switch("correct-compare")
 within, options, label = None, [], str
 if kind == "sessions":
     options, label = list(sessions["id"]), dict(zip(sessions["id"], sessions["name"])).get
@@ -51,7 +52,7 @@ else:
     c1, c2 = st.columns(2)
     a = c1.selectbox("A", options, index=0, format_func=label, key=f"group-a-{kind}")
     b = c2.selectbox("B", options, index=1, format_func=label, key=f"group-b-{kind}")
-    result = reads.compare_groups(kind, a, b, session_id=within, model=model) if a != b else None
+    result = reads.compare_groups(kind, a, b, session_id=within, model=model, correct=correct) if a != b else None
     if a == b:
         st.info("Choose two different groups.")
     elif result is None:
@@ -82,13 +83,15 @@ else:
         )
         st.caption(
             plain(
-                f"A: {name_a}; B: {name_b}. Each emotion's share is the mean over people of each person's mean "
-                f"probability; intervals by bootstrap over {result.attrs['units']}, p-values by permutation of "
-                "the same units. Satisfaction is on its -1 to +1 scale; shares are in percentage points (pp)."
+                f"A: {name_a}; B: {name_b}. Shares: {result.attrs.get('correction', 'raw mean probabilities')}. "
+                "A share starts from the mean over people of each person's mean probability; intervals by "
+                f"bootstrap over {result.attrs['units']}, p-values by permutation of the same units, both on the "
+                "shares shown. Satisfaction is on its -1 to +1 scale; differences are in percentage points (pp)."
             )
         )
         table(shown, hide_index=True)
-        chart(charts.comparison_figure(result, a=name_a, b=name_b), result, f"compare-{kind}")
+        export = result.assign(shares_are=result.attrs.get("correction", "raw mean probabilities"))
+        chart(charts.comparison_figure(result, a=name_a, b=name_b), export, f"compare-{kind}")
 
 st.divider()
 st.subheader("Compare models")

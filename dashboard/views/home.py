@@ -33,7 +33,11 @@ else:
     if not weekly.empty:
         weekly = weekly[weekly["period"] >= weekly["period"].max() - pd.Timedelta(weeks=12)]
         sat = charts.satisfaction(weekly, by=["period"])
-        st.caption(f"Satisfaction per week over the last 12 weeks (ensemble, per person). {charts.SATISFACTION_HELP}")
+        said = weekly.attrs.get("correction", "raw mean probabilities")
+        st.caption(
+            f"Satisfaction per week over the last 12 weeks (ensemble, per person; {plain(said)}). "
+            + charts.SATISFACTION_HELP
+        )
         chart(charts.satisfaction_figure(sat, x="period", x_title="week"), sat, "satisfaction-per-week")
     st.subheader("Latest sessions")
     latest = reads.sessions_overview(limit=10)

@@ -14,13 +14,16 @@ import reads
 import state
 from resources import get_analyzer, get_engine
 from widgets import (
+    CORRECTION_HELP,
     chart,
+    correction_switch,
     face_gallery,
     labels_caption,
     paginate,
     photo_labels,
     plain,
     play_from,
+    say_correction,
     session_picker,
     table,
     video_player,
@@ -36,24 +39,6 @@ MEDIA_COLUMNS = {
     "duration_s": "duration (s)",
     "error": "problem",
 }
-
-
-def correction_switch() -> bool:
-    """The switch between shares corrected for the models' known confusions (the default) and the raw mean."""
-    return st.toggle(
-        "Correct the shares for the models' known confusions",
-        value=True,
-        key=f"correct-{st.session_state.get(state.SELECTED_SESSION)}",
-        help="The models mistake some expressions for others (fear for sad or surprise, neutral for sad). With "
-        "enough reviewed faces of this population (Review page), the shares are corrected for the mistakes the "
-        "models make on them, and their intervals include that correction's uncertainty. Off: the raw mean "
-        "probability.",
-    )
-
-
-def say_correction(records: list[dict]) -> None:
-    if records:
-        st.caption(plain("Shares: " + records[0].get("correction", "raw mean probabilities") + "."))
 
 
 def files_table(media: pd.DataFrame) -> pd.DataFrame:
@@ -132,12 +117,18 @@ if section == "Overview":
     table(files_table(media), hide_index=True)
     st.subheader("Emotion distribution per model")
     c1, c2 = st.columns(2)
-    measure = c1.radio("Measure", ["mean probability", "share by top emotion"], horizontal=True)
+    measures = {"share": "share", "raw mean probability": "mean_prob", "share by top emotion": "label_share"}
+    measure = c1.radio("Measure", list(measures), horizontal=True, help=CORRECTION_HELP)
     unit = charts.UNIT_CHOICES[c2.radio("Count", list(charts.UNIT_CHOICES), horizontal=True)]
     dist = reads.emotion_distribution(session_id=session_id, per=unit)
-    st.caption(charts.UNIT_HELP[unit])
-    value = "mean_prob" if measure == "mean probability" else "label_share"
-    chart(charts.distribution_figure(dist, value=value), dist, f"emotion-distribution-per-{unit}")
+    said = dist.attrs.get("correction", {}).get(session_id, "raw mean probabilities")
+    dist = dist.assign(share=dist["corrected_share"].fillna(dist["mean_prob"]))
+    st.caption(charts.UNIT_HELP[unit] + (plain(f" Shares: {said}.") if measure == "share" else ""))
+    chart(
+        charts.distribution_figure(dist, value=measures[measure]),
+        dist.rename(columns={"mean_prob": "raw_mean_share"}),
+        f"emotion-distribution-per-{unit}",
+    )
     c1, c2 = st.columns(2)
     for fmt, mime, where in (("pdf", "application/pdf", c1), ("html", "text/html", c2)):
         where.download_button(
@@ -273,7 +264,7 @@ elif section == "Photos":
         where.image(picture, caption=plain(f"{p.original_name}: {len(faces)} face(s)"))
 
 elif section == "People":
-    correct = correction_switch()
+    correct = correction_switch(f"correct-{session_id}")
     records = reads.summary(session_id, by="person", model=model, correct=correct)
     say_correction(records)
     st.caption(
@@ -283,7 +274,8 @@ elif section == "People":
     )
     people_table = charts.summary_table(records, key="person")
     table(people_table, hide_index=True)
-    chart(charts.shares_figure(records, key="person", title="Emotions per person"), people_table, "people")
+    fig = charts.shares_figure(records, key="person", title="Emotions per person")
+    chart(fig, charts.summary_export(records, key="person"), "people")
 
     rows = study.with_participants(reads.readings(session_id, model))
     names = list(dict.fromkeys(rows["participant"]))
@@ -345,7 +337,7 @@ elif section == "Segments":
             f"Baseline: {base.describe()}, subtracted from each of their readings. The values are differences "
             "in percentage points (they can be negative), not shares."
         )
-    correct = correction_switch() if not use_baseline else False
+    correct = correction_switch(f"correct-{session_id}") if not use_baseline else False
     records = reads.summary(session_id, by="segment", model=model, segment=segment, first_s=first_s, correct=correct)
     say_correction(records)
     delta = use_baseline
@@ -356,9 +348,8 @@ elif section == "Segments":
     )
     seg_table = charts.summary_table(records, key="segment", delta=delta)
     table(seg_table, hide_index=True)
-    chart(
-        charts.shares_figure(records, key="segment", delta=delta, title="Emotions per segment"), seg_table, "segments"
-    )
+    fig = charts.shares_figure(records, key="segment", delta=delta, title="Emotions per segment")
+    chart(fig, charts.summary_export(records, key="segment", delta=delta), "segments")
     if delta and records and records[0].get("left_out_without_baseline"):
         st.caption(f"{records[0]['left_out_without_baseline']} person(s) without a baseline reading are left out.")
     st.markdown("**Strongest moments per segment**")

@@ -8,7 +8,7 @@ from fer_core.constants import OPINIONS
 
 import charts
 import reads
-from widgets import chart
+from widgets import chart, plain
 
 st.title("Trends")
 sessions = reads.sessions_overview()
@@ -37,7 +37,7 @@ trend = reads.distribution_over_time(
 if trend.empty:
     st.info("No faces in the sessions that match these filters.")
     st.stop()
-st.caption(charts.UNIT_HELP[unit])
+st.caption(charts.UNIT_HELP[unit] + plain(f" Shares: {trend.attrs.get('correction', 'raw mean probabilities')}."))
 chart(
     charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"),
     trend,
@@ -64,5 +64,16 @@ names = dict(zip(sessions["id"], sessions["name"]))
 picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
 if picked:
     dist = reads.emotion_distribution(per=unit)
-    dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(session=lambda d: d.session_id.map(names))
-    chart(charts.sessions_figure(dist), dist, "sessions-side-by-side")
+    said = dist.attrs.get("correction", {})
+    dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
+        session=lambda d: d.session_id.map(names), share=lambda d: d["corrected_share"].fillna(d["mean_prob"])
+    )
+    fixed = [names[i] for i in picked if not str(said.get(i, "raw")).startswith("raw")]
+    st.caption(
+        plain(
+            "Each session's shares are corrected for the models' known confusions with its own population's "
+            f"reviewed faces where it has enough: here {', '.join(fixed) or 'none'}; the others show the raw mean."
+        )
+    )
+    export = dist.rename(columns={"mean_prob": "raw_mean_share"})
+    chart(charts.sessions_figure(dist), export, "sessions-side-by-side")
