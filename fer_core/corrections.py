@@ -42,14 +42,7 @@ def population_sessions(engine: Engine, session_ids: int | Iterable[int]) -> lis
 def population_reviews(engine: Engine, session_ids: int | Iterable[int]) -> pd.DataFrame:
     """The reviewed faces (with an emotion) of ``session_ids``' population (``population_sessions``), with
     each model's probabilities (``p_<model>_<emotion>``)."""
-    parts = [queries.reviewed_faces(engine, session_id=sid) for sid in population_sessions(engine, session_ids)]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return pd.DataFrame(columns=["detection_id", "review"])
-    reviewed = pd.concat(parts, ignore_index=True).drop_duplicates("detection_id")
-    reviewed = reviewed[reviewed["review"].isin(EMOTIONS)]
-    probs = queries.face_probabilities(engine, detection_ids=[int(d) for d in reviewed["detection_id"]])
-    return reviewed.merge(probs, on="detection_id")
+    return queries.reviewed_probabilities(engine, session_ids=population_sessions(engine, session_ids))
 
 
 _built: OrderedDict[tuple, quantify.Corrector] = OrderedDict()  # the last correctors built, by what they learnt

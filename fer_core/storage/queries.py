@@ -675,6 +675,23 @@ def face_probabilities(bind, *, detection_ids: list[int]) -> pd.DataFrame:
     return _frame(bind, stmt)
 
 
+def reviewed_probabilities(bind, *, session_ids: list[int]) -> pd.DataFrame:
+    """The faces of ``session_ids`` reviewed with an emotion: detection_id, review and each model's
+    probabilities (p_<model>_<emotion>), in one query (what a population's share correction learns from)."""
+    R = FaceReview
+    cols = [R.detection_id, R.label.label("review")]
+    for model in OPINIONS:
+        cols += [func.max(case((P.model == model, getattr(P, f"p_{e}")))).label(f"p_{model}_{e}") for e in EMOTIONS]
+    stmt = (
+        select(*cols)
+        .join(P, P.detection_id == R.detection_id)
+        .where(R.session_id.in_([int(s) for s in session_ids]), R.label.in_(EMOTIONS))
+        .group_by(R.detection_id, R.label)
+        .order_by(R.detection_id)
+    )
+    return _frame(bind, stmt)
+
+
 def reviewed_faces(bind, *, session_id: int | None = None, tag: str | None = None) -> pd.DataFrame:
     """The reviewed faces (of a session, or of the sessions with ``tag``): as ``faces_to_review``, reviewed only."""
     R = FaceReview
