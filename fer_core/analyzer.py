@@ -30,6 +30,7 @@ from fer_core.vision.media import (
     video_info,
 )
 from fer_core.vision.pictures import face_jpeg
+from fer_core.vision.states import brow_label
 from fer_core.vision.tracking import Tracker
 
 ProgressFn = Callable[[float, str], None]
@@ -49,6 +50,7 @@ class AnalysisResult:
     face_count: int = 0
     thumbnails: list[bytes] = field(default_factory=list)  # JPEG per face, when asked for
     warnings: list[str] = field(default_factory=list)  # things the user should know, e.g. limits applied
+    brow_heights: dict = field(default_factory=dict, repr=False)  # per track, the brow heights seen so far
 
     def to_frame(self):
         """Long table: one row per (face, model incl. ensemble), probabilities as columns."""
@@ -97,6 +99,7 @@ class Analyzer:
     def __init__(self, config: AnalyzerConfig | None = None):
         self.config = (config or AnalyzerConfig()).validated()
         self._detectors: dict[int, object] = {}
+        self._states = None
         self._card_settings: dict[str, tuple[bool, float]] = {}  # model -> (flip TTA, temperature)
         self._executor = None
 
@@ -117,6 +120,17 @@ class Analyzer:
                 threads=self.config.threads,
             )
         return self._detectors[views]
+
+    def state_reader(self):
+        """The facial-state reader (``vision.states``), or None when ``config.states`` is off."""
+        if not self.config.states:
+            return None
+        if self._states is None:
+            from fer_core.vision.states import Looking, StateReader
+
+            cone = Looking(self.config.looking_cone_deg, self.config.looking_below_deg, self.config.camera_fov_deg)
+            self._states = StateReader(threads=1, looking=cone)
+        return self._states
 
     def model_info(self) -> dict[str, dict]:
         from fer_core.models.registry import spec
@@ -338,6 +352,7 @@ class Analyzer:
     ) -> tuple[list, list[np.ndarray]]:
         """Faces of ``frames`` with their track ids and 48x48 crops; the frames themselves are not kept."""
         detector = self.detector(video=tracker is not None)
+        reader = self.state_reader()
         found, crops = [], []
         for frame in frames:
             faces = detector.detect(frame.image)
@@ -350,7 +365,8 @@ class Analyzer:
                 )
             tracks = tracker.update([f.box for f in faces], frame.t_s) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
-                found.append((frame.index, frame.t_s, face, track))
+                states = reader.read(frame.image, face) if reader else None
+                found.append((frame.index, frame.t_s, face, track, states))
                 crops.append(self.crop(frame.image, face))
                 if thumbnails:
                     result.thumbnails.append(face_jpeg(frame.image, face.box))
@@ -384,9 +400,15 @@ class Analyzer:
                 "det_score": round(face.score, 4),
                 "track": track,
                 "predictions": {m: prediction_record(p[i]) for m, p in probs.items()},
+                **(states.record() if states else {}),
             }
-            for i, (index, t_s, face, track) in enumerate(found)
+            for i, (index, t_s, face, track, states) in enumerate(found)
         ]
+        for r in records:  # brows against the person's own typical height so far (their track's median)
+            if r.get("brow_height") is not None and r["track"] is not None:
+                seen = result.brow_heights.setdefault(r["track"], [])
+                seen.append(r["brow_height"])
+                r["brows"] = brow_label(r["brow_height"], seen)
         result.face_count += len(records)
         if on_faces:
             on_faces(records)

@@ -36,6 +36,11 @@ class AnalyzerConfig:
     video_tta: bool = False  # flip TTA on video frames too (photos follow the model card); see README "Speed"
     weights_dir: str | None = None  # None: the weights/ folder of this repository
     blur_faces: bool = False  # pixelate faces in every picture the dashboard shows (FER_BLUR_FACES=1)
+    # facial states (head, gaze, looking, eyes, mouth, brows; README "Facial states"): FER_STATES=0 turns them off
+    states: bool = True
+    looking_cone_deg: float = 25.0  # "looking": gaze within this many degrees of ...
+    looking_below_deg: float = 10.0  # ... the direction this far below the camera (a screen under it)
+    camera_fov_deg: float = 60.0  # the camera's horizontal field of view (where the camera is, seen from a face)
 
     @classmethod
     def from_env(cls, **overrides) -> AnalyzerConfig:
@@ -49,7 +54,7 @@ class AnalyzerConfig:
                 values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
             elif f.name in ("weights_dir", "engine"):
                 values[f.name] = raw
-            elif f.name in ("blur_faces", "parallel_models", "pipeline_video", "video_tta", "align"):
+            elif f.name in ("blur_faces", "parallel_models", "pipeline_video", "video_tta", "align", "states"):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = type(getattr(cls, f.name))(raw)

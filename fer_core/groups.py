@@ -30,7 +30,7 @@ def session_summary(
 ) -> list[dict]:
     """``study.summary`` of a session's readings by person, segment or file, the shares corrected where its
     population has enough reviewed faces (``correct``); each record says how in ``correction``."""
-    readings = queries.readings(engine, session_id=session_id, model=model)
+    readings = with_states(engine, session_id, queries.readings(engine, session_id=session_id, model=model))
     marks = queries.markers(engine, session_id=session_id)
     fixer, words = corrections.corrector(engine, session_id, model) if correct else (None, RAW_WORDS)
     records = study.summary(readings, marks, by=by, baseline=baseline, seed=seed, fixer=fixer)
@@ -42,6 +42,13 @@ def session_summary(
         else:
             r["correction"] = words
     return records
+
+
+def with_states(engine: Engine, session_id: int, readings: pd.DataFrame) -> pd.DataFrame:
+    """``readings`` with each reading's facial states (``queries.face_states``)."""
+    if readings.empty:
+        return readings
+    return readings.merge(queries.face_states(engine, session_id=session_id), on="detection_id", how="left")
 
 
 GROUP_KINDS = ("sessions", "tags", "segments", "people")
@@ -66,10 +73,14 @@ def group_readings(kind: str, value, *, engine: Engine, session_id: int | None =
     if kind in ("sessions", "tags"):
         parts = []
         for sid in group_sessions(kind, value, engine=engine):
-            rows = study.with_participants(queries.readings(engine, session_id=sid, model=model))
+            rows = study.with_participants(
+                with_states(engine, sid, queries.readings(engine, session_id=sid, model=model))
+            )
             parts.append(rows.assign(participant=f"{sid}: " + rows["participant"].astype(str)))
         return pd.concat(parts, ignore_index=True) if parts else study.with_participants(pd.DataFrame())
-    rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
+    rows = study.with_participants(
+        with_states(engine, session_id, queries.readings(engine, session_id=session_id, model=model))
+    )
     if kind == "people":
         return rows[rows["participant"] == value]
     segs = study.segments(queries.markers(engine, session_id=session_id))
@@ -103,6 +114,18 @@ def compare_groups(
     table = study.compare(ra, rb, seed=seed, fixer=fixer)
     table.attrs["correction"] = words if table.attrs["corrected"] or fixer is None else TOO_FEW
     return table
+
+
+def compare_states(kind: str, a, b, *, engine: Engine, session_id: int | None = None, seed: int = 0):
+    """``attention.compare`` of two groups' facial states (see ``group_readings``); None when either group has
+    no reading."""
+    from fer_core import attention
+
+    ra = group_readings(kind, a, engine=engine, session_id=session_id)
+    rb = group_readings(kind, b, engine=engine, session_id=session_id)
+    if ra.empty or rb.empty:
+        return None
+    return attention.compare(ra, rb, seed=seed)
 
 
 def _corrected_column(

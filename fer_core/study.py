@@ -144,6 +144,13 @@ def _r(v, digits: int = 4):
     return None if v is None or not np.isfinite(v) else round(float(v), digits)
 
 
+def _states(rows: pd.DataFrame, seed: int) -> dict | None:
+    """The group's facial states (``attention.estimate``) when the readings carry them."""
+    from fer_core import attention
+
+    return attention.estimate(rows, seed=seed) if "yaw" in rows.columns else None
+
+
 def _record(est: dict, *, delta: bool) -> dict:
     values = {e: _r(est["value"][e]) for e in EMOTIONS}
     record = {
@@ -178,24 +185,34 @@ def summary(
     if by not in BY:
         raise ValueError(f"by must be one of {BY}; received {by!r}")
     rows = with_participants(readings)
+    if "yaw" in rows.columns and len(rows):
+        from fer_core import attention
+
+        rows = attention.with_measures(rows)  # brows against each person's own height over the whole session
     left_out = 0
     if baseline is not None and not rows.empty:
         rows, left_out = subtract_baseline(rows, markers, baseline)
     delta = baseline is not None
     fixer = None if delta else fixer
     out = []
+
+    def record(part: pd.DataFrame) -> dict:
+        r = _record(estimate(part, seed=seed, fixer=fixer), delta=delta)
+        states = _states(part, seed)
+        return {**r, "states": states} if states is not None else r
+
     if by == "person":
         for name, part in rows.groupby("participant", sort=False):
             files = ", ".join(dict.fromkeys(part["file"]))
-            out.append({"file": files, "person": name, **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
+            out.append({"file": files, "person": name, **record(part)})
     elif by == "file":
         for _, part in rows.groupby("media_id", sort=True):
-            out.append({"file": part["file"].iloc[0], **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
+            out.append({"file": part["file"].iloc[0], **record(part)})
     else:
         for s in segments(markers).itertuples():
             part = in_segment(rows, s)
             head = {"file": s.file, "segment": s.label, "start_s": s.start_s, "end_s": s.end_s}
-            out.append({**head, **_record(estimate(part, seed=seed, fixer=fixer), delta=delta)})
+            out.append({**head, **record(part)})
     if delta:
         for r in out:
             r["left_out_without_baseline"] = left_out

@@ -140,6 +140,17 @@ class FaceDetection(Base):
     h: Mapped[int] = mapped_column(Integer)
     det_score: Mapped[float] = mapped_column(Float)
     track: Mapped[int | None] = mapped_column(Integer)
+    # facial states (fer_core.vision.states); empty for readings analysed before them, or where not measurable
+    yaw: Mapped[float | None] = mapped_column(Float)
+    pitch: Mapped[float | None] = mapped_column(Float)
+    roll: Mapped[float | None] = mapped_column(Float)
+    gaze_yaw: Mapped[float | None] = mapped_column(Float)
+    gaze_pitch: Mapped[float | None] = mapped_column(Float)
+    looking: Mapped[bool | None] = mapped_column(Boolean)
+    eyes_open: Mapped[float | None] = mapped_column(Float)
+    mouth_open: Mapped[float | None] = mapped_column(Float)
+    brow_height: Mapped[float | None] = mapped_column(Float)
+    states_missing: Mapped[str | None] = mapped_column(String(60))
 
 
 class Prediction(Base):

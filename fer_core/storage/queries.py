@@ -348,6 +348,26 @@ def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
     return _frame(bind, stmt)
 
 
+def face_states(bind, *, session_id: int) -> pd.DataFrame:
+    """Every reading's facial states in a session (``vision.states``): detection_id, yaw, pitch, roll,
+    gaze_yaw, gaze_pitch, looking, eyes_open, mouth_open, brow_height, states_missing (empty for readings
+    analysed before states existed)."""
+    stmt = select(
+        D.id.label("detection_id"),
+        D.yaw,
+        D.pitch,
+        D.roll,
+        D.gaze_yaw,
+        D.gaze_pitch,
+        D.looking,
+        D.eyes_open,
+        D.mouth_open,
+        D.brow_height,
+        D.states_missing,
+    ).where(D.session_id == session_id)
+    return _frame(bind, stmt)
+
+
 def model_versions(bind, *, session_id: int) -> dict[str, list[str]]:
     """The model versions whose readings a session holds: {model: [versions]} (more than one after an
     analysis again with other weights)."""

@@ -160,6 +160,29 @@ def end_interrupted_runs(db: Session, *, session_id: int, job_id: int) -> int:
     return ended
 
 
+STATE_COLUMNS = (
+    "yaw", "pitch", "roll", "gaze_yaw", "gaze_pitch", "looking", "eyes_open", "mouth_open", "brow_height",
+    "states_missing",
+)  # fmt: skip
+
+
+def state_columns(face: dict) -> dict:
+    """A face record's facial states (``vision.states``) as face_detection columns; all empty when not read."""
+    head, gaze = face.get("head") or {}, face.get("gaze") or {}
+    return {
+        "yaw": head.get("yaw"),
+        "pitch": head.get("pitch"),
+        "roll": head.get("roll"),
+        "gaze_yaw": gaze.get("yaw"),
+        "gaze_pitch": gaze.get("pitch"),
+        "looking": face.get("looking"),
+        "eyes_open": face.get("eyes_open"),
+        "mouth_open": face.get("mouth_open"),
+        "brow_height": face.get("brow_height"),
+        "states_missing": face.get("states_missing"),
+    }
+
+
 def save_faces(
     db: Session, *, media: MediaFile, run_id: int | None, faces: list[dict], versions: dict[str, str]
 ) -> list[int]:
@@ -181,6 +204,7 @@ def save_faces(
             "h": f["box"][3],
             "det_score": f["det_score"],
             "track": f["track"],
+            **state_columns(f),
         }
         for f in faces
     ]
