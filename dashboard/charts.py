@@ -313,6 +313,77 @@ def with_markers(fig, markers: pd.DataFrame):
     return fig
 
 
+STATE_HELP = (
+    "Looking: the share of readings whose head and eyes point at the camera, within 25 degrees of a point 10 "
+    "degrees below it (a screen under a camera on top; FER_LOOKING_CONE_DEG, FER_LOOKING_BELOW_DEG). Head turn: "
+    "how far the face points away from the camera, in degrees. Eyes and mouth open: 0 (closed) to 1 (wide open). "
+    "Brows raised or lowered: against the person's own typical brow height in this session. Blinks need video "
+    "analysed at 10 frames a second or more (FER_FPS=10). Values in [brackets]: 95% intervals."
+)
+
+
+@_figure
+def states_timeline_figure(df: pd.DataFrame, *, title: str = "Head and eyes over the video"):
+    """Head yaw and pitch (degrees, top) and looking, eyes and mouth open (0-1, bottom) per time bin
+    (df from ``attention.timeline``)."""
+    panel = df["measure"].map(lambda m: "degrees" if m in ("yaw", "pitch") else "0 to 1")
+    names = {"yaw": "head yaw (+ right)", "pitch": "head pitch (+ up)", "looking": "looking (share)",
+             "eyes_open": "eyes open", "mouth_open": "mouth open"}  # fmt: skip
+    fig = px.line(
+        df.assign(panel=panel, measure=df["measure"].map(names)),
+        x="t_s",
+        y="value",
+        color="measure",
+        facet_row="panel",
+        title=title,
+        template="plotly_white",
+        labels={"t_s": "time in video (s)", "value": "", "measure": ""},
+        category_orders={"panel": ["degrees", "0 to 1"]},
+    )
+    fig.update_yaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return fig
+
+
+def states_table(records: list[dict], *, key: str) -> pd.DataFrame:
+    """The facial states of summary records, one row per person or segment, each measure with its interval."""
+    rows = []
+    for r in records:
+        s = r.get("states") or {}
+        name = r.get(key) if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"
+        row = {key: name, "readings with states": s.get("readings_with_states", 0)}
+        for m, unit in (("looking", "%"), ("head_turn", "°"), ("eyes_open", ""), ("mouth_open", ""),
+                        ("brows_raised", "%"), ("brows_lowered", "%")):  # fmt: skip
+            v, (low, high) = (s.get(m) or {}).get("value"), (s.get(m) or {}).get("ci95", [None, None])
+            scale = 100 if unit == "%" else 1
+            fmt = "{:.0f}" if unit in ("%", "°") else "{:.2f}"
+            row[m.replace("_", " ")] = (
+                "" if v is None
+                else fmt.format(scale * v) + unit
+                + ("" if low is None else f" [{fmt.format(scale * low)}-{fmt.format(scale * high)}]")
+            )  # fmt: skip
+        row["blinks per minute"] = "" if s.get("blinks_per_min") is None else f"{s['blinks_per_min']:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def states_export(records: list[dict], *, key: str) -> pd.DataFrame:
+    """The same as numbers for the CSV download."""
+    rows = []
+    for r in records:
+        s = r.get("states") or {}
+        row = {key: r.get(key), "file": r["file"], "readings_with_states": s.get("readings_with_states", 0)}
+        if key == "segment":
+            row.update(start_s=r["start_s"], end_s=r["end_s"])
+        for m in ("looking", "head_turn", "eyes_open", "mouth_open", "brows_raised", "brows_lowered"):
+            item = s.get(m) or {}
+            low, high = item.get("ci95", [None, None])
+            row.update({m: item.get("value"), f"{m}_low": low, f"{m}_high": high})
+        row["blinks_per_min"] = s.get("blinks_per_min")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:
     """Summary records (``fer_core.study.summary``) as a table for people: one row each, each emotion as a
     percentage (or, with a baseline, a difference in percentage points) with its 95% interval."""

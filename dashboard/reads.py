@@ -104,6 +104,10 @@ def readings(session_id: int, model: str = "ensemble") -> pd.DataFrame:
     return _read("readings", session_id=session_id, model=model)
 
 
+def face_states(session_id: int) -> pd.DataFrame:
+    return _read("face_states", session_id=session_id)
+
+
 def markers(session_id: int) -> pd.DataFrame:
     return _read("markers", session_id=session_id)
 

@@ -147,5 +147,16 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def timeline(rows: pd.DataFrame, *, bin_s: float) -> pd.DataFrame:
+    """Facial states over a video, in bins of ``bin_s`` seconds (mean over the people on screen): long rows
+    of t_s, measure (yaw, pitch in degrees; looking, eyes_open, mouth_open from 0 to 1), value."""
+    part = rows.dropna(subset=["yaw"])
+    if part.empty:
+        return pd.DataFrame(columns=["t_s", "measure", "value"])
+    part = part.assign(t_s=(part["t_s"] // bin_s) * bin_s, looking=part["looking"].astype(float))
+    means = part.groupby("t_s")[["yaw", "pitch", "looking", "eyes_open", "mouth_open"]].mean().reset_index()
+    return means.melt(id_vars="t_s", var_name="measure", value_name="value")
+
+
 def _r(v, digits: int = 4):
     return None if v is None or not np.isfinite(v) else round(float(v), digits)

@@ -4,8 +4,9 @@ with their labels, people, segments with baselines, and faces."""
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError, service, study
+from fer_core import MediaError, attention, service, study
 from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind, Outcome
+from fer_core.exports import to_csv
 from fer_core.report import session_report
 from fer_core.vision.pictures import labelled_photo
 
@@ -29,7 +30,7 @@ from widgets import (
     video_player,
 )
 
-SECTIONS = ("Overview", "Videos", "Photos", "People", "Segments", "Faces")
+SECTIONS = ("Overview", "Videos", "Photos", "People", "Segments", "Attention", "Faces")
 MEDIA_COLUMNS = {
     "original_name": "file",
     "kind": "kind",
@@ -189,6 +190,11 @@ elif section == "Videos":
     st.caption(charts.SATISFACTION_HELP)
     sat_fig = charts.with_markers(charts.satisfaction_figure(sat, x="t_s", x_title="time in video (s)"), here)
     chart(sat_fig, sat, f"satisfaction-{video_id}")
+    with_states = service.with_states(get_engine(), session_id, rows[rows["media_id"] == video_id])
+    heads = attention.timeline(with_states, bin_s=bin_s)
+    if len(heads):
+        head_fig = charts.with_markers(charts.states_timeline_figure(heads), here)
+        chart(head_fig, heads, f"head-and-eyes-{video_id}")
 
     st.subheader("Markers and segments")
     with st.form(f"marker-{video_id}", clear_on_submit=True):
@@ -317,6 +323,23 @@ elif section == "People":
         chart(fig, tl, f"person-{who}-{media_id}")
     st.markdown("**Strongest moments of this person**")
     moment_buttons(study.key_moments(mine), key=f"person-moments-{session_id}")
+
+elif section == "Attention":
+    st.caption(charts.STATE_HELP)
+    for by, key, title in (("person", "person", "Per person"), ("segment", "segment", "Per segment")):
+        records = reads.summary(session_id, by=by, model=model)
+        if not records:
+            continue
+        st.markdown(f"**{title}**")
+        states = charts.states_table(records, key=key)
+        table(states, hide_index=True)
+        export = charts.states_export(records, key=key)
+        st.download_button(
+            "CSV", data=to_csv(export), file_name=f"attention-per-{by}.csv", mime="text/csv", key=f"states-{by}"
+        )
+    missing = reads.face_states(session_id)["states_missing"].value_counts()
+    if len(missing):
+        st.caption(plain("Readings without states: " + ", ".join(f"{n} ({why})" for why, n in missing.items()) + "."))
 
 elif section == "Segments":
     segments = study.segments(markers)
