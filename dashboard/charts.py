@@ -367,6 +367,43 @@ def states_table(records: list[dict], *, key: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def states_comparison(df: pd.DataFrame) -> pd.DataFrame:
+    """``attention.compare``'s table as words: shares in %, angles in degrees, differences with intervals."""
+    rows = []
+    for r in df.itertuples():
+        pct = r.measure in ("looking", "brows_raised", "brows_lowered")
+        scale, unit = (100, " pp") if pct else (1, "°" if r.measure == "head_turn" else "")
+
+        def fmt(v, sign=False):
+            if v != v:
+                return ""
+            return (
+                f"{scale * v:+.1f}" if sign else f"{scale * v:.1f}" if pct or r.measure == "head_turn" else f"{v:.2f}"
+            )
+
+        rows.append(
+            {
+                "measure": STATE_NAMES.get(r.measure, r.measure),
+                "A": fmt(r.a) + ("%" if pct and r.a == r.a else ""),
+                "B": fmt(r.b) + ("%" if pct and r.b == r.b else ""),
+                "A - B [95% interval]": "" if r.difference != r.difference
+                else f"{fmt(r.difference, True)}{unit} [{fmt(r.low, True)}, {fmt(r.high, True)}]",
+                "p-value": "n/a" if r.p != r.p else f"{r.p:.3f}",
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+STATE_NAMES = {
+    "looking": "looking at the camera",
+    "head_turn": "head turned away",
+    "eyes_open": "eyes open (0-1)",
+    "mouth_open": "mouth open (0-1)",
+    "brows_raised": "brows raised",
+    "brows_lowered": "brows lowered",
+}
+
+
 def states_export(records: list[dict], *, key: str) -> pd.DataFrame:
     """The same as numbers for the CSV download."""
     rows = []

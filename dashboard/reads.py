@@ -138,6 +138,15 @@ def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str
     return _compare(_version(), kind, a, b, session_id, model, correct)
 
 
+@st.cache_data(max_entries=128, show_spinner="Comparing attention ...")
+def _compare_states(version: tuple, kind: str, a, b, session_id: int | None):
+    return service.compare_states(kind, a, b, engine=get_engine(), session_id=session_id)
+
+
+def compare_states(kind: str, a, b, *, session_id: int | None = None):
+    return _compare_states(_version(), kind, a, b, session_id)
+
+
 @st.cache_data(max_entries=32, show_spinner="Preparing the video for the browser ...")
 def playable_video(stored_path: str, sha256: str | None) -> str:
     return str(service.playable_video(stored_path, sha256=sha256))

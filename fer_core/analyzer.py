@@ -365,7 +365,7 @@ class Analyzer:
                 )
             tracks = tracker.update([f.box for f in faces], frame.t_s) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
-                states = reader.read(frame.image, face) if reader else None
+                states = reader.read(frame.image, face, quick=tracker is not None) if reader else None
                 found.append((frame.index, frame.t_s, face, track, states))
                 crops.append(self.crop(frame.image, face))
                 if thumbnails:

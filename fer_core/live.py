@@ -279,6 +279,19 @@ class LiveRecording:
         frame = pd.DataFrame(rows, columns=["t_s", "track", "model", "label", *EMOTIONS])
         return frame.assign(satisfaction=satisfaction(frame))
 
+    def attention(self, seconds: float = 5.0) -> dict:
+        """The last ``seconds``: the share of face readings looking at the camera and the newest face's head
+        direction in words (``head_words``); None where no face had states."""
+        since = self.now_s() - seconds
+        with self._lock:
+            recent = [f for f in self.faces[-400:] if f["t_s"] >= since and f.get("looking") is not None]
+        if not recent:
+            return {"looking": None, "head": None}
+        return {
+            "looking": sum(bool(f["looking"]) for f in recent) / len(recent),
+            "head": head_words(recent[-1].get("head")),
+        }
+
     def result(self) -> AnalysisResult:
         """Everything read so far as the analyzer's result for a video (what the pipeline stores)."""
         with self._lock:
@@ -422,13 +435,29 @@ def read_journal(path: Path) -> Journal:
     )
 
 
+def head_words(head: dict | None, *, turn_deg: float = 15.0) -> str | None:
+    """The head's direction in words ("facing the camera", "turned right", "turned left and down" ...), as
+    seen in the picture; None without a reading."""
+    if not head:
+        return None
+    parts = []
+    if abs(head["yaw"]) >= turn_deg:
+        parts.append("right" if head["yaw"] > 0 else "left")
+    if abs(head["pitch"]) >= turn_deg:
+        parts.append("up" if head["pitch"] > 0 else "down")
+    return "turned " + " and ".join(parts) if parts else "facing the camera"
+
+
 def frame_labels(records: list[dict]) -> list[tuple]:
-    """(x, y, w, h, text, emotion) for ``draw_labels``: the ensemble's label and confidence, then each model's."""
+    """(x, y, w, h, text, emotion) for ``draw_labels``: the ensemble's label and confidence, then each model's,
+    then whether the person looks at the camera or where the head points."""
     out = []
     for r in records:
         preds = r["predictions"]
         first = ENSEMBLE if ENSEMBLE in preds else next(iter(preds))
         text = f"{preds[first]['label']} {preds[first]['confidence']:.0%}"
         text += "".join(f" | {MODELS[m].display} {preds[m]['label']}" for m in preds if m in MODELS)
+        if r.get("looking") is not None:
+            text += " | looking" if r["looking"] else f" | not looking ({head_words(r.get('head'))})"
         out.append((*r["box"], text, preds[first]["label"]))
     return out

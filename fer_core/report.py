@@ -55,6 +55,7 @@ def gather(engine: Engine, session_id: int) -> dict:
         if model == ENSEMBLE and shares[model] is not None:
             correction = words if shares[model]["corrected"] or fixer is None else "raw mean probabilities"
     ens = rows_by_model["ensemble"]
+    attention_rows = _attention(engine, session_id, ens)
     timelines = []
     for v in media[(media.kind == MediaKind.VIDEO) & (media.faces > 0)].itertuples():
         part = ens[ens.media_id == v.id]
@@ -89,6 +90,7 @@ def gather(engine: Engine, session_id: int) -> dict:
         "moments": moments,
         "pictures": pictures,
         "agreement": agreement,
+        "attention": attention_rows,
         "accuracy": review.accuracy(reviewed) if len(reviewed) else None,
         "versions": queries.model_versions(engine, session_id=session_id),
         "made_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -136,6 +138,54 @@ def _share_rows(d: dict) -> list[list[str]]:
         row.append(f"{s:+.2f}" + ("" if not np.isfinite(lo) else f"\n[{lo:+.2f}, {hi:+.2f}]"))
         rows.append(row)
     return rows
+
+
+ATTENTION_HEADER = ["who", "readings", "looking", "head turn", "eyes open", "mouth open", "brows raised",
+                    "brows lowered", "blinks/min"]  # fmt: skip
+MAX_PEOPLE_IN_REPORT = 20
+
+
+def _attention(engine: Engine, session_id: int, ens: pd.DataFrame) -> list[list[str]]:
+    """The session's and each person's facial states as table rows (empty when no reading has them)."""
+    from fer_core import attention, groups
+
+    if ens.empty:
+        return []
+    rows = attention.with_measures(groups.with_states(engine, session_id, ens))
+    if rows["yaw"].notna().sum() == 0:
+        return []
+    out = [_attention_row("everyone", attention.estimate(rows))]
+    for name, part in list(rows.groupby("participant", sort=False))[:MAX_PEOPLE_IN_REPORT]:
+        out.append(_attention_row(str(name), attention.estimate(part)))
+    return out
+
+
+def _attention_row(who: str, s: dict) -> list[str]:
+    def cell(m: str, pct: bool = False, deg: bool = False) -> str:
+        v, (lo, hi) = s[m]["value"], s[m]["ci95"]
+        if v is None:
+            return ""
+        f = (lambda x: f"{100 * x:.0f}%") if pct else (lambda x: f"{x:.0f}°") if deg else (lambda x: f"{x:.2f}")
+        return f(v) + ("" if lo is None else f"\n[{f(lo)}-{f(hi)}]")
+
+    return [
+        who,
+        str(s["readings_with_states"]),
+        cell("looking", pct=True),
+        cell("head_turn", deg=True),
+        cell("eyes_open"),
+        cell("mouth_open"),
+        cell("brows_raised", pct=True),
+        cell("brows_lowered", pct=True),
+        "" if s["blinks_per_min"] is None else f"{s['blinks_per_min']:.1f}",
+    ]
+
+
+ATTENTION_NOTE = (
+    "Looking: head and eyes within 25 degrees of a point 10 degrees below the camera. Head turn: degrees away "
+    "from the camera. Eyes and mouth open: 0 (closed) to 1. Brows: against each person's own typical height. "
+    "Blinks: only with video analysed at 10 frames a second or more. [95% intervals]."
+)
 
 
 def _agreement_text(d: dict) -> str:
@@ -304,6 +354,12 @@ def to_pdf(d: dict) -> bytes:
         Paragraph("Agreement of the models", styles["Heading2"]),
         Paragraph(esc(_agreement_text(d)), body),
     ]
+    if d.get("attention"):
+        story += [
+            Paragraph("Attention: head, eyes, mouth and brows", styles["Heading2"]),
+            grid([ATTENTION_HEADER, *d["attention"]], [34 * mm] + [(width - 34 * mm) / 8] * 8),
+            Paragraph(esc(ATTENTION_NOTE), small),
+        ]
     for tl in d["timelines"]:
         heading = Paragraph(f"Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)", styles["Heading2"])
         w, h = width, 55 * mm
@@ -417,6 +473,12 @@ def to_html(d: dict) -> bytes:
         f"<p class='small'>{esc(shares_note)}</p>",
         f"<h2>Agreement of the models</h2><p>{esc(_agreement_text(d))}</p>",
     ]
+    if d.get("attention"):
+        parts.append("<h2>Attention: head, eyes, mouth and brows</h2><table><tr>")
+        parts.append("".join(f"<th>{esc(h)}</th>" for h in ATTENTION_HEADER) + "</tr>")
+        for row in d["attention"]:
+            parts.append("<tr>" + "".join(f"<td>{esc(c).replace(chr(10), '<br>')}</td>" for c in row) + "</tr>")
+        parts.append(f"</table><p class='small'>{esc(ATTENTION_NOTE)}</p>")
     for tl in d["timelines"]:
         parts.append(f"<h2>Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)</h2><table>")
         parts.append("<tr><th>from (s)</th><th>satisfaction</th><th>segments and markers</th></tr>")

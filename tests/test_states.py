@@ -159,6 +159,11 @@ def test_states_are_stored_summarised_with_intervals_and_exported(session_with_s
     compared = service.compare_states("people", people[0]["person"], people[1]["person"], engine=engine,
                                       session_id=session)  # fmt: skip
     assert compared["measure"].tolist()[0] == "looking" and compared["p"].dropna().between(0, 1).all()
+    from fer_core.report import session_report
+
+    html = session_report(engine, session, fmt="html").decode()
+    assert "Attention: head, eyes, mouth and brows" in html and "everyone" in html
+    assert session_report(engine, session, fmt="pdf").startswith(b"%PDF")
 
 
 @needs_weights
@@ -188,3 +193,19 @@ def test_session_page_attention_section_and_video_head_chart(session_with_states
     assert not at.exception, at.exception
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert "Head and eyes over the video" in titles
+
+
+@needs_data
+def test_the_hand_marked_check_set(reader):
+    """Real movie frames marked by hand (tests/data/states_check.csv): the eyes and the mouth are read as marked
+    most of the time; "looking" agrees with marks of eye contact only at the 10-degree cone (docs/states.md)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from states_check import check_set
+
+    x = np.load(DATA_DIR / "sfew2_test.npz")["x_full"]
+    result = check_set(x, reader, FaceDetector())
+    assert result["check_frames_without_states"] == 0
+    assert result["eyes_accuracy"] >= 0.85 and result["mouth_accuracy"] >= 0.65, result
+    assert result["eye_contact_cone_accuracy"] >= 0.6, result

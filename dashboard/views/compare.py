@@ -6,6 +6,7 @@ import streamlit as st
 
 from fer_core import study
 from fer_core.constants import EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS
+from fer_core.exports import to_csv
 from fer_core.models.registry import spec
 
 import charts
@@ -92,6 +93,14 @@ else:
         table(shown, hide_index=True)
         export = result.assign(shares_are=result.attrs.get("correction", "raw mean probabilities"))
         chart(charts.comparison_figure(result, a=name_a, b=name_b), export, f"compare-{kind}")
+        states = reads.compare_states(kind, a, b, session_id=within)
+        if states is not None and states["a"].notna().any():
+            st.markdown("**Attention**")
+            st.caption(charts.STATE_HELP)
+            table(charts.states_comparison(states), hide_index=True)
+            st.download_button(
+                "CSV", data=to_csv(states), file_name=f"compare-attention-{kind}.csv", mime="text/csv", key="states-csv"
+            )
 
 st.divider()
 st.subheader("Compare models")

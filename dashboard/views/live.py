@@ -150,6 +150,14 @@ def live_numbers() -> None:
     cols = st.columns(2)
     cols[0].metric("People seen", stats.people)
     cols[1].metric("Delay", f"{stats.latency_ms.get('p50', 0):.0f} ms", help="A frame's arrival to its labels back")
+    seen = rec.attention(5.0)
+    cols = st.columns(2)
+    cols[0].metric(
+        "Looking",
+        "-" if seen["looking"] is None else f"{seen['looking']:.0%}",
+        help="Share of face readings in the last 5 s looking at the camera (or a screen just under it)",
+    )
+    cols[1].metric("Head", seen["head"] or "-", help="The newest face's head direction, as seen in the picture")
     if rec.error:
         st.warning(plain(rec.error))
     recent = rec.window(5.0)

@@ -48,6 +48,9 @@ MIRROR = (
 )
 MIDLINE = (FOREHEAD, CHIN, MOUTH["upper"], MOUTH["lower"])
 
+# The iris model's eye contour: points 0-8 the lower lid from corner to corner, 9-15 the upper lid between them
+CONTOUR_CORNERS = (0, 8)
+CONTOUR_LIDS = ((11, 3), (12, 4), (13, 5))  # upper and lower lid points facing each other
 # Eye opening: the eye aspect ratio (lid gap over corner distance; Soukupova and Cech, CVWW 2016) mapped to
 # 0-1 between a closed and an open eye; 0.5 is their blink threshold of 0.2.
 EAR_CLOSED, EAR_OPEN = 0.12, 0.28
@@ -204,18 +207,22 @@ class StateReader:
         )
         self.lock = threading.Lock()
 
-    def read(self, image_bgr: np.ndarray, face) -> States:
+    def read(self, image_bgr: np.ndarray, face, *, quick: bool = False) -> States:
+        """The face's states. ``quick`` (video and live frames): one FaceMesh run on the detector's box, not
+        three passes each with its mirror image: about a third of the cost, without the exact mirror symmetry
+        (docs/states.md)."""
         why = self._unreadable(image_bgr, face)
         if why:
             return States(missing=why)
         self._image = image_bgr
-        points, presence = self._landmarks(image_bgr, face)
+        points, presence = self._landmarks(image_bgr, face, passes=1 if quick else MESH_PASSES, mirror=not quick)
         if presence < MIN_PRESENCE:
             return States(missing="no landmarks found on the face")
         yaw, pitch, roll = head_pose(points)
-        opening = np.mean([eye_opening(points, RIGHT_EYE), eye_opening(points, LEFT_EYE)])
-        eyes_open = float(np.clip((opening - EAR_CLOSED) / (EAR_OPEN - EAR_CLOSED), 0.0, 1.0))
-        eye_yaw, eye_pitch = self._eyes(image_bgr, points)
+        eye_yaw, eye_pitch, openings = self._eyes(image_bgr, points)
+        if not openings:  # eyes too small for the iris model: the mesh's own lids
+            openings = [eye_opening(points, RIGHT_EYE), eye_opening(points, LEFT_EYE)]
+        eyes_open = float(np.clip((np.mean(openings) - EAR_CLOSED) / (EAR_OPEN - EAR_CLOSED), 0.0, 1.0))
         gaze_yaw, gaze_pitch = yaw + eye_yaw, pitch + eye_pitch
         x, y, w, h = face.full_box or face.box
         size = (image_bgr.shape[1], image_bgr.shape[0])
@@ -246,7 +253,7 @@ class StateReader:
             return "face too blurred"
         return None
 
-    def _landmarks(self, image_bgr: np.ndarray, face) -> tuple[np.ndarray, float]:
+    def _landmarks(self, image_bgr: np.ndarray, face, *, passes: int, mirror: bool) -> tuple[np.ndarray, float]:
         """The mesh points read (``MIRROR``, ``MIDLINE``) in image pixels, depth in the same units, and
         FaceMesh's face-presence score. Two passes, as MediaPipe tracks a face: the first on the detector's
         box, the second on the box and eye line of the first's points, so that the crop follows the face
@@ -256,19 +263,19 @@ class StateReader:
         if face.eyes is not None:
             (rx, ry), (lx, ly) = face.eyes
             angle = math.degrees(math.atan2(ly - ry, lx - rx))
-        points, presence = self._mesh((x + w / 2, y + h / 2), MESH_SCALE * max(w, h), angle)
+        points, presence = self._mesh((x + w / 2, y + h / 2), MESH_SCALE * max(w, h), angle, mirror)
         used = [i for pair in MIRROR for i in pair] + list(MIDLINE)
-        for _ in range(MESH_PASSES - 1):
+        for _ in range(passes - 1):
             low, high = points[used, :2].min(axis=0), points[used, :2].max(axis=0)
             eye_line = points[LEFT_EYE["outer"], :2] - points[RIGHT_EYE["outer"], :2]
             side = MESH_SCALE * float(max(high - low))
             if side < 8:
                 break
             turn = math.degrees(math.atan2(eye_line[1], eye_line[0]))
-            points, presence = self._mesh(tuple((low + high) / 2), side, turn)
+            points, presence = self._mesh(tuple((low + high) / 2), side, turn, mirror)
         return points, presence
 
-    def _mesh(self, centre, side: float, angle: float) -> tuple[np.ndarray, float]:
+    def _mesh(self, centre, side: float, angle: float, mirror: bool = True) -> tuple[np.ndarray, float]:
         """FaceMesh on a square of ``side`` around ``centre`` turned by ``angle``, and on its mirror image; the
         points read are the mean of the two (the mirrored run's pairs swapped back), so that a mirrored photo
         reads as the mirror of the photo."""
@@ -281,32 +288,35 @@ class StateReader:
         inp, (out_points, out_flag) = self._mesh_io
         runs, logits = [], []
         with self.lock:
-            for tensor in (rgb, np.ascontiguousarray(rgb[:, ::-1])):
+            for tensor in (rgb, np.ascontiguousarray(rgb[:, ::-1])) if mirror else (rgb,):
                 self.mesh.set_tensor(inp, tensor[None])
                 self.mesh.invoke()
                 runs.append(self.mesh.get_tensor(out_points).reshape(-1, 3).astype(np.float64))
                 logits.append(float(self.mesh.get_tensor(out_flag).ravel()[-1]))
-        plain, mirrored = runs
-        mirrored[:, 0] = MESH_INPUT - mirrored[:, 0]
-        for right, left in MIRROR:
-            mirrored[[right, left]] = mirrored[[left, right]]
-        raw = (plain + mirrored) / 2
+        raw = runs[0]
+        if mirror:
+            mirrored = runs[1]
+            mirrored[:, 0] = MESH_INPUT - mirrored[:, 0]
+            for right, left in MIRROR:
+                mirrored[[right, left]] = mirrored[[left, right]]
+            raw = (raw + mirrored) / 2
         back = cv2.invertAffineTransform(m)
         xy = raw[:, :2] @ back[:, :2].T + back[:, 2]
         logit = float(np.mean(logits))
         return np.column_stack([xy, raw[:, 2] / scale]), 1 / (1 + math.exp(-max(min(logit, 80.0), -80.0)))
 
-    def _eyes(self, image_bgr: np.ndarray, points: np.ndarray) -> tuple[float, float]:
-        """How far the eyes turn from the head's direction (yaw, pitch in degrees), from each iris's centre
-        against its eye's corners, averaged over the two eyes."""
-        turns = []
+    def _eyes(self, image_bgr: np.ndarray, points: np.ndarray) -> tuple[float, float, list[float]]:
+        """How far the eyes turn from the head's direction (yaw, pitch in degrees, averaged over the two eyes),
+        from each iris's centre against its eye's corners, and each eye's opening (aspect ratio) from the iris
+        model's own eyelid contour, which follows a closing lid more closely than the face mesh does."""
+        turns, openings = [], []
         for eye, flip in ((RIGHT_EYE, False), (LEFT_EYE, True)):
             a, b = points[eye["outer"], :2], points[eye["inner"], :2]
             centre = (a + b) / 2
             width = float(np.linalg.norm(b - a))
             if width < 4:
                 continue
-            iris = self._iris_centre(image_bgr, centre, a, b, width, flip)
+            iris, contour = self._iris(image_bgr, centre, a, b, width, flip)
             across = _unit(b - a if b[0] >= a[0] else a - b)  # along the eye, toward the image's right
             down = np.array([-across[1], across[0]])
             lids = (points[list(eye["upper"]), :2].mean(axis=0) + points[list(eye["lower"]), :2].mean(axis=0)) / 2
@@ -318,14 +328,18 @@ class StateReader:
                     -math.degrees(math.asin(float(np.clip(v / EYE_RADIUS, -1, 1)))),
                 )
             )
+            corner = np.linalg.norm(contour[CONTOUR_CORNERS[0]] - contour[CONTOUR_CORNERS[1]])
+            gaps = [np.linalg.norm(contour[u] - contour[d]) for u, d in CONTOUR_LIDS]
+            openings.append(float(np.mean(gaps) / max(corner, 1e-6)))
         if not turns:
-            return 0.0, 0.0
+            return 0.0, 0.0, []
         yaw, pitch = np.mean(turns, axis=0)
-        return float(yaw), float(pitch)
+        return float(yaw), float(pitch), openings
 
-    def _iris_centre(self, image_bgr, centre, a, b, width, flip: bool) -> np.ndarray:
-        """The iris centre in image pixels: the iris model on a square 2.3 eye-widths wide, level with the eye
-        (the person's left eye mirrored, as the model was trained on the right one)."""
+    def _iris(self, image_bgr, centre, a, b, width, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The iris centre in image pixels and the eye's contour (71 points, in the model's 64 px crop): the
+        iris model on a square 2.3 eye-widths wide, level with the eye (the person's left eye mirrored, as the
+        model was trained on the right one)."""
         side = IRIS_SCALE * width
         d = b - a if b[0] >= a[0] else a - b
         angle = math.degrees(math.atan2(d[1], d[0]))
@@ -340,8 +354,9 @@ class StateReader:
         with self.lock:
             self.iris.set_tensor(inp, tensor)
             self.iris.invoke()
+            contour = self.iris.get_tensor(outs[0]).reshape(-1, 3)[:, :2].astype(np.float64)
             iris = self.iris.get_tensor(outs[1]).reshape(-1, 3)[0, :2].astype(np.float64)
         if flip:
             iris[0] = IRIS_INPUT - iris[0]
         back = cv2.invertAffineTransform(m)
-        return back[:, :2] @ iris + back[:, 2]
+        return back[:, :2] @ iris + back[:, 2], contour
