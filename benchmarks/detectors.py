@@ -184,12 +184,67 @@ def closeups(data: Path, n: int, tmp: Path) -> None:
         )
 
 
+def turned(data: Path, n: int) -> None:
+    """Faces seen from the side: SFEW train movie frames (the test split is kept for accuracy), each pasted into
+    a 1280x960 photo at three heights (110, 180, 300 px), found or not, by the head's yaw (read on the frame
+    itself, enlarged); with and without the FaceMesh-confirmed low-scoring boxes (``TURNED_MIN_SCORE``), and
+    the share of 240 faceless images with a false alarm."""
+    from fer_core.vision.states import StateReader
+
+    from conftest import background, faceless
+
+    x = np.load(data / "sfew2_train.npz")["x_full"]
+    x = x[:: max(1, len(x) // n)][:n]
+    reader, plain_eye = StateReader(), FaceDetector()
+    yaws = []
+    for grey in x:
+        big = cv2.copyMakeBorder(
+            cv2.cvtColor(cv2.resize(grey, None, fx=2, fy=2), cv2.COLOR_GRAY2BGR), 60, 60, 60, 60, cv2.BORDER_REPLICATE
+        )
+        faces = plain_eye.detect(big)
+        s = reader.read(big, max(faces, key=lambda f: f.w)) if faces else None
+        yaws.append(None if s is None or s.yaw is None else abs(s.yaw))
+    bands = {"under 15": (0, 15), "15-30": (15, 30), "30-60": (30, 60)}
+    scene = background(960, 1280, seed=1)
+    for turned_on in (False, True):
+        detector = FaceDetector(turned=turned_on)
+        for height in (110, 180, 300):
+            hits = {b: [] for b in bands}
+            for grey, yaw in zip(x, yaws):
+                if yaw is None:
+                    continue
+                img, f = scene.copy(), cv2.resize(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), (height * 143 // 181, height))
+                img[300 : 300 + height, 500 : 500 + f.shape[1]] = f
+                cx, cy = 500 + f.shape[1] / 2, 300 + height / 2
+                found = any(
+                    abs(d.x + d.w / 2 - cx) < height / 2 and abs(d.y + d.h / 2 - cy) < height / 2
+                    for d in detector.detect(img)
+                )
+                for b, (lo, hi) in bands.items():
+                    if lo <= yaw < hi:
+                        hits[b].append(found)
+            print(
+                f"turned candidates {'on ' if turned_on else 'off'} face {height} px: "
+                + ", ".join(f"yaw {b}: {100 * np.mean(v):.0f}% of {len(v)}" for b, v in hits.items() if v)
+            )
+        alarms = sum(
+            bool(detector.detect(faceless(*shape, seed=i)))
+            for i in range(80)
+            for shape in ((720, 1280), (960, 720), (640, 640))
+        )
+        print(f"turned candidates {'on ' if turned_on else 'off'}: faceless images with a false alarm {alarms} of 240")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--closeups", type=int, default=0, metavar="N", help="also N close-ups (e.g. 600)")
+    ap.add_argument("--turned", type=int, default=0, metavar="N", help="only N turned faces by yaw (e.g. 300)")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
     args = ap.parse_args()
+    if args.turned:
+        turned(Path(args.data), args.turned)
+        return
     x = np.load(Path(args.data) / "ferplus_valid.npz")["x"]
     faces = x[x.reshape(len(x), -1).std(axis=1) > 40]
     photos = list(make_photos(faces, args.n))

@@ -12,6 +12,8 @@ from fer_core.constants import EMOTIONS
 from conftest import DATA_DIR, REPO, background, needs_data, needs_weights, paste
 
 FACE_KEYS = {"file", "frame", "t_s", "box", "det_score", "track", "predictions"}
+# facial states (tests/test_states.py checks their values); "states_missing" only where they could not be read
+STATE_KEYS = {"head", "gaze", "looking", "eyes_open", "mouth_open", "brow_height", "brows"}
 
 
 def run_cli(*args, env=None):
@@ -45,7 +47,7 @@ def test_analyze_contract(tmp_path, group_photo, two_face_video):
     video = by_file[str(two_face_video)]
     assert len(video) == 12 and {r["t_s"] for r in video} == {0.0, 0.5, 1.0, 1.5, 2.0, 2.5}
     for r in by_file[str(photo)] + video:
-        assert set(r) == FACE_KEYS and len(r["box"]) == 4
+        assert set(r) - {"states_missing"} == FACE_KEYS | STATE_KEYS and len(r["box"]) == 4
         assert set(r["predictions"]) == {"resnet50", "vgg16", "ensemble"}
         for p in r["predictions"].values():
             assert set(p) == {"label", "confidence", "probs"} and list(p["probs"]) == list(EMOTIONS)

@@ -64,6 +64,11 @@ def test_frames_are_dropped_not_queued_labelled_and_stored_as_one_recording(engi
     assert stats.readings >= stats.analysed - 2 and stats.people == 1 and stats.latency_ms["max"] > 0
     # the labelled frames went back: boxes drawn (pixels differ from the camera's) after the first analysis
     assert any(b is not f and b.shape == f.shape and (b != f).any() for b, f in zip(back, frames * 10))
+    # each reading says whether the person looks at the camera and where the head points, as the page shows
+    seen = rec.attention(10.0)
+    assert 0.0 <= seen["looking"] <= 1.0 and seen["head"] in ("facing the camera", "turned left", "turned right",
+        "turned up", "turned down", "turned left and up", "turned left and down", "turned right and up",
+        "turned right and down")  # fmt: skip
     with session_factory(engine)() as db:
         assert db.scalar(select(func.count()).select_from(FeedbackSession)) == 0  # nothing written yet
 
@@ -81,6 +86,7 @@ def test_frames_are_dropped_not_queued_labelled_and_stored_as_one_recording(engi
         )
         assert media.kind == "video" and is_live(media.sha256) and media.stored_path is None
         assert media.width == 640 and media.height == 480 and abs(media.duration_s - stats.seconds) < 0.5
+        assert db.scalar(select(func.count()).where(FaceDetection.looking.is_not(None))) == outcome.faces
         times = db.scalars(select(FaceDetection.t_s).order_by(FaceDetection.t_s)).all()
         assert len(times) == outcome.faces and times[0] >= 0 and times[-1] <= media.duration_s
         models = set(db.scalars(select(Prediction.model).distinct()))

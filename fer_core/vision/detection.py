@@ -57,6 +57,11 @@ CLOSER_ZOOM = 1.5  # the second look's zoomed-out view: 1.5 times the image's lo
 # The second look's boxes frame a close-up less reliably: FaceMesh sees each at three framings, any may confirm
 # (on the benchmark's close-ups 96.7% -> 97.8%, no false alarm on its 240 faceless images).
 CLOSER_MESH_SCALES = (1.3, MESH_ROI_SCALE, 1.8)
+# Faces turned 30-60 degrees score 0.35-0.6 with the full-range model (SFEW movie frames pasted into photos:
+# benchmarks/detectors.py --turned): its boxes down to this score are candidates, each of the best few
+# confirmed by FaceMesh as the short-range model's close-ups are.
+TURNED_MIN_SCORE = 0.35
+TURNED_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,7 @@ class FaceDetector:
         threads: int = 1,
         close_ups: bool = True,
         close_up_min_score: float = SHORT_RANGE_MIN_SCORE,
+        turned: bool = True,
     ):
         self.min_score, self.min_face_px = min_score, min_face_px
         self.close_up_min_score = close_up_min_score
@@ -247,6 +253,7 @@ class FaceDetector:
             else None
         )
         self.mesh = _FacePresence(threads) if close_ups else None
+        self.turned = turned and self.mesh is not None  # low-scoring boxes confirmed by FaceMesh
 
     def __repr__(self) -> str:
         return (
@@ -291,6 +298,29 @@ class FaceDetector:
         zoom = int(side * CLOSER_ZOOM)
         return views + [((width - zoom) // 2, (height - zoom) // 2, zoom)]
 
+    def _turned(self, image_bgr: np.ndarray, runs: list) -> list:
+        """The full-range runs with their boxes under ``min_score`` dropped, except the best few that hold no
+        surer face's centre and that FaceMesh confirms: faces seen from the side score low."""
+        sure, maybe = [], []
+        for b, e, sc in runs:
+            ok = sc >= self.min_score
+            sure.append((b[ok], e[ok], sc[ok]))
+            maybe.append((b[~ok], e[~ok], sc[~ok]))
+        boxes, eyes, scores = (np.concatenate(parts) for parts in zip(*maybe))
+        if not len(scores):
+            return sure
+        known = np.concatenate([r[0] for r in sure])
+        free = np.ones(len(boxes), bool)
+        if len(known):  # around a surer face, or a part of one: that face
+            free = ~_holds_a_centre(boxes, known) & ~np.array([_holds_a_centre(known, b[None]).any() for b in boxes])
+        boxes, eyes, scores = boxes[free], eyes[free], scores[free]
+        confirmed = [
+            i
+            for i in (_nms(boxes, scores, iou=0.3)[:TURNED_CANDIDATES] if len(scores) else [])
+            if self.mesh.score(image_bgr, boxes[i], eyes[i]) >= MESH_MIN_PRESENCE
+        ]
+        return [*sure, (boxes[confirmed], eyes[confirmed], scores[confirmed])]
+
     def _close_ups(
         self,
         image_bgr: np.ndarray,
@@ -321,7 +351,10 @@ class FaceDetector:
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Return faces sorted by score, highest first."""
         height, width = image_bgr.shape[:2]
-        runs = [self.full.run(image_bgr, v, self.min_score) for v in self.views(width, height)]
+        low = min(self.min_score, TURNED_MIN_SCORE) if self.turned else self.min_score
+        runs = [self.full.run(image_bgr, v, low) for v in self.views(width, height)]
+        if low < self.min_score:
+            runs = self._turned(image_bgr, runs)
         if self.short is not None:
             known = np.concatenate([r[0] for r in runs])
             runs.append(self._close_ups(image_bgr, [self.close_up_view(width, height)], found_boxes=known))
