@@ -298,28 +298,20 @@ class FaceDetector:
         zoom = int(side * CLOSER_ZOOM)
         return views + [((width - zoom) // 2, (height - zoom) // 2, zoom)]
 
-    def _turned(self, image_bgr: np.ndarray, runs: list) -> list:
-        """The full-range runs with their boxes under ``min_score`` dropped, except the best few that hold no
-        surer face's centre and that FaceMesh confirms: faces seen from the side score low."""
-        sure, maybe = [], []
-        for b, e, sc in runs:
-            ok = sc >= self.min_score
-            sure.append((b[ok], e[ok], sc[ok]))
-            maybe.append((b[~ok], e[~ok], sc[~ok]))
-        boxes, eyes, scores = (np.concatenate(parts) for parts in zip(*maybe))
-        if not len(scores):
-            return sure
-        known = np.concatenate([r[0] for r in sure])
-        free = np.ones(len(boxes), bool)
-        if len(known):  # around a surer face, or a part of one: that face
-            free = ~_holds_a_centre(boxes, known) & ~np.array([_holds_a_centre(known, b[None]).any() for b in boxes])
-        boxes, eyes, scores = boxes[free], eyes[free], scores[free]
+    def _turned(self, image_bgr: np.ndarray, maybe: tuple, known: np.ndarray) -> tuple:
+        """Of the full-range boxes under ``min_score``, the best few that hold no surer face's centre (nor lie
+        with theirs inside one) and that FaceMesh confirms: faces seen from the side score low."""
+        boxes, eyes, scores = maybe
+        if len(known) and len(boxes):
+            inside = np.array([_holds_a_centre(known, b[None]).any() for b in boxes])
+            free = ~_holds_a_centre(boxes, known) & ~inside
+            boxes, eyes, scores = boxes[free], eyes[free], scores[free]
         confirmed = [
             i
             for i in (_nms(boxes, scores, iou=0.3)[:TURNED_CANDIDATES] if len(scores) else [])
             if self.mesh.score(image_bgr, boxes[i], eyes[i]) >= MESH_MIN_PRESENCE
         ]
-        return [*sure, (boxes[confirmed], eyes[confirmed], scores[confirmed])]
+        return boxes[confirmed], eyes[confirmed], scores[confirmed]
 
     def _close_ups(
         self,
@@ -353,13 +345,14 @@ class FaceDetector:
         height, width = image_bgr.shape[:2]
         low = min(self.min_score, TURNED_MIN_SCORE) if self.turned else self.min_score
         runs = [self.full.run(image_bgr, v, low) for v in self.views(width, height)]
-        if low < self.min_score:
-            runs = self._turned(image_bgr, runs)
+        runs, maybe = _split(runs, self.min_score)
         if self.short is not None:
             known = np.concatenate([r[0] for r in runs])
             runs.append(self._close_ups(image_bgr, [self.close_up_view(width, height)], found_boxes=known))
             if not any(len(r[2]) for r in runs):  # frames with a face, the common case, pay nothing more
                 runs.append(self._close_ups(image_bgr, self.closer_views(width, height), CLOSER_MESH_SCALES))
+        if self.turned:  # last, so that a part of a close-up face is not taken for a turned one
+            runs.append(self._turned(image_bgr, maybe, np.concatenate([r[0] for r in runs])))
         runs = [r for r in runs if len(r[2])]
         if not runs:
             return []
@@ -385,6 +378,17 @@ class FaceDetector:
                 )
             )
         return faces[: self.max_faces]
+
+
+def _split(runs: list, min_score: float) -> tuple[list, tuple]:
+    """Views' (boxes, eyes, scores) split into those scoring at least ``min_score`` (per view) and the rest
+    (all views together)."""
+    sure, maybe = [], []
+    for b, e, sc in runs:
+        ok = sc >= min_score
+        sure.append((b[ok], e[ok], sc[ok]))
+        maybe.append((b[~ok], e[~ok], sc[~ok]))
+    return sure, tuple(np.concatenate(parts) for parts in zip(*maybe))
 
 
 def _eyes_plausible(boxes: np.ndarray, eyes: np.ndarray) -> np.ndarray:
