@@ -18,14 +18,6 @@ from fer_core.vision.states import BROW_MIN_READINGS, BROW_STEP
 STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_yaw", "gaze_pitch", "looking", "eyes_open", "mouth_open", "brow_height")
 # what a summary reports, per reading averaged per person: shares (0-1) and degrees
 STATE_MEASURES = ("looking", "head_turn", "eyes_open", "mouth_open", "brows_raised", "brows_lowered")
-STATE_WORDS = {
-    "looking": "looking at the camera (share of readings)",
-    "head_turn": "head turned away from the camera (degrees, mean)",
-    "eyes_open": "eyes open (0-1, mean)",
-    "mouth_open": "mouth open (0-1, mean)",
-    "brows_raised": "brows raised (share of readings)",
-    "brows_lowered": "brows lowered (share of readings)",
-}
 EYES_CLOSED = 0.5  # eyes_open below this: closed
 BLINK_MAX_S = 0.5  # a closure longer than this is not a blink (eyes shut, looking down)
 BLINK_MIN_FPS = 10.0  # a blink lasts 0.1-0.4 s: only readings 0.1 s apart or closer see one

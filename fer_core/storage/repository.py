@@ -160,12 +160,6 @@ def end_interrupted_runs(db: Session, *, session_id: int, job_id: int) -> int:
     return ended
 
 
-STATE_COLUMNS = (
-    "yaw", "pitch", "roll", "gaze_yaw", "gaze_pitch", "looking", "eyes_open", "mouth_open", "brow_height",
-    "states_missing",
-)  # fmt: skip
-
-
 def state_columns(face: dict) -> dict:
     """A face record's facial states (``vision.states``) as face_detection columns; all empty when not read."""
     head, gaze = face.get("head") or {}, face.get("gaze") or {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -59,9 +59,6 @@ MOUTH_WIDE = 0.5
 # An eyeball's radius is about 0.85 of half the eye's visible width (12 mm against 14 mm): an iris moved by a
 # fraction h of the half width turns the eye by asin(h / 0.85).
 EYE_RADIUS = 0.85
-# The mesh's forward axis, chin to forehead, leans back from the line of sight of a face looking straight at the
-# camera by this many degrees (the median over FER-2013 PublicTest's faces, docs/states.md).
-PITCH_OFFSET = 0.0
 
 
 # Brows are raised or lowered when their height (over the distance between the eyes) is this far from the
@@ -121,9 +118,6 @@ class States:
             out["states_missing"] = self.missing
         return out
 
-    def columns(self) -> dict:
-        return asdict(self)
-
 
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
@@ -142,7 +136,7 @@ def head_pose(points: np.ndarray) -> tuple[float, float, float]:
     r = np.column_stack([across, down, away])
     # signs: positive yaw turns the nose to the image's right, positive pitch looks up, positive roll is clockwise
     yaw = -math.degrees(math.atan2(-r[2, 0], r[2, 2]))
-    pitch = -math.degrees(math.asin(float(np.clip(r[2, 1], -1.0, 1.0)))) - PITCH_OFFSET
+    pitch = -math.degrees(math.asin(float(np.clip(r[2, 1], -1.0, 1.0))))
     roll = math.degrees(math.atan2(-r[0, 1], r[1, 1]))
     return yaw, pitch, roll
 
