@@ -308,6 +308,7 @@ def to_pdf(d: dict) -> bytes:
         if hasattr(style, "fontName"):
             style.fontName = bold if "Bold" in style.fontName else regular
     body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
+    cell = small.clone("cell", fontSize=7, leading=8.5)  # wraps names and headers inside their column
     name = d["details"]["name"]
     buf = io.BytesIO()
     margin = 18 * mm
@@ -333,6 +334,8 @@ def to_pdf(d: dict) -> bytes:
                     ("FONT", (0, 0), (-1, -1), regular, 7.5),
                     ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
                     *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))] if header else []),
                 ]
             )
@@ -357,7 +360,10 @@ def to_pdf(d: dict) -> bytes:
     if d.get("attention"):
         story += [
             Paragraph("Attention: head, eyes, mouth and brows", styles["Heading2"]),
-            grid([ATTENTION_HEADER, *d["attention"]], [34 * mm] + [(width - 34 * mm) / 8] * 8),
+            grid(
+                [[Paragraph(esc(c), cell) for c in row] for row in [ATTENTION_HEADER, *d["attention"]]],
+                [28 * mm, 13 * mm] + [(width - 41 * mm) / 7] * 7,
+            ),
             Paragraph(esc(ATTENTION_NOTE), small),
         ]
     for tl in d["timelines"]:
