@@ -7,11 +7,14 @@ Each checkout runs in its own process: a generated 20 s clip with one real FER-2
 ``clip``), models loaded, one warm-up, best of 3; prints one JSON line per run. Pause training first
 (``kill -STOP PID``, then ``kill -CONT PID``): a target in seconds of video per second belongs to a quiet
 machine, and a ratio between checkouts measured side by side carries over to another machine better than
-either figure.
+either figure. With two checkouts alternating, a last line gives each pair's ratio (second over first) and
+their median.
 """
 
 from __future__ import annotations
 
+import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -45,10 +48,17 @@ with tempfile.TemporaryDirectory() as tmp:
 
 def main() -> None:
     data = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ferplus_valid.npz"
-    for repo in sys.argv[1:] or ["."]:
+    repos = sys.argv[1:] or ["."]
+    speeds = []
+    for repo in repos:
         out = subprocess.run([sys.executable, "-c", ONE_RUN, repo, str(data)], capture_output=True, text=True)
         lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
         print(lines[-1] if lines else f"{repo}: failed\n{out.stderr[-2000:]}", flush=True)
+        speeds.append(json.loads(lines[-1])["video_s_per_s"] if lines else None)
+    if len(set(repos)) == 2 and len(repos) >= 4 and None not in speeds:
+        # pairs measured back to back: the second checkout's speed as a share of the first's
+        ratios = [b / a for a, b in zip(speeds[::2], speeds[1::2])]
+        print(json.dumps({"ratios": [round(r, 3) for r in ratios], "median_ratio": round(statistics.median(ratios), 3)}))
 
 
 if __name__ == "__main__":

@@ -203,8 +203,8 @@ class StateReader:
 
     def read(self, image_bgr: np.ndarray, face, *, quick: bool = False) -> States:
         """The face's states. ``quick`` (video and live frames): one FaceMesh run on the detector's box, not
-        three passes each with its mirror image: about a third of the cost, without the exact mirror symmetry
-        (docs/states.md)."""
+        three passes each with its mirror image, and the iris model on the eye seen wider only: about a third of
+        the cost, without the exact mirror symmetry (docs/states.md)."""
         why = self._unreadable(image_bgr, face)
         if why:
             return States(missing=why)
@@ -213,7 +213,7 @@ class StateReader:
         if presence < MIN_PRESENCE:
             return States(missing="no landmarks found on the face")
         yaw, pitch, roll = head_pose(points)
-        eye_yaw, eye_pitch, openings = self._eyes(image_bgr, points)
+        eye_yaw, eye_pitch, openings = self._eyes(image_bgr, points, both=not quick)
         if not openings:  # eyes too small for the iris model: the mesh's own lids
             openings = [eye_opening(points, RIGHT_EYE), eye_opening(points, LEFT_EYE)]
         eyes_open = float(np.clip((np.mean(openings) - EAR_CLOSED) / (EAR_OPEN - EAR_CLOSED), 0.0, 1.0))
@@ -299,12 +299,17 @@ class StateReader:
         logit = float(np.mean(logits))
         return np.column_stack([xy, raw[:, 2] / scale]), 1 / (1 + math.exp(-max(min(logit, 80.0), -80.0)))
 
-    def _eyes(self, image_bgr: np.ndarray, points: np.ndarray) -> tuple[float, float, list[float]]:
+    def _eyes(self, image_bgr: np.ndarray, points: np.ndarray, both: bool = True) -> tuple[float, float, list[float]]:
         """How far the eyes turn from the head's direction (yaw, pitch in degrees, averaged over the two eyes),
         from each iris's centre against its eye's corners, and each eye's opening (aspect ratio) from the iris
-        model's own eyelid contour, which follows a closing lid more closely than the face mesh does."""
+        model's own eyelid contour, which follows a closing lid more closely than the face mesh does.
+        Without ``both``, only the eye seen wider: the iris model is half the cost of a reading, and in a
+        turned face the far eye is foreshortened and partly hidden by the nose."""
+        eyes = [(RIGHT_EYE, False), (LEFT_EYE, True)]
+        if not both:
+            eyes = [max(eyes, key=lambda e: np.linalg.norm(points[e[0]["outer"], :2] - points[e[0]["inner"], :2]))]
         turns, openings = [], []
-        for eye, flip in ((RIGHT_EYE, False), (LEFT_EYE, True)):
+        for eye, flip in eyes:
             a, b = points[eye["outer"], :2], points[eye["inner"], :2]
             centre = (a + b) / 2
             width = float(np.linalg.norm(b - a))
