@@ -45,7 +45,9 @@ def main() -> None:
                 reader.read(image, face, quick=quick)
                 runs.append(time.process_time() - t)
             cost[mode].append(min(runs) * 1000)
-    print(json.dumps({"faces": len(cost["video"]), **{f"{m}_ms": round(float(np.median(v)), 2) for m, v in cost.items()}}))
+    print(
+        json.dumps({"faces": len(cost["video"]), **{f"{m}_ms": round(float(np.median(v)), 2) for m, v in cost.items()}})
+    )
 
 
 if __name__ == "__main__":

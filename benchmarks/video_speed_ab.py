@@ -58,7 +58,9 @@ def main() -> None:
     if len(set(repos)) == 2 and len(repos) >= 4 and None not in speeds:
         # pairs measured back to back: the second checkout's speed as a share of the first's
         ratios = [b / a for a, b in zip(speeds[::2], speeds[1::2])]
-        print(json.dumps({"ratios": [round(r, 3) for r in ratios], "median_ratio": round(statistics.median(ratios), 3)}))
+        print(
+            json.dumps({"ratios": [round(r, 3) for r in ratios], "median_ratio": round(statistics.median(ratios), 3)})
+        )
 
 
 if __name__ == "__main__":

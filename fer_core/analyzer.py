@@ -100,6 +100,7 @@ class Analyzer:
         self.config = (config or AnalyzerConfig()).validated()
         self._detectors: dict[int, object] = {}
         self._states = None
+        self._states_executor = None
         self._card_settings: dict[str, tuple[bool, float]] = {}  # model -> (flip TTA, temperature)
         self._executor = None
 
@@ -245,6 +246,13 @@ class Analyzer:
             self._executor = ThreadPoolExecutor(len(self.config.models), thread_name_prefix="classify")
         return self._executor
 
+    def _states_thread(self):
+        if self._states_executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._states_executor = ThreadPoolExecutor(1, thread_name_prefix="states")
+        return self._states_executor
+
     def _output_names(self) -> list[str]:
         return list(self.config.models) + ([C.ENSEMBLE] if len(self.config.models) > 1 else [])
 
@@ -350,7 +358,8 @@ class Analyzer:
     def _detect(
         self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None, thumbnails: bool = False
     ) -> tuple[list, list[np.ndarray]]:
-        """Faces of ``frames`` with their track ids and 48x48 crops; the frames themselves are not kept."""
+        """Faces of ``frames`` with their track ids, what reading their states needs (``states.FaceCut``) and
+        48x48 crops; the frames themselves are not kept."""
         detector = self.detector(video=tracker is not None)
         reader = self.state_reader()
         found, crops = [], []
@@ -365,8 +374,8 @@ class Analyzer:
                 )
             tracks = tracker.update([f.box for f in faces], frame.t_s) if tracker else [None] * len(faces)
             for face, track in zip(faces, tracks):
-                states = reader.read(frame.image, face, quick=tracker is not None) if reader else None
-                found.append((frame.index, frame.t_s, face, track, states))
+                cut = reader.cut(frame.image, face, quick=tracker is not None) if reader else None
+                found.append((frame.index, frame.t_s, face, track, cut))
                 crops.append(self.crop(frame.image, face))
                 if thumbnails:
                     result.thumbnails.append(face_jpeg(frame.image, face.box))
@@ -390,7 +399,13 @@ class Analyzer:
     ) -> None:
         if not found:
             return
+        reader, cuts = self.state_reader(), [f[4] for f in found]
+        # The landmark models read the faces while the emotion models classify them (in video the other thread,
+        # decoding and detecting the next frames, is the busier one: benchmarks/video_speed_ab.py).
+        pending = self._states_thread().submit(lambda: [reader.read_cut(c) for c in cuts]) if reader else None
         probs = self.classify(np.stack(crops), tta=tta, heads=heads)
+        states = pending.result() if pending else [None] * len(found)
+        found = [(*f[:4], s) for f, s in zip(found, states)]
         records = [
             {
                 "file": result.file,

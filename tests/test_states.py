@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fer_core.vision.detection import FaceDetector
-from fer_core.vision.states import StateReader
+from fer_core.vision.states import FaceCut, StateReader
 
 from conftest import DATA_DIR, REPO, background, needs_data, needs_weights, paste, write_video
 
@@ -51,7 +51,7 @@ def test_a_mirrored_photo_gives_the_opposite_yaw_and_roll_and_the_same_pitch(rea
     errors = np.array(errors)
     assert len(errors) >= 0.8 * len(frames)
     within = (errors <= 3.0).all(axis=1).mean()
-    # measured: benchmarks/states_geometry.py (docs/states.md); the mesh is not exactly symmetric on every face
+    # measured: benchmarks/states_check.py (docs/states.md); the mesh is not exactly symmetric on every face
     assert within >= 0.85 and np.median(errors) <= 1.0, (within, np.median(errors, axis=0), errors.max(axis=0))
 
 
@@ -90,6 +90,25 @@ def test_unreadable_faces_get_empty_values_and_say_why(reader, faces):
     assert soft.record()["states_missing"] == "face too blurred"
     sharp = reader.read(image, Face(100, 100, 200, 200, 0.9))
     assert sharp.missing is None and -90 <= sharp.yaw <= 90 and 0 <= sharp.eyes_open <= 1
+
+
+@needs_data
+def test_a_video_frame_face_reads_the_same_from_its_cut_as_from_the_whole_frame(reader, frames):
+    """Video keeps only the pixels around each face until the face is read (StateReader.cut): nothing else."""
+    detector = FaceDetector()
+    compared = 0
+    for image in frames[:8]:
+        for frame in (image, np.ascontiguousarray(image[40:, 60:])):  # the second cuts the frame near the face
+            for face in detector.detect(frame):
+                cut = reader.cut(frame, face, quick=True)
+                if cut.missing:
+                    continue
+                assert cut.image.size <= frame.size
+                h, w = frame.shape[:2]
+                whole = reader.read_cut(FaceCut(frame, face, (0, 0), (w, h), quick=True))
+                assert reader.read_cut(cut) == whole
+                compared += 1
+    assert compared >= 8
 
 
 @needs_weights

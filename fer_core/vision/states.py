@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -84,6 +84,19 @@ class Looking:
     cone_deg: float = 25.0
     below_deg: float = 10.0
     fov_deg: float = 60.0
+
+
+@dataclass(frozen=True)
+class FaceCut:
+    """What reading one face's states needs of its frame (``StateReader.cut``): for a video frame only the pixels
+    around the face, so that the frame need not be kept while its faces wait to be read."""
+
+    image: np.ndarray | None  # the pixels around the face (a photo: the whole image); None when ``missing``
+    face: object  # the detector's Face, in the frame's pixels
+    origin: tuple[int, int]  # where ``image`` starts in the frame (x, y)
+    frame_size: tuple[int, int]  # the frame's (w, h)
+    quick: bool
+    missing: str | None = None
 
 
 @dataclass
@@ -205,28 +218,48 @@ class StateReader:
         """The face's states. ``quick`` (video and live frames): one FaceMesh run on the detector's box, not
         three passes each with its mirror image, and the iris model on the eye seen wider only: about a third of
         the cost, without the exact mirror symmetry (docs/states.md)."""
+        return self.read_cut(self.cut(image_bgr, face, quick=quick))
+
+    def cut(self, image_bgr: np.ndarray, face, *, quick: bool = False) -> FaceCut:
+        """The face's checks (too small, cut by the edge, blurred) and the pixels its reading needs: for
+        ``quick`` a copy of the square that holds the landmark model's crop at any turn (twice MESH_SCALE times
+        the box), for a photo the image itself (its passes follow the face wherever the points lead)."""
+        ih, iw = image_bgr.shape[:2]
         why = self._unreadable(image_bgr, face)
         if why:
-            return States(missing=why)
-        self._image = image_bgr
-        points, presence = self._landmarks(image_bgr, face, passes=1 if quick else MESH_PASSES, mirror=not quick)
+            return FaceCut(None, face, (0, 0), (iw, ih), quick, missing=why)
+        if not quick:
+            return FaceCut(image_bgr, face, (0, 0), (iw, ih), quick)
+        x, y, w, h = face.full_box or face.box
+        reach = MESH_SCALE * max(w, h)
+        x0, y0 = max(int(x + w / 2 - reach), 0), max(int(y + h / 2 - reach), 0)
+        x1, y1 = min(int(x + w / 2 + reach) + 1, iw), min(int(y + h / 2 + reach) + 1, ih)
+        return FaceCut(image_bgr[y0:y1, x0:x1].copy(), face, (x0, y0), (iw, ih), quick)
+
+    def read_cut(self, cut: FaceCut) -> States:
+        """The states of a face from its ``cut``."""
+        if cut.missing:
+            return States(missing=cut.missing)
+        image_bgr, (ox, oy) = cut.image, cut.origin
+        face = _moved(cut.face, -ox, -oy)
+        passes = 1 if cut.quick else MESH_PASSES
+        points, presence = self._landmarks(image_bgr, face, passes=passes, mirror=not cut.quick)
         if presence < MIN_PRESENCE:
             return States(missing="no landmarks found on the face")
         yaw, pitch, roll = head_pose(points)
-        eye_yaw, eye_pitch, openings = self._eyes(image_bgr, points, both=not quick)
+        eye_yaw, eye_pitch, openings = self._eyes(image_bgr, points, both=not cut.quick)
         if not openings:  # eyes too small for the iris model: the mesh's own lids
             openings = [eye_opening(points, RIGHT_EYE), eye_opening(points, LEFT_EYE)]
         eyes_open = float(np.clip((np.mean(openings) - EAR_CLOSED) / (EAR_OPEN - EAR_CLOSED), 0.0, 1.0))
         gaze_yaw, gaze_pitch = yaw + eye_yaw, pitch + eye_pitch
-        x, y, w, h = face.full_box or face.box
-        size = (image_bgr.shape[1], image_bgr.shape[0])
+        x, y, w, h = cut.face.full_box or cut.face.box
         return States(
             yaw=round(yaw, 1),
             pitch=round(pitch, 1),
             roll=round(roll, 1),
             gaze_yaw=round(gaze_yaw, 1),
             gaze_pitch=round(gaze_pitch, 1),
-            looking=bool(looking_at(gaze_yaw, gaze_pitch, (x + w / 2, y + h / 2), size, self.looking)),
+            looking=bool(looking_at(gaze_yaw, gaze_pitch, (x + w / 2, y + h / 2), cut.frame_size, self.looking)),
             eyes_open=round(eyes_open, 3),
             mouth_open=round(mouth_opening(points), 3),
             brow_height=round(brow_height(points), 4),
@@ -257,7 +290,7 @@ class StateReader:
         if face.eyes is not None:
             (rx, ry), (lx, ly) = face.eyes
             angle = math.degrees(math.atan2(ly - ry, lx - rx))
-        points, presence = self._mesh((x + w / 2, y + h / 2), MESH_SCALE * max(w, h), angle, mirror)
+        points, presence = self._mesh(image_bgr, (x + w / 2, y + h / 2), MESH_SCALE * max(w, h), angle, mirror)
         used = [i for pair in MIRROR for i in pair] + list(MIDLINE)
         for _ in range(passes - 1):
             low, high = points[used, :2].min(axis=0), points[used, :2].max(axis=0)
@@ -266,10 +299,12 @@ class StateReader:
             if side < 8:
                 break
             turn = math.degrees(math.atan2(eye_line[1], eye_line[0]))
-            points, presence = self._mesh(tuple((low + high) / 2), side, turn, mirror)
+            points, presence = self._mesh(image_bgr, tuple((low + high) / 2), side, turn, mirror)
         return points, presence
 
-    def _mesh(self, centre, side: float, angle: float, mirror: bool = True) -> tuple[np.ndarray, float]:
+    def _mesh(
+        self, image_bgr: np.ndarray, centre, side: float, angle: float, mirror: bool = True
+    ) -> tuple[np.ndarray, float]:
         """FaceMesh on a square of ``side`` around ``centre`` turned by ``angle``, and on its mirror image; the
         points read are the mean of the two (the mirrored run's pairs swapped back), so that a mirrored photo
         reads as the mirror of the photo."""
@@ -277,7 +312,7 @@ class StateReader:
         scale = MESH_INPUT / side
         m = cv2.getRotationMatrix2D((float(cx), float(cy)), angle, scale)
         m[:, 2] += MESH_INPUT / 2 - np.array([cx, cy])
-        crop = cv2.warpAffine(self._image, m, (MESH_INPUT, MESH_INPUT), borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(image_bgr, m, (MESH_INPUT, MESH_INPUT), borderMode=cv2.BORDER_REPLICATE)
         rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
         inp, (out_points, out_flag) = self._mesh_io
         runs, logits = [], []
@@ -359,3 +394,12 @@ class StateReader:
             iris[0] = IRIS_INPUT - iris[0]
         back = cv2.invertAffineTransform(m)
         return back[:, :2] @ iris + back[:, 2], contour
+
+
+def _moved(face, dx: int, dy: int):
+    """The detector's Face with its box, full box and eyes moved by (dx, dy) pixels."""
+    if not dx and not dy:
+        return face
+    eyes = None if face.eyes is None else tuple((ex + dx, ey + dy) for ex, ey in face.eyes)
+    full = None if face.full_box is None else (face.full_box[0] + dx, face.full_box[1] + dy, *face.full_box[2:])
+    return replace(face, x=face.x + dx, y=face.y + dy, eyes=eyes, full_box=full)
