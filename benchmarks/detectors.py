@@ -235,15 +235,78 @@ def turned(data: Path, n: int) -> None:
         print(f"turned candidates {'on ' if turned_on else 'off'}: faceless images with a false alarm {alarms} of 240")
 
 
+def turned_far(data: Path, per_band: int) -> None:
+    """Faces turned 30-60 degrees and beyond, which movie frames hold too few of: FER-2013 *Training* faces
+    (PublicTest is kept for accuracy), their yaw read on the face itself (enlarged to 192 px, on the box a
+    FER-2013 crop implies, so a face the detector misses still gets its yaw), up to ``per_band`` per band, each
+    pasted into a 1280x960 photo at three heights (110, 180, 300 px): found or not, with and without the
+    FaceMesh-confirmed low-scoring boxes. A tight 48 px crop pasted on a background has no hair, ears or
+    neck: harder than a turned head in a real photo, so the figures are a lower bound."""
+    from fer_core.vision.detection import Face
+    from fer_core.vision.states import StateReader
+
+    x = np.load(data / "fer2013_train.npz")["x"]
+    x = x[x.reshape(len(x), -1).std(axis=1) > 20]  # not blank
+    reader = StateReader()
+    bands = {"under 15": (0, 15), "30-45": (30, 45), "45-60": (45, 60), "60-90": (60, 90)}
+    chosen: dict[str, list[int]] = {b: [] for b in bands}
+    side = int(192 / 1.14)  # the box a FER-2013 crop implies (docs/detection.md, crop framing)
+    box = Face(int(192 - side / 2), int(192 + 0.05 * side - side / 2), side, side, 1.0)
+    for i in np.random.default_rng(0).permutation(len(x)):
+        if all(len(v) >= per_band for v in chosen.values()):
+            break
+        big = cv2.copyMakeBorder(
+            cv2.cvtColor(cv2.resize(x[i], (192, 192), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR),
+            96,
+            96,
+            96,
+            96,
+            cv2.BORDER_REPLICATE,
+        )
+        s = reader.read(big, box, quick=True)
+        for b, (lo, hi) in bands.items():
+            if s.yaw is not None and lo <= abs(s.yaw) < hi and len(chosen[b]) < per_band:
+                chosen[b].append(int(i))
+    scene = background(960, 1280, seed=1)
+    for turned_on in (False, True):
+        detector = FaceDetector(turned=turned_on)
+        for height in (110, 180, 300):
+            found = {}
+            for b, idx in chosen.items():
+                hits = []
+                for i in idx:
+                    img = scene.copy()
+                    paste(img, x[i], 500, 300, height)
+                    cx, cy = 500 + height / 2, 300 + height / 2
+                    hits.append(
+                        any(
+                            abs(d.x + d.w / 2 - cx) < height / 2 and abs(d.y + d.h / 2 - cy) < height / 2
+                            for d in detector.detect(img)
+                        )
+                    )
+                found[b] = hits
+            print(
+                f"turned candidates {'on ' if turned_on else 'off'} face {height} px: "
+                + ", ".join(f"yaw {b}: {100 * np.mean(v):.0f}% of {len(v)}" for b, v in found.items() if v),
+                flush=True,
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--closeups", type=int, default=0, metavar="N", help="also N close-ups (e.g. 600)")
     ap.add_argument("--turned", type=int, default=0, metavar="N", help="only N turned faces by yaw (e.g. 300)")
+    ap.add_argument(
+        "--turned-far", type=int, default=0, metavar="N", help="only FER-2013 faces turned up to 90 degrees, N per band"
+    )
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
     args = ap.parse_args()
     if args.turned:
         turned(Path(args.data), args.turned)
+        return
+    if args.turned_far:
+        turned_far(Path(args.data), args.turned_far)
         return
     x = np.load(Path(args.data) / "ferplus_valid.npz")["x"]
     faces = x[x.reshape(len(x), -1).std(axis=1) > 40]
