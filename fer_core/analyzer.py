@@ -149,6 +149,7 @@ class Analyzer:
         self.load_models()
         self.detector(video=True).detect(np.zeros((480, 640, 3), np.uint8))
         self.classify(np.zeros((1, 48, 48), np.uint8), tta=False)
+        self.state_reader()  # its landmark models loaded
 
     def engine(self) -> str:
         """ "openvino" (the models converted to LiteRT, run by OpenVINO's CPU runtime: the LiteRT numbers, about a
