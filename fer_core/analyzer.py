@@ -98,7 +98,7 @@ def prediction_record(probs: np.ndarray) -> dict:
 class Analyzer:
     def __init__(self, config: AnalyzerConfig | None = None):
         self.config = (config or AnalyzerConfig()).validated()
-        self._detectors: dict[int, object] = {}
+        self._detectors: dict[bool, object] = {}  # video or not
         self._states = None
         self._states_executor = None
         self._card_settings: dict[str, tuple[bool, float]] = {}  # model -> (flip TTA, temperature)
@@ -109,18 +109,19 @@ class Analyzer:
 
     # ---------------------------------------------------------------- components
     def detector(self, *, video: bool = False):
-        from fer_core.vision.detection import FaceDetector
+        from fer_core.vision.detection import TURNED_CANDIDATES, TURNED_CANDIDATES_PHOTO, FaceDetector
 
         views = self.config.max_views_video if video else self.config.max_views_photo
-        if views not in self._detectors:
-            self._detectors[views] = FaceDetector(
+        if video not in self._detectors:
+            self._detectors[video] = FaceDetector(
                 min_score=self.config.det_min_score,
                 min_face_px=self.config.min_face_px,
                 max_views=views,
                 max_faces=self.config.max_faces,
                 threads=self.config.threads,
+                turned_candidates=TURNED_CANDIDATES if video else TURNED_CANDIDATES_PHOTO,
             )
-        return self._detectors[views]
+        return self._detectors[video]
 
     def state_reader(self):
         """The facial-state reader (``vision.states``), or None when ``config.states`` is off."""

@@ -61,7 +61,10 @@ CLOSER_MESH_SCALES = (1.3, MESH_ROI_SCALE, 1.8)
 # benchmarks/detectors.py --turned): its boxes down to this score are candidates, each of the best few
 # confirmed by FaceMesh as the short-range model's close-ups are.
 TURNED_MIN_SCORE = 0.35
+# A background's own low-scoring boxes can outrank a turned face's: a photo confirms more of them than a video
+# frame, where each FaceMesh run (about 2 ms) is paid on every frame (benchmarks/detectors.py --turned-candidates).
 TURNED_CANDIDATES = 3
+TURNED_CANDIDATES_PHOTO = 8
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ class FaceDetector:
             fewer is faster, more finds smaller faces in large images.
         max_faces: most faces kept per image (the highest scores).
         threads: CPU threads for the network (2 halves the time of 1 on two cores).
+        turned: also keep low-scoring boxes that FaceMesh confirms (faces seen from the side).
+        turned_candidates: most of those confirmed per image (each costs one FaceMesh run, about 2 ms).
     """
 
     name = "blazeface-full-range+short-range"
@@ -240,6 +245,7 @@ class FaceDetector:
         close_ups: bool = True,
         close_up_min_score: float = SHORT_RANGE_MIN_SCORE,
         turned: bool = True,
+        turned_candidates: int = TURNED_CANDIDATES,
     ):
         self.min_score, self.min_face_px = min_score, min_face_px
         self.close_up_min_score = close_up_min_score
@@ -254,6 +260,7 @@ class FaceDetector:
         )
         self.mesh = _FacePresence(threads) if close_ups else None
         self.turned = turned and self.mesh is not None  # low-scoring boxes confirmed by FaceMesh
+        self.turned_candidates = turned_candidates
 
     def __repr__(self) -> str:
         return (
@@ -308,7 +315,7 @@ class FaceDetector:
             boxes, eyes, scores = boxes[free], eyes[free], scores[free]
         confirmed = [
             i
-            for i in (_nms(boxes, scores, iou=0.3)[:TURNED_CANDIDATES] if len(scores) else [])
+            for i in (_nms(boxes, scores, iou=0.3)[: self.turned_candidates] if len(scores) else [])
             if self.mesh.score(image_bgr, boxes[i], eyes[i]) >= MESH_MIN_PRESENCE
         ]
         return boxes[confirmed], eyes[confirmed], scores[confirmed]
