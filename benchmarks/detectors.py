@@ -235,56 +235,59 @@ def turned(data: Path, n: int) -> None:
         print(f"turned candidates {'on ' if turned_on else 'off'}: faceless images with a false alarm {alarms} of 240")
 
 
-def turned_far(data: Path, per_band: int) -> None:
-    """Faces turned 30-60 degrees and beyond, which movie frames hold too few of: FER-2013 *Training* faces
-    (PublicTest is kept for accuracy), their yaw read on the face itself (enlarged to 192 px, on the box a
-    FER-2013 crop implies, so a face the detector misses still gets its yaw), up to ``per_band`` per band, each
-    pasted into a 1280x960 photo at three heights (110, 180, 300 px): found or not, with and without the
-    FaceMesh-confirmed low-scoring boxes. A tight 48 px crop pasted on a background has no hair, ears or
-    neck: harder than a turned head in a real photo, so the figures are a lower bound."""
+def faces_by_yaw(x: np.ndarray, bands: dict, per_band: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Up to ``per_band`` of the 48x48 FER-2013 faces ``x`` per band of |yaw| (``bands``: name -> (low, high)),
+    the first in a random order of ``seed``, blank ones skipped. The yaw is read on the face itself, enlarged to
+    192 px, on the box a FER-2013 crop implies (docs/detection.md, crop framing), so that a face the detector
+    misses is chosen too."""
     from fer_core.vision.detection import Face
     from fer_core.vision.states import StateReader
 
-    x = np.load(data / "fer2013_train.npz")["x"]
-    x = x[x.reshape(len(x), -1).std(axis=1) > 20]  # not blank
     reader = StateReader()
-    bands = {"under 15": (0, 15), "30-45": (30, 45), "45-60": (45, 60), "60-90": (60, 90)}
-    chosen: dict[str, list[int]] = {b: [] for b in bands}
-    side = int(192 / 1.14)  # the box a FER-2013 crop implies (docs/detection.md, crop framing)
+    side = int(192 / 1.14)
     box = Face(int(192 - side / 2), int(192 + 0.05 * side - side / 2), side, side, 1.0)
-    for i in np.random.default_rng(0).permutation(len(x)):
+    chosen: dict[str, list[np.ndarray]] = {b: [] for b in bands}
+    for i in np.random.default_rng(seed).permutation(len(x)):
         if all(len(v) >= per_band for v in chosen.values()):
             break
-        big = cv2.copyMakeBorder(
-            cv2.cvtColor(cv2.resize(x[i], (192, 192), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR),
-            96,
-            96,
-            96,
-            96,
-            cv2.BORDER_REPLICATE,
-        )
-        s = reader.read(big, box, quick=True)
+        if x[i].std() <= 20:
+            continue
+        big = cv2.resize(cv2.cvtColor(x[i], cv2.COLOR_GRAY2BGR), (192, 192), interpolation=cv2.INTER_CUBIC)
+        s = reader.read(cv2.copyMakeBorder(big, 96, 96, 96, 96, cv2.BORDER_REPLICATE), box, quick=True)
         for b, (lo, hi) in bands.items():
             if s.yaw is not None and lo <= abs(s.yaw) < hi and len(chosen[b]) < per_band:
-                chosen[b].append(int(i))
+                chosen[b].append(x[i])
+    return chosen
+
+
+def found_pasted(detector, scene: np.ndarray, face: np.ndarray, size: int) -> tuple[np.ndarray, list]:
+    """``face`` pasted at (500, 300) into a copy of ``scene`` at ``size`` px, and the detector's faces on it."""
+    img = scene.copy()
+    paste(img, face, 500, 300, size)
+    cx, cy = 500 + size / 2, 300 + size / 2
+    found = [
+        d for d in detector.detect(img) if abs(d.x + d.w / 2 - cx) < size / 2 and abs(d.y + d.h / 2 - cy) < size / 2
+    ]
+    return img, found
+
+
+def turned_far(data: Path, per_band: int) -> None:
+    """Faces turned 30-60 degrees and beyond, which movie frames hold too few of: FER-2013 *Training* faces
+    (PublicTest is kept for accuracy) chosen by ``faces_by_yaw``, each pasted into a 1280x960 photo at three
+    heights (110, 180, 300 px): found or not, with and without the FaceMesh-confirmed low-scoring boxes. A tight
+    48 px crop pasted on a background has no hair, ears or neck: harder than a turned head in a real photo, so
+    the figures are a lower bound."""
+    x = np.load(data / "fer2013_train.npz")["x"]
+    x = x[x.reshape(len(x), -1).std(axis=1) > 20]  # not blank
+    bands = {"under 15": (0, 15), "30-45": (30, 45), "45-60": (45, 60), "60-90": (60, 90)}
+    chosen = faces_by_yaw(x, bands, per_band, seed=0)
     scene = background(960, 1280, seed=1)
     for turned_on in (False, True):
         detector = FaceDetector(turned=turned_on)
         for height in (110, 180, 300):
-            found = {}
-            for b, idx in chosen.items():
-                hits = []
-                for i in idx:
-                    img = scene.copy()
-                    paste(img, x[i], 500, 300, height)
-                    cx, cy = 500 + height / 2, 300 + height / 2
-                    hits.append(
-                        any(
-                            abs(d.x + d.w / 2 - cx) < height / 2 and abs(d.y + d.h / 2 - cy) < height / 2
-                            for d in detector.detect(img)
-                        )
-                    )
-                found[b] = hits
+            found = {
+                b: [bool(found_pasted(detector, scene, f, height)[1]) for f in faces] for b, faces in chosen.items()
+            }
             print(
                 f"turned candidates {'on ' if turned_on else 'off'} face {height} px: "
                 + ", ".join(f"yaw {b}: {100 * np.mean(v):.0f}% of {len(v)}" for b, v in found.items() if v),
@@ -294,46 +297,18 @@ def turned_far(data: Path, per_band: int) -> None:
 
 def turned_candidates(data: Path, per_band: int = 40) -> None:
     """How many low-scoring boxes to confirm per photo: 3 (video's) against 8 (photos'), on FER-2013 Training
-    faces turned 30-45 and 45-60 degrees (chosen as ``turned_far`` chooses them, another random order) pasted
-    at three heights onto two backgrounds, and the 240 faceless images' false alarms. A background's own
-    low-scoring boxes can outrank a turned face's and fill the few places (docs/detection.md)."""
-    from fer_core.vision.detection import Face
-    from fer_core.vision.states import StateReader
-
+    faces turned 30-45 and 45-60 degrees (``faces_by_yaw``, another random order) pasted at three heights onto
+    two backgrounds, and the 240 faceless images' false alarms. A background's own low-scoring boxes can
+    outrank a turned face's and fill the few places (docs/detection.md)."""
     x = np.load(data / "fer2013_train.npz")["x"]
-    reader = StateReader()
-    side = int(192 / 1.14)
-    box = Face(int(192 - side / 2), int(192 + 0.05 * side - side / 2), side, side, 1.0)
-    chosen: dict[str, list[np.ndarray]] = {"30-45": [], "45-60": []}
-    for i in np.random.default_rng(7).permutation(len(x)):
-        if all(len(v) == per_band for v in chosen.values()):
-            break
-        if x[i].std() <= 20:
-            continue
-        big = cv2.resize(cv2.cvtColor(x[i], cv2.COLOR_GRAY2BGR), (192, 192), interpolation=cv2.INTER_CUBIC)
-        s = reader.read(cv2.copyMakeBorder(big, 96, 96, 96, 96, cv2.BORDER_REPLICATE), box, quick=True)
-        if s.yaw is None:
-            continue
-        b = "30-45" if 30 <= abs(s.yaw) < 45 else "45-60" if 45 <= abs(s.yaw) < 60 else None
-        if b and len(chosen[b]) < per_band:
-            chosen[b].append(x[i])
+    chosen = faces_by_yaw(x, {"30-45": (30, 45), "45-60": (45, 60)}, per_band, seed=7)
     scenes = [background(960, 1280, seed=k) for k in (1, 2)]
     for n in (3, 8):
         detector = FaceDetector(turned_candidates=n)
         for size in (110, 180, 300):
             out = []
             for b, faces in chosen.items():
-                hits = []
-                for k, face in enumerate(faces):
-                    img = scenes[k % 2].copy()
-                    paste(img, face, 500, 300, size)
-                    cx, cy = 500 + size / 2, 300 + size / 2
-                    hits.append(
-                        any(
-                            abs(d.x + d.w / 2 - cx) < size / 2 and abs(d.y + d.h / 2 - cy) < size / 2
-                            for d in detector.detect(img)
-                        )
-                    )
+                hits = [bool(found_pasted(detector, scenes[k % 2], f, size)[1]) for k, f in enumerate(faces)]
                 out.append(f"yaw {b}: {sum(hits)} of {len(hits)}")
             print(f"candidates {n}, face {size} px: " + ", ".join(out), flush=True)
         t = time.perf_counter()

@@ -97,26 +97,16 @@ def test_faces_turned_45_to_60_degrees_are_found_and_their_yaw_reported(reader):
     """FER-2013 Training faces whose yaw reads 45-60 degrees on the face itself (on the box its crop implies, so
     that faces the detector misses are chosen too), pasted into photos at 180 px: most are found (87% of 100 in
     benchmarks/detectors.py --turned-far) and report a turned head."""
-    from fer_core.vision.detection import Face
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from detectors import faces_by_yaw, found_pasted
 
     x = np.load(DATA_DIR / "fer2013_train.npz")["x"]
-    side = int(192 / 1.14)
-    box = Face(int(192 - side / 2), int(192 + 0.05 * side - side / 2), side, side, 1.0)
-    chosen = []
-    for i in np.random.default_rng(1).permutation(len(x)):
-        if len(chosen) == 24:
-            break
-        if x[i].std() <= 20:
-            continue
-        big = cv2.resize(cv2.cvtColor(x[i], cv2.COLOR_GRAY2BGR), (192, 192), interpolation=cv2.INTER_CUBIC)
-        s = reader.read(cv2.copyMakeBorder(big, 96, 96, 96, 96, cv2.BORDER_REPLICATE), box, quick=True)
-        if s.yaw is not None and 45 <= abs(s.yaw) < 60:
-            chosen.append(x[i])
+    chosen = faces_by_yaw(x, {"45-60": (45, 60)}, 24, seed=1)["45-60"]
     detector, scene, found = FaceDetector(), background(960, 1280, seed=1), []
     for face in chosen:
-        image = scene.copy()
-        paste(image, face, 500, 300, 180)
-        hits = [d for d in detector.detect(image) if abs(d.x + d.w / 2 - 590) < 90 and abs(d.y + d.h / 2 - 390) < 90]
+        image, hits = found_pasted(detector, scene, face, 180)
         if hits:
             found.append(reader.read(image, hits[0]))
     # 22 of these 24 found, 18 without the FaceMesh-confirmed low-scoring boxes
