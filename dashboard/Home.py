@@ -1,12 +1,12 @@
 """The dashboard as served: `streamlit run dashboard/Home.py`.
 
-Streamlit runs `router.py` (the pages) behind `gate.py`'s guards, which keep a browser tab that has not logged
-in (when a password is set) to the login page: no upload, and no WebSocket message but running the login page.
+Streamlit runs `router.py` (the pages) behind `gate.py`'s login gate, which, when a password is set, keeps
+everything but the login form (/_fer/login) from a browser without a valid login cookie.
 """
 
 import streamlit as st
 from starlette.middleware import Middleware
 
-from gate import MessageGuard, UploadGuard
+from gate import LoginGate, routes
 
-app = st.App("router.py", middleware=[Middleware(UploadGuard), Middleware(MessageGuard)])
+app = st.App("router.py", routes=routes(), middleware=[Middleware(LoginGate)])

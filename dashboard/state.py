@@ -1,8 +1,5 @@
 """Every key the pages keep in ``st.session_state`` (one browser tab's memory), named in one place."""
 
-AUTHENTICATED = "authenticated"  # the tab has logged in
-LAST_SEEN = "last_seen"  # when the logged-in tab was last used (idle expiry)
-LOGOUT_REASON = "logout_reason"  # why the tab was logged out, shown once on the login page
 SELECTED_SESSION = "selected_session_id"  # the session the Session, Manage and Upload pages are on
 
 

@@ -1,6 +1,10 @@
-"""The dashboard's password: a salted, slow hash (scrypt), and throttling of wrong guesses.
+"""The dashboard's password: a salted, slow hash (scrypt), throttling of wrong guesses, and logins.
 
-No Streamlit here: the dashboard's login page (``dashboard/auth.py``) asks, this module answers.
+No Streamlit here: the dashboard's login page (``dashboard/gate.py``) asks, this module answers.
+
+A login (:class:`Logins`) is a random token that the browser keeps in an HttpOnly cookie and the database
+keeps as its SHA-256: whoever does not hold the cookie is not logged in, whatever else they know (a tab's
+Streamlit session id travels in upload URLs and proxy logs; the token does not).
 
 ``FER_DASHBOARD_PASSWORD_HASH`` holds ``scrypt$N$r$p$SALT$KEY`` (base64), made by
 ``python -m fer_core hash-password``. The older ``FER_DASHBOARD_PASSWORD_SHA256`` (an unsalted SHA-256,
@@ -12,13 +16,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
+import secrets
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
-from fer_core.storage.orm import LoginFailure
+from fer_core.storage.orm import LoginFailure, LoginSession
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1  # about 0.1 s and 32 MB per guess
 
@@ -114,3 +120,110 @@ class Throttle:
     def succeeded(self, client: str) -> None:
         with self.engine.begin() as db:
             db.execute(delete(LoginFailure).where(LoginFailure.client == client[:100]))
+
+
+class Logins:
+    """Logins kept in the database (``login_session``), so that every dashboard process on it and a restart
+    agree on who is logged in. A login ends when its holder logs out or after ``idle_s`` without use."""
+
+    def __init__(self, engine: Engine, *, idle_s: float, clock: Callable[[], float] = time.time):
+        self.engine, self.idle_s, self.clock = engine, idle_s, clock
+
+    def start(self, who: str, client: str) -> tuple[str, str]:
+        """A new login: (token for the cookie, public login id)."""
+        token, login_id, now = secrets.token_urlsafe(32), secrets.token_hex(16), self.clock()
+        with self.engine.begin() as db:
+            db.execute(
+                insert(LoginSession).values(
+                    id=login_id,
+                    token_sha256=_sha256(token),
+                    who=who[:100],
+                    client=client[:100],
+                    started_at=now,
+                    seen_at=now,
+                )
+            )
+        return token, login_id
+
+    def of_token(self, token: str | None) -> str | None:
+        """The id of the active login ``token`` opens, or None (no such login, ended, or idle too long)."""
+        if not token:
+            return None
+        with self.engine.connect() as db:
+            row = db.execute(
+                select(LoginSession.id, LoginSession.seen_at, LoginSession.ended_at).where(
+                    LoginSession.token_sha256 == _sha256(token)
+                )
+            ).first()
+        if row is None or row.ended_at is not None:
+            return None
+        if self.clock() - row.seen_at > self.idle_s:
+            self.end(row.id, "idle")
+            return None
+        return row.id
+
+    def status(self, login_id: str | None) -> str:
+        """"active" (and marked as used now), "idle" (ended now or before for lack of use), or "ended"."""
+        if not login_id:
+            return "ended"
+        now = self.clock()
+        with self.engine.begin() as db:
+            row = db.execute(
+                select(LoginSession.seen_at, LoginSession.ended_at, LoginSession.end_reason).where(
+                    LoginSession.id == login_id
+                )
+            ).first()
+            if row is None:
+                return "ended"
+            if row.ended_at is not None:
+                return "idle" if row.end_reason == "idle" else "ended"
+            if now - row.seen_at > self.idle_s:
+                db.execute(update(LoginSession).where(LoginSession.id == login_id).values(ended_at=now, end_reason="idle"))
+                return "idle"
+            db.execute(update(LoginSession).where(LoginSession.id == login_id).values(seen_at=now))
+            return "active"
+
+    def end(self, login_id: str, reason: str = "logged out") -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                update(LoginSession)
+                .where(LoginSession.id == login_id, LoginSession.ended_at.is_(None))
+                .values(ended_at=self.clock(), end_reason=reason[:40])
+            )
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: list[str]) -> str:
+    """The address a login attempt is counted under: the connecting peer's, unless that peer is one of the
+    ``trusted_proxies`` (addresses or networks, FER_TRUSTED_PROXIES), in which case the last address of
+    ``X-Forwarded-For`` that is not itself a trusted proxy: the one the proxy saw.
+
+    A client can write any X-Forwarded-For, but only a trusted proxy's is read, and a proxy that overwrites
+    (or appends to) the header puts the client's real address last.
+    """
+    peer = (peer or "").strip() or "local"
+    if not _is_trusted(peer, trusted_proxies):
+        return peer
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop
+    return peer
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

@@ -35,6 +35,9 @@ class Settings:
     dashboard_password_sha256: str | None  # FER_DASHBOARD_PASSWORD_SHA256: the older, unsalted form
     dashboard_idle_minutes: float  # FER_DASHBOARD_IDLE_MINUTES: a logged-in tab idle this long is logged out
     login_first_wait_s: float  # FER_LOGIN_FIRST_WAIT_S: the wait after the third wrong password (then doubling)
+    # FER_TRUSTED_PROXIES: comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For
+    # names the client (default none: every client is counted under the address it connects from)
+    trusted_proxies: list
     live_fps: float  # FER_LIVE_FPS: the most frames a second a live run analyses
     live_ice_servers: list  # FER_LIVE_ICE_SERVERS: STUN/TURN servers for live runs, as JSON (default none)
     analysis: Mapping[str, str] = field(default_factory=dict)  # FER_<FIELD> of AnalyzerConfig, raw
@@ -57,6 +60,7 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         dashboard_password_sha256=env.get("FER_DASHBOARD_PASSWORD_SHA256") or None,
         dashboard_idle_minutes=float(env.get("FER_DASHBOARD_IDLE_MINUTES", "60")),
         login_first_wait_s=float(env.get("FER_LOGIN_FIRST_WAIT_S", "2")),
+        trusted_proxies=[a.strip() for a in env.get("FER_TRUSTED_PROXIES", "").split(",") if a.strip()],
         live_fps=float(env.get("FER_LIVE_FPS", "8")),
         live_ice_servers=_json_list(env.get("FER_LIVE_ICE_SERVERS"), "FER_LIVE_ICE_SERVERS"),
         analysis={k[4:].lower(): v for k, v in env.items() if k.startswith("FER_")},

@@ -67,9 +67,15 @@ class RawTab:
     """One tab, as a bare WebSocket client: ``run`` reruns the script (with widget values) and returns what the
     server sent until the run finished; ``send`` sends any other BackMsg."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, headers: dict | None = None, resume: str | None = None):
+        """``headers`` go with the handshake (a login cookie); ``resume`` names a session to reconnect to, as
+        Streamlit's own client does after a network hiccup (in the WebSocket subprotocol header)."""
         self.ws = connect(
-            f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=60
+            f"ws://127.0.0.1:{port}/_stcore/stream",
+            subprotocols=["streamlit", "xsrf", resume] if resume else ["streamlit"],
+            additional_headers=headers,
+            max_size=None,
+            open_timeout=60,
         )
         self.session_id: str | None = None
         self.widgets: dict[str, str] = {}  # label -> widget id, as the server named them

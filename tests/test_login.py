@@ -1,5 +1,7 @@
-"""Login: a salted slow hash, throttled guesses that a new tab does not reset, logout, idle expiry, and no
-upload before login (a real dashboard server, a real browser, real 150 MB uploads)."""
+"""Login: a salted slow hash, throttled guesses that no new connection, forged address or restart resets, a
+login cookie that a tab's session id cannot replace, logout, idle expiry, and nothing reachable before login
+(a real dashboard server, raw HTTP and WebSocket clients as an attacker would use, a real browser, real 150 MB
+uploads)."""
 
 from __future__ import annotations
 
@@ -8,30 +10,16 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from fer_core import login
 
 from conftest import REPO
 
-HOME = str(REPO / "dashboard" / "router.py")
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def password(monkeypatch, tmp_path):
-    """Login on with a scrypt hash, on a new database (where the throttle counts wrong passwords)."""
-    monkeypatch.setenv("FER_DASHBOARD_PASSWORD_HASH", login.hash_password(PASSWORD))
-    monkeypatch.delenv("FER_DASHBOARD_PASSWORD_SHA256", raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fer.db'}")
-    from resources import get_engine
-
-    get_engine.clear()
-    yield
-    get_engine.clear()
 
 
 @pytest.fixture
@@ -42,10 +30,6 @@ def engine(tmp_path):
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def _tab() -> AppTest:
-    return AppTest.from_file(HOME, default_timeout=60).run()
 
 
 def test_the_hash_is_salted_and_slow_and_the_command_makes_it():
@@ -96,52 +80,209 @@ def test_wrong_guesses_slow_down_then_lock_out_for_a_while(engine):
     assert again.wait_s("10.0.0.3") == 0
 
 
-def test_a_new_tab_does_not_reset_the_throttle(password, monkeypatch):
-    # A wait far longer than the test, so that a slow machine cannot see it end before the fresh tab.
-    monkeypatch.setenv("FER_LOGIN_FIRST_WAIT_S", "600")
-    at = _tab()
-    for _ in range(3):
-        at.text_input[0].set_value("").run()
-        at.text_input[0].set_value("wrong guess").run()
-        assert "Wrong password" in at.error[0].value
-    at.text_input[0].set_value("").run()
-    at.text_input[0].set_value("wrong again").run()
-    assert "Too many wrong passwords: try again in" in at.error[0].value
-    fresh = _tab()  # another tab, or another browser
-    fresh.text_input[0].set_value(PASSWORD).run()
-    assert "Too many wrong passwords" in fresh.error[0].value and not fresh.metric  # even the right one waits
+def test_a_login_ends_when_logged_out_or_idle(engine):
+    now = [1e9]
+    logins = login.Logins(engine, idle_s=60, clock=lambda: now[0])
+    token, login_id = logins.start("shared password", "10.0.0.1")
+    assert logins.of_token(token) == login_id and logins.of_token("forged") is None and logins.of_token(None) is None
+    now[0] += 50
+    assert logins.status(login_id) == "active"  # and used now: idle counts from here
+    now[0] += 50
+    assert logins.status(login_id) == "active"
+    now[0] += 61
+    assert logins.status(login_id) == "idle" and logins.of_token(token) is None
+    token, login_id = logins.start("shared password", "10.0.0.1")
+    logins.end(login_id)
+    assert logins.status(login_id) == "ended" and logins.of_token(token) is None
+    from sqlalchemy import text
+
+    with engine.connect() as db:  # the database holds the token's hash, never the token
+        assert token not in str(db.execute(text("select * from login_session")).all())
 
 
-def test_log_out_and_idle_expiry(password, monkeypatch):
-    at = _tab()
-    at.text_input[0].set_value(PASSWORD).run()
-    assert not at.exception and not at.error and at.title[0].value == "Feedback emotions"
-    [logout] = [b for b in at.sidebar.button if b.label == "Log out"]
-    logout.click().run()
-    assert "You are logged out." in at.info[0].value and len(at.text_input) == 1
-
-    monkeypatch.setenv("FER_DASHBOARD_IDLE_MINUTES", "0.02")  # 1.2 s
-    at = _tab()
-    at.text_input[0].set_value(PASSWORD).run()
-    assert [b.label for b in at.sidebar.button] == ["Log out"]
-    time.sleep(1.5)
-    at.run()
-    assert "logged out after 0.02 minutes without activity" in at.info[0].value
-
-
-def test_the_old_unsalted_form_still_works_with_a_warning(password, monkeypatch, caplog):
+def test_the_old_unsalted_form_still_works(monkeypatch, tmp_path):
     import hashlib
 
-    monkeypatch.delenv("FER_DASHBOARD_PASSWORD_HASH")
-    monkeypatch.setenv("FER_DASHBOARD_PASSWORD_SHA256", hashlib.sha256(b"s3cret").hexdigest())
-    import auth
+    import gate
 
-    auth._warn_once.clear()
-    with caplog.at_level("WARNING", logger="dashboard"):
-        at = _tab()
-        at.text_input[0].set_value("s3cret").run()
-    assert not at.error and at.title[0].value == "Feedback emotions"
-    assert "hash-password" in caplog.text
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fer.db'}")
+    monkeypatch.delenv("FER_DASHBOARD_PASSWORD_HASH", raising=False)
+    monkeypatch.setenv("FER_DASHBOARD_PASSWORD_SHA256", hashlib.sha256(b"s3cret").hexdigest())
+    gate._engine.cache_clear()
+    try:
+        assert gate._try_password("wrong", "10.0.0.1") == "wrong"
+        token = gate._try_password("s3cret", "10.0.0.1")
+        assert gate.logins().of_token(token)
+    finally:
+        gate._engine.cache_clear()
+
+
+# ----------------------------------------------------------------------------- a real server, raw clients
+WRONG = "Wrong password."
+TOO_MANY = "Too many wrong passwords"
+
+
+def _login_env(tmp_path, **extra) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fer.db'}",
+        "FER_HOME": str(tmp_path / "home"),
+        "FER_DASHBOARD_PASSWORD_HASH": login.hash_password(PASSWORD),
+        "FER_DASHBOARD_PASSWORD_SHA256": "",
+        "FER_TRUSTED_PROXIES": "",
+        **extra,
+    }
+
+
+def _post_password(port: int, password: str, headers: dict | None = None) -> tuple[int, str, str | None]:
+    """POST the login form as a browser does: (status, page text, the login cookie if one was set)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = urllib.parse.urlencode({"password": password})
+    conn.request(
+        "POST", "/_fer/login", body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+    )
+    response = conn.getresponse()
+    page = response.read().decode()
+    cookie = None
+    for name, value in response.getheaders():
+        if name.lower() == "set-cookie" and value.startswith("fer_login="):
+            cookie = value.split(";")[0]
+            assert "HttpOnly" in value and "SameSite=strict" in value
+    conn.close()
+    return response.status, page, cookie
+
+
+def _get(port: int, path: str, headers: dict | None = None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers=headers or {})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def _pages_shown(texts: list[str]) -> bool:
+    """Whether a run drew the logged-in pages (their sidebar's "Log out" link), not the logged-out note."""
+    return any("/_fer/logout" in t for t in texts) and "You are logged out." not in texts
+
+
+def _answer(page: str) -> str:
+    return WRONG if WRONG in page else TOO_MANY if TOO_MANY in page else ""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One dashboard with a password for the tests below (each starts costs seconds)."""
+    from served import RawTab, dashboard
+
+    tmp = tmp_path_factory.mktemp("login")
+    log = tmp / "server.log"
+    with dashboard(_login_env(tmp, FER_LOGIN_FIRST_WAIT_S="600"), log=log) as (port, server):
+        yield {"port": port, "server": server, "log": log, "tmp": tmp, "RawTab": RawTab}
+
+
+def _logged_in_tab(served):
+    status, _, cookie = _post_password(served["port"], PASSWORD)
+    assert status == 303 and cookie
+    tab = served["RawTab"](served["port"], headers={"Cookie": cookie})
+    assert _pages_shown(tab.texts(tab.run()))
+    return tab, cookie
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_throttle(tmp_path):
+    """Twelve guesses, each claiming another address in X-Forwarded-For: they all count for the one address
+    they come from (no proxy is trusted by default). With the proxy trusted, each client it names counts apart."""
+    from served import dashboard
+
+    with dashboard(_login_env(tmp_path, FER_LOGIN_FIRST_WAIT_S="600")) as (port, _):
+        answers = [
+            _answer(_post_password(port, f"guess {i}", {"X-Forwarded-For": f"203.0.113.{i}"})[1]) for i in range(12)
+        ]
+        assert answers == [WRONG] * 3 + [TOO_MANY] * 9
+        # a forged 127.0.0.1 is no way to lock the local users out either: it is the same address anyway
+        status, page, _ = _post_password(port, PASSWORD, {"X-Forwarded-For": "198.51.100.7"})
+        assert _answer(page) == TOO_MANY and status == 429
+    (tmp_path / "proxy").mkdir()
+    with dashboard(_login_env(tmp_path / "proxy", FER_TRUSTED_PROXIES="127.0.0.1")) as (port, _):
+        one = [_answer(_post_password(port, "guess", {"X-Forwarded-For": "203.0.113.1"})[1]) for _ in range(4)]
+        assert one == [WRONG] * 3 + [TOO_MANY]
+        status, _, cookie = _post_password(port, PASSWORD, {"X-Forwarded-For": "203.0.113.2"})
+        assert status == 303 and cookie  # another client behind the same proxy is not held up
+
+
+def test_wrong_guesses_hold_through_new_connections_and_a_restart(tmp_path):
+    from served import dashboard
+
+    env = _login_env(tmp_path, FER_LOGIN_FIRST_WAIT_S="600")  # longer than the test: no race with the clock
+    with dashboard(env) as (port, _):
+        assert [_answer(_post_password(port, f"guess {i}")[1]) for i in range(3)] == [WRONG] * 3
+        status, page, cookie = _post_password(port, PASSWORD)  # even the right password waits
+        assert _answer(page) == TOO_MANY and not cookie
+    with dashboard(env) as (port, _):  # a restarted dashboard (or a second process on the same database)
+        assert _answer(_post_password(port, PASSWORD)[1]) == TOO_MANY
+
+
+def test_a_session_id_does_not_open_a_login(served):
+    """The id of a logged-in tab's session (it appears in upload URLs) is worth nothing without the cookie:
+    the connection is refused, with or without a forged login header; a different login's cookie gets a
+    session of its own, not that tab's; and once the tab has closed, still nothing."""
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    tab, cookie = _logged_in_tab(served)
+    victim = tab.session_id
+    for headers in (None, {"X-Fer-Login": "anything"}, {"Cookie": "fer_login=forged"}):
+        with pytest.raises((InvalidStatus, WebSocketException, OSError)):
+            thief = served["RawTab"](served["port"], headers=headers, resume=victim)
+            thief.run(timeout=10)
+    _, _, other_cookie = _post_password(served["port"], PASSWORD)
+    other = served["RawTab"](served["port"], headers={"Cookie": other_cookie}, resume=victim)
+    other.run()
+    assert other.session_id and other.session_id != victim
+    other.close()
+    tab.close()
+    time.sleep(1)
+    with pytest.raises((InvalidStatus, WebSocketException, OSError)):
+        served["RawTab"](served["port"], resume=victim).run(timeout=10)
+    again = served["RawTab"](served["port"], headers={"Cookie": cookie}, resume=victim)  # its own holder: yes
+    again.run()
+    assert again.session_id == victim
+    again.close()
+
+
+def test_nothing_but_the_form_is_reachable_before_login(served):
+    port = served["port"]
+    assert _get(port, "/_stcore/health") == 200 and _get(port, "/_fer/login") == 200
+    assert _get(port, "/") == 303 and _get(port, "/upload") == 303  # to the login form
+    for path in ("/_stcore/metrics", "/media/0123456789abcdef.png", "/_stcore/host-config", "/static/index.html"):
+        assert _get(port, path) in (403, 303), path
+    assert _get(port, "/_stcore/metrics", {"Cookie": "fer_login=forged"}) == 403
+    _, cookie = _logged_in_tab(served)
+    assert _get(port, "/_stcore/metrics", {"Cookie": cookie}) != 403
+
+
+def test_after_logout_the_tab_gets_the_login_link_and_its_requests_are_dropped(served):
+    from streamlit.proto.Common_pb2 import FileURLsRequest
+
+    tab, cookie = _logged_in_tab(served)
+    assert _get(served["port"], "/_fer/logout", {"Cookie": cookie}) == 303
+    time.sleep(2.5)  # the gate looks the login up again at most every 2 s
+    texts = tab.texts(tab.run())
+    assert "You are logged out." in texts and not _pages_shown(texts)
+    tab.send(file_urls_request=FileURLsRequest(request_id="r1", file_names=["big.mp4"], session_id=tab.session_id))
+    assert "file_urls_response" not in [m.WhichOneof("type") for m in tab.receive(3)]
+    assert "dropped a file_urls_request message of a login that has ended" in served["log"].read_text()
+    tab.close()
+    assert _get(served["port"], "/", {"Cookie": cookie}) == 303  # the cookie opens nothing any more
+
+
+def test_an_idle_login_ends(tmp_path):
+    from served import RawTab, dashboard
+
+    with dashboard(_login_env(tmp_path, FER_DASHBOARD_IDLE_MINUTES="0.05")) as (port, _):  # 3 s
+        _, _, cookie = _post_password(port, PASSWORD)
+        tab = RawTab(port, headers={"Cookie": cookie})
+        assert _pages_shown(tab.texts(tab.run()))
+        time.sleep(4)
+        assert any("logged out after 0.05 minutes without activity" in t for t in tab.texts(tab.run()))
+        tab.close()
 
 
 # ----------------------------------------------------------------------------- uploads before login
@@ -155,7 +296,6 @@ def _rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024
     return total
-
 
 def _put(port: int, session_id: str, mb: int, headers: dict | None = None) -> int:
     """Send an upload of ``mb`` MB as the browser does (multipart), streamed; returns the HTTP status."""
@@ -210,20 +350,19 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
 
             page.on("websocket", on_socket)
             page.goto(f"http://127.0.0.1:{port}")
-            page.get_by_text("Password").first.wait_for(timeout=120_000)
-            assert sessions, "no session started"
-            session_id = sessions[0]  # a real tab, at the login page
+            field = page.locator('input[type="password"]')  # the login form: no Streamlit session yet
+            assert not sessions
             time.sleep(3)
             before = _rss_mb(server.pid)
-            statuses = [_put(port, session_id, 150) for _ in range(10)]
+            statuses = [_put(port, f"{i:032x}", 150) for i in range(10)]
             after = _rss_mb(server.pid)
             assert statuses == [403] * 10
             assert after - before < 100, (before, after)  # 1.5 GB sent; none of it kept or even read
-
-            field = page.locator('input[type="password"]')
             field.fill(PASSWORD)
             field.press("Enter")
             page.get_by_text("Log out").wait_for(timeout=120_000)
+            assert sessions, "no session started"
+            assert _put(port, sessions[-1], 1) == 403  # the logged-in tab's id, without its cookie
             cookie = {c["name"]: c["value"] for c in page.context.cookies()}
             xsrf = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookie.items())}
             if "_streamlit_xsrf" in cookie:
@@ -232,180 +371,9 @@ def test_no_upload_reaches_memory_before_login(tmp_path):
             browser.close()
 
 
-# ----------------------------------------------------------------------------- a stranger's own client
-WRONG = "Wrong password."
-TOO_MANY = "Too many wrong passwords"
-
-
-def _login_env(tmp_path, **extra) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fer.db'}",
-        "FER_HOME": str(tmp_path / "home"),
-        "FER_DASHBOARD_PASSWORD_HASH": login.hash_password(PASSWORD),
-        "FER_DASHBOARD_PASSWORD_SHA256": "",
-        **extra,
-    }
-
-
-def _guess(tab, word: str) -> str:
-    """Type ``word`` in the password field and return what the page answered."""
-    tab.run({"Password": ""})  # as a browser does between two entries
-    answer = [t for t in tab.texts(tab.run({"Password": word})) if WRONG in t or TOO_MANY in t]
-    return answer[0] if answer else ""
-
-
-def test_a_raw_client_cannot_reset_the_throttle_nor_a_restart(tmp_path):
-    """Guesses from a bare WebSocket client, then Streamlit's clear_cache message, a new connection and a restart
-    of the dashboard: the wait holds through all of them (it is kept in the database)."""
-    from served import RawTab, dashboard
-
-    env = _login_env(tmp_path, FER_LOGIN_FIRST_WAIT_S="600")  # longer than the test: no race with the clock
-    with dashboard(env) as (port, _):
-        tab = RawTab(port)
-        tab.run()
-        assert "Password" in tab.widgets
-        assert [_guess(tab, f"guess {i}") for i in range(3)] == [WRONG] * 3
-        assert TOO_MANY in _guess(tab, "guess 4")
-        tab.send(clear_cache=True)
-        assert TOO_MANY in _guess(tab, "guess 5")
-        fresh = RawTab(port)
-        fresh.run()
-        assert TOO_MANY in _guess(fresh, PASSWORD)  # even the right password waits
-        tab.close(), fresh.close()
-    with dashboard(env) as (port, _):  # a restarted dashboard (or a second process on the same database)
-        tab = RawTab(port)
-        tab.run()
-        assert TOO_MANY in _guess(tab, "guess 6")
-        tab.close()
-
-
-@pytest.fixture(scope="module")
-def stranger(tmp_path_factory):
-    """A dashboard with a password, and a raw client's tab that has not logged in."""
-    from served import RawTab, dashboard
-
-    tmp = tmp_path_factory.mktemp("stranger")
-    log = tmp / "server.log"
-    with dashboard(_login_env(tmp), log=log) as (port, server):
-        yield {"port": port, "server": server, "log": log, "tmp": tmp, "RawTab": RawTab}
-
-
-def _fresh_tab(stranger, *, logged_in: bool = False):
-    tab = stranger["RawTab"](stranger["port"])
-    tab.run()
-    if logged_in:
-        tab.run({"Password": PASSWORD})
-        tab.run()
-        assert tab.session_id
-    return tab
-
-
-def _request(kind: str, session_id: str):
-    """One BackMsg of each kind a stranger could send that asks the server for something."""
-    from streamlit.proto.BackMsg_pb2 import BackendOperationRequest
-    from streamlit.proto.Common_pb2 import FileURLsRequest
-
-    if kind == "file_urls_request":
-        return {kind: FileURLsRequest(request_id="r1", file_names=["big.mp4"], session_id=session_id)}
-    if kind in ("set_run_on_save", "load_git_info", "clear_cache"):
-        return {kind: True}
-    op = BackendOperationRequest(request_id="r2", session_id=session_id)
-    getattr(op, kind.split(":")[1]).SetInParent()
-    return {"backend_operation_request": op}
-
-
-ANSWERS = {  # the server's answer to each request, when it is let through
-    "file_urls_request": "file_urls_response",
-    "set_run_on_save": "run_on_save",
-    "backend_operation_request:deferred_file": "backend_operation_response",
-    "backend_operation_request:dataframe_chunk": "backend_operation_response",
-    "backend_operation_request:install_skills": "backend_operation_response",
-    "backend_operation_request:dismiss_skills_nudge": "backend_operation_response",
-}
-
-
-@pytest.mark.parametrize("kind", sorted(ANSWERS))
-def test_a_request_before_login_gets_no_answer(stranger, kind):
-    tab = _fresh_tab(stranger)
-    tab.send(**_request(kind, tab.session_id))
-    answers = _answers(tab.receive(3))
-    assert ANSWERS[kind] not in answers, answers
-    tab.close()
-    logged_in = _fresh_tab(stranger, logged_in=True)  # the same message after login is answered
-    logged_in.send(**_request(kind, logged_in.session_id))
-    assert ANSWERS[kind] in _answers(logged_in.receive(5))
-    logged_in.send(set_run_on_save=False)
-    logged_in.close()
-
-
-def _answers(messages) -> list[str]:
-    """The kinds of the server's messages; a status saying that the script reruns on save is "run_on_save"."""
-    return [
-        "run_on_save"
-        if m.HasField("session_status_changed") and m.session_status_changed.run_on_save
-        else m.WhichOneof("type")
-        for m in messages
-    ]
-
-
-@pytest.mark.parametrize(
-    "kind", ["clear_cache", "load_git_info", "debug_disconnect_websocket", "debug_shutdown_runtime"]
-)
-def test_a_message_before_login_is_dropped(stranger, kind):
-    tab = _fresh_tab(stranger)
-    tab.send(**({kind: True}))
-    assert "git_info_changed" not in [m.WhichOneof("type") for m in tab.receive(2)]
-    assert f"dropped a {kind} message from a tab that has not logged in" in stranger["log"].read_text()
-    assert "Password" in tab.texts(tab.run())  # still connected, still at the login page
-    assert stranger["server"].poll() is None
-    tab.close()
-
-
-def test_heartbeat_and_stop_keep_working_before_login(stranger):
-    tab = _fresh_tab(stranger)
-    tab.send(app_heartbeat=True)
-    assert "heartbeat_ack" in [m.WhichOneof("type") for m in tab.receive(2)]
-    tab.send(stop_script=True)
-    assert "Password" in tab.texts(tab.run())
-    tab.close()
-
-
-def test_no_page_runs_before_login_whatever_the_tab_asks(stranger):
-    """Pages asked for by URL (page name) and by message (page hash), forged widget values for their widgets
-    (buttons, a component's value as streamlit-webrtc sends its offer), a query string: the login page only,
-    and nothing written."""
-    from streamlit.proto.ClientState_pb2 import ClientState
-    from streamlit.util import calc_hash
-
-    tab = _fresh_tab(stranger)
-    for page in ("upload", "session", "manage", "live", "review"):
-        for ask in ({"page_name": page}, {"page_script_hash": calc_hash(page)}, {"query_string": f"page={page}"}):
-            texts = tab.texts(tab.run(**ask))
-            assert "Password" in texts and not any(t in texts for t in ("Upload", "Delete", "Live", "Review"))
-    forged = ClientState(page_name="live")
-    for i, widget_id in enumerate(["$$ID-delete-session", "$$ID-webrtc-live", "$$ID-upload", "$$ID-start"]):
-        w = forged.widget_states.widgets.add()
-        w.id = widget_id
-        if i == 1:
-            w.json_value = '{"sdpOffer": {"type": "offer", "sdp": "v=0"}, "playing": true}'
-        else:
-            w.trigger_value = True
-    tab.send(rerun_script=forged)
-    texts = tab.texts(tab.receive(3))
-    assert "Password" in texts and "Live" not in texts
-    tab.close()
-    import sqlite3
-
-    db = sqlite3.connect(stranger["tmp"] / "fer.db")
-    tables = {t for (t,) in db.execute("select name from sqlite_master where type='table'")}
-    assert all(db.execute(f"select count(*) from {t}").fetchone()[0] == 0 for t in tables - {"alembic_version"})
-    home = stranger["tmp"] / "home"
-    assert not [p for p in home.rglob("*") if p.is_file()] if home.exists() else True
-
-
-def test_the_agent_api_is_off(stranger):
+def test_the_agent_api_is_off(served):
     request = urllib.request.Request(
-        f"http://127.0.0.1:{stranger['port']}/_stcore/agent/interact", data=b"{}", method="POST"
+        f"http://127.0.0.1:{served['port']}/_stcore/agent/interact", data=b"{}", method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)

@@ -380,6 +380,22 @@ class LoginFailure(Base):
     at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch (UTC)
 
 
+class LoginSession(Base):
+    """One login to the dashboard: the browser holds a random token in an HttpOnly cookie, the database its
+    SHA-256 (``fer_core.login.Logins``). Ended by logging out, or by being idle too long."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # public: the tab's identity, never the token
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    who: Mapped[str] = mapped_column(String(100))
+    client: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
 CONFIDENCE_BINS = 20
 PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
 assert all(hasattr(Prediction, c) for c in PROB_COLUMNS)
