@@ -483,6 +483,7 @@ def _train_config(args):
         photometric=args.photometric,
         select=args.select,
         train_part=args.train_part,
+        epoch_faces=args.epoch_faces,
     )
 
 
@@ -692,7 +693,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--mix",
         default=None,
         metavar="SOURCE=TIMES,...",
-        help="in-the-wild training sets mixed in, e.g. expw=1,sfew=2 (times each face per epoch)",
+        help="in-the-wild training sets mixed in, e.g. expw=1,sfew=2,rafdb=1,affectnet=1 (times each face per epoch)",
+    )
+    t.add_argument(
+        "--epoch-faces",
+        type=int,
+        default=0,
+        metavar="N",
+        help="each epoch trains on N faces drawn afresh from the whole mix (0: all of them)",
     )
     t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd: Nesterov, momentum 0.9")
     t.add_argument("--weight-decay", type=float, default=0.0)
@@ -701,7 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--select",
         choices=("publictest", "mean"),
         default="publictest",
-        help="best epoch by PublicTest, or by the mean of PublicTest, ExpW test and SFEW test",
+        help="best epoch by PublicTest, or by the mean of PublicTest, ExpW and SFEW test, RAF-DB and AffectNet validation",
     )
     t.add_argument(
         "--train-part",

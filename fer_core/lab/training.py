@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from fer_core.constants import FACE_SIZE, MODELS, NUM_CLASSES
+from fer_core.lab.web_faces import WEB_FILES, load_web_faces, masked_targets
 
 # FER+ vote columns -> FER-2013 class index (contempt, unknown, not-a-face dropped).
 FERPLUS_TO_FER = {0: 6, 1: 3, 2: 5, 3: 4, 4: 0, 5: 1, 6: 2}
@@ -59,6 +60,9 @@ class TrainConfig:
     # "head": only the final Dense layer learns (the backbone's features stay as trained, batch norm frozen):
     # a cheap way to refit what the features mean on new data, e.g. the 96 px ResNet50 on the wild mix.
     train_part: str = "all"
+    # >0: each epoch trains on this many faces drawn afresh from the whole set (a different part each epoch),
+    # so that an epoch, and its checkpoint, comes every few minutes however large the mix
+    epoch_faces: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -112,33 +116,50 @@ def load_validation_data(data_dir: str | Path):
 
 
 # In-the-wild sets: training file, test file. ExpW's crops are a detector's square box, used as they come;
-# SFEW's `x` is the organisers' centre square and `x_full` the whole aligned frame.
-WILD_SOURCES = {"expw": ("expw_train.npz", "expw_test.npz"), "sfew": ("sfew2_train.npz", "sfew2_test.npz")}
+# SFEW's `x` is the organisers' centre square and `x_full` the whole aligned frame. RAF-DB and AffectNet
+# (fer_core.lab.web_faces) have no test split here: their validation part is held out of the training file.
+WILD_SOURCES = {
+    "expw": ("expw_train.npz", "expw_test.npz"),
+    "sfew": ("sfew2_train.npz", "sfew2_test.npz"),
+    "rafdb": (WEB_FILES["rafdb"], WEB_FILES["rafdb"]),
+    "affectnet": (WEB_FILES["affectnet"], WEB_FILES["affectnet"]),
+}
 
 
-def load_wild_validation(data_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{source: (x, y)} of the in-the-wild test splits present in ``data_dir``, as `evaluate` reads them."""
+def load_wild_validation(
+    data_dir: str | Path, *, cache_dir: Path | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{source: (x, y)} of the in-the-wild test splits (and web validation parts) present in ``data_dir``."""
     out = {}
     for name, (_, test_file) in WILD_SOURCES.items():
         path = Path(data_dir) / test_file
-        if path.exists():
+        if not path.exists():
+            continue
+        if name in WEB_FILES:
+            out[name] = load_web_faces(data_dir, name, "val", cache_dir=cache_dir)
+        else:
             d = np.load(path)
             out[name] = (d["x"], d["y"].astype(np.int64))
     return out
 
 
 def load_wild_training(data_dir: str | Path, mix: dict, *, seed: int, cache_dir: Path | None = None):
-    """In-the-wild training faces to add to FER-2013: (x, y, source index per face).
+    """In-the-wild training faces to add to FER-2013: (x, y, targets, source index per face).
+
+    Targets are one-hot, with -1 in the classes a source never labels (AffectNet's neutral).
 
     SFEW gives each face twice: its centre square as the organisers cut it (as its test split is scored),
     and its full frame re-cropped as :func:`crop.face_crop` frames a detected face (as the product sees it).
     """
-    xs, ys, src = [], [], []
+    xs, ys, ts, src = [], [], [], []
     for k, (name, times) in enumerate(sorted(mix.items())):
         if name not in WILD_SOURCES:
             raise ValueError(f"unknown source {name!r} to mix in: use {sorted(WILD_SOURCES)}")
-        d = np.load(Path(data_dir) / WILD_SOURCES[name][0])
-        x, y = d["x"], d["y"].astype(np.int64)
+        if name in WEB_FILES:
+            x, y = load_web_faces(data_dir, name, "train", cache_dir=cache_dir)
+        else:
+            d = np.load(Path(data_dir) / WILD_SOURCES[name][0])
+            x, y = d["x"], d["y"].astype(np.int64)
         if name == "expw":
             clean = ~d["dup_conflict"]
             x, y = x[clean], y[clean]
@@ -151,10 +172,12 @@ def load_wild_training(data_dir: str | Path, mix: dict, *, seed: int, cache_dir:
             reps.append(rng.permutation(len(x))[: int(round((times % 1) * len(x)))])
         idx = np.concatenate(reps) if reps else np.zeros(0, np.int64)
         xs.append(x[idx]), ys.append(y[idx]), src.append(np.full(len(idx), k + 1))
+        ts.append(masked_targets(y[idx], name))
         log(f"mixed in {name}: {len(idx)} faces ({times} x {len(x)})")
     if not xs:
-        return np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(src)
+        empty = np.zeros(0, np.int64)
+        return np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8), empty, np.zeros((0, NUM_CLASSES), np.float32), empty
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ts), np.concatenate(src)
 
 
 def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Path | None = None) -> np.ndarray:
@@ -227,21 +250,48 @@ def augment(batch: np.ndarray, rng: np.random.Generator, *, photometric: bool = 
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
-class FerSequence(keras.utils.PyDataset):
-    """Augmented, shuffled batches (x, target, sample weight); the order depends only on (seed, epoch)."""
+def masked_crossentropy(label_smoothing: float = 0.0):
+    """Cross-entropy over the classes a face's source labels: a target of -1 marks a class left out.
 
-    def __init__(self, x, targets, sample_w, *, batch_size: int, seed: int, photometric: bool = False):
+    The softmax is renormalised over the remaining classes, so an AffectNet face (no neutral class in its
+    source) says "angry rather than fear" without saying "not neutral". Equal to plain categorical
+    cross-entropy where no class is left out.
+    """
+    ops = keras.ops
+
+    def loss(y_true, y_pred):
+        asked = ops.cast(y_true >= 0, y_pred.dtype)
+        target = ops.maximum(ops.cast(y_true, y_pred.dtype), 0.0)
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing * asked / ops.sum(asked, -1, keepdims=True)
+        p = ops.clip(y_pred, 1e-7, 1.0) * asked
+        p = p / ops.sum(p, axis=-1, keepdims=True)
+        return -ops.sum(target * ops.log(ops.clip(p, 1e-7, 1.0)), axis=-1)
+
+    return loss
+
+
+class FerSequence(keras.utils.PyDataset):
+    """Augmented, shuffled batches (x, target, sample weight); the order depends only on (seed, epoch).
+
+    With ``epoch_faces`` each epoch is that many faces of a fresh permutation (all of them at most).
+    """
+
+    def __init__(
+        self, x, targets, sample_w, *, batch_size: int, seed: int, photometric: bool = False, epoch_faces: int = 0
+    ):
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.targets, self.sample_w = x, targets, sample_w
         self.batch_size, self.seed, self.photometric = batch_size, seed, photometric
+        self.size = min(epoch_faces, len(x)) if epoch_faces else len(x)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))[: self.size]
 
     def __len__(self):
-        return math.ceil(len(self.x) / self.batch_size)
+        return math.ceil(self.size / self.batch_size)
 
     def __getitem__(self, i):
         from fer_core.models.nets import preprocess
@@ -327,11 +377,12 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
 
     x, targets, labels = load_training_data(cfg.data_dir, ferplus_mix=cfg.ferplus_mix)
     xv, yv = load_validation_data(cfg.data_dir)
-    wild_val = load_wild_validation(cfg.data_dir)
+    crops_cache = Path(cfg.out_dir) / "crops"  # shared by the models of one run folder
+    wild_val = load_wild_validation(cfg.data_dir, cache_dir=crops_cache)
     if cfg.mix:
-        xw, yw, _ = load_wild_training(cfg.data_dir, cfg.mix, seed=cfg.seed, cache_dir=run_dir)
+        xw, yw, tw, _ = load_wild_training(cfg.data_dir, cfg.mix, seed=cfg.seed, cache_dir=crops_cache)
         x, labels = np.concatenate([x, xw]), np.concatenate([labels, yw])
-        targets = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[yw]])
+        targets = np.concatenate([targets, tw])
     if cfg.limit_train:
         pick = np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.limit_train]
         x, targets, labels = x[pick], targets[pick], labels[pick]
@@ -357,10 +408,18 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         optimizer = keras.optimizers.Adam(learning_rate=lr, weight_decay=cfg.weight_decay or None)
     model.compile(
         optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        loss=masked_crossentropy(cfg.label_smoothing),
         metrics=["accuracy"],
     )
-    seq = FerSequence(x, targets, weights, batch_size=cfg.batch_size, seed=cfg.seed, photometric=cfg.photometric)
+    seq = FerSequence(
+        x,
+        targets,
+        weights,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        photometric=cfg.photometric,
+        epoch_faces=cfg.epoch_faces,
+    )
     val = (preprocess(xv), np.eye(NUM_CLASSES, dtype=np.float32)[yv])
 
     best_path = run_dir / "best.npz"
@@ -372,7 +431,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
         schedule_callback(cfg, lr),
         keras.callbacks.EarlyStopping(monitor=SELECTION_KEY, mode="max", patience=cfg.patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        Progress(seq, n_train=len(x), epochs=cfg.epochs, batch_size=cfg.batch_size),
+        Progress(seq, n_train=seq.size, epochs=cfg.epochs, batch_size=cfg.batch_size),
     ]
     model.fit(seq, validation_data=val, epochs=cfg.epochs, callbacks=callbacks, verbose=0, batch_size=cfg.batch_size)
     final = json.loads(state_path.read_text()) if state_path.exists() else {}
