@@ -163,7 +163,7 @@ class Logins:
         return row.id
 
     def status(self, login_id: str | None) -> str:
-        """"active" (and marked as used now), "idle" (ended now or before for lack of use), or "ended"."""
+        """ "active" (and marked as used now), "idle" (ended now or before for lack of use), or "ended"."""
         if not login_id:
             return "ended"
         now = self.clock()
@@ -178,7 +178,9 @@ class Logins:
             if row.ended_at is not None:
                 return "idle" if row.end_reason == "idle" else "ended"
             if now - row.seen_at > self.idle_s:
-                db.execute(update(LoginSession).where(LoginSession.id == login_id).values(ended_at=now, end_reason="idle"))
+                db.execute(
+                    update(LoginSession).where(LoginSession.id == login_id).values(ended_at=now, end_reason="idle")
+                )
                 return "idle"
             db.execute(update(LoginSession).where(LoginSession.id == login_id).values(seen_at=now))
             return "active"
@@ -194,7 +196,6 @@ class Logins:
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
 
 
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: list[str]) -> str:

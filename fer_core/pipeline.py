@@ -22,7 +22,7 @@ from fer_core.analyzer import AnalysisResult, Analyzer
 from fer_core.constants import Keep, Outcome
 from fer_core.models.registry import WeightsError
 from fer_core.storage.db import session_factory
-from fer_core.storage.orm import FaceDetection, MediaFile
+from fer_core.storage.orm import FaceDetection, FeedbackSession, MediaFile
 from fer_core.storage.repository import (
     adapted_for_session,
     add_marker,
@@ -342,62 +342,88 @@ def _faces_of(db, media_id: int) -> int:
     return int(db.scalar(select(func.count()).select_from(FaceDetection).where(FaceDetection.media_id == media_id)))
 
 
+class SessionGone(LookupError):
+    """The session was deleted (in another tab, by another user) while it was being analysed again."""
+
+    def __init__(self):
+        super().__init__(
+            "This session was deleted meanwhile (in another tab, or by a colleague), so its analysis stopped; "
+            "nothing of it is left."
+        )
+
+
 def reanalyse_session(
     session_id: int, *, engine: Engine, analyzer: Analyzer, on_progress: ProgressFn | None = None
 ) -> IngestSummary:
     """Analyse a session's stored media again (e.g. with other settings), replacing each file's results
-    in one transaction per file. Files whose media was not kept are reported as failed with the reason."""
-    from fer_core.storage.orm import Prediction
+    in one transaction per file. Files whose media was not kept are reported as failed with the reason.
+    :class:`SessionGone` when the session is deleted meanwhile."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
     make = session_factory(engine)
     analyzer.load_models()
     summary = IngestSummary(session_id=session_id)
     with make() as db:
-        run, versions = start_run(db, session_id, analyzer, reanalysis=True)
-        media = db.scalars(
-            select(MediaFile)
-            .where(MediaFile.session_id == session_id, MediaFile.status == Outcome.DONE)
-            .order_by(MediaFile.id)
-        ).all()
-        for i, m in enumerate(media):
+        try:
+            _reanalyse(db, session_id, analyzer, summary, on_progress)
+        except (StaleDataError, ObjectDeletedError, IntegrityError) as exc:
+            db.rollback()
+            if db.get(FeedbackSession, session_id) is not None:
+                raise
+            raise SessionGone() from exc
+    return summary
 
-            def step(fraction: float, message: str, i=i, name=m.original_name) -> None:
-                if on_progress:
-                    on_progress((i + fraction) / max(len(media), 1), f"({i + 1}/{len(media)}) {name}: {message}")
 
-            if not m.stored_path or not store_for(m.stored_path).exists(m.stored_path):
-                summary.files.append(
-                    FileOutcome(
-                        m.original_name,
-                        Outcome.FAILED,
-                        media_id=m.id,
-                        error=f"{m.original_name}: the file was not kept, so it cannot be analysed again",
-                    )
-                )
-                continue
-            card = usable(adapted_for_session(db, session_id=session_id), versions)
-            try:
-                with store_for(m.stored_path).local_file(m.stored_path) as local:
-                    result = analyzer.analyze_file(
-                        local, on_progress=lambda f, msg: step(0.95 * f, msg), heads=heads_of(card)
-                    )
-            except MediaError as exc:
-                summary.files.append(FileOutcome(m.original_name, Outcome.FAILED, error=str(exc), media_id=m.id))
-                continue
-            old = select(FaceDetection.id).where(FaceDetection.media_id == m.id)
-            db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
-            db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
-            m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
-            faces = apply_card(card, result.faces) if card else result.faces
-            ids = save_faces(db, media=m, run_id=run.id, faces=faces, versions=adapted_versions(versions, card))
-            rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks
-            rematch_reviews(db, media_id=m.id, tolerance_s=0.5 / analyzer.config.fps)
-            db.commit()  # the file's old results are replaced all at once
+def _reanalyse(db, session_id: int, analyzer: Analyzer, summary: IngestSummary, on_progress) -> None:
+    from fer_core.storage.orm import Prediction
+
+    if db.get(FeedbackSession, session_id) is None:
+        raise SessionGone()
+    run, versions = start_run(db, session_id, analyzer, reanalysis=True)
+    media = db.scalars(
+        select(MediaFile)
+        .where(MediaFile.session_id == session_id, MediaFile.status == Outcome.DONE)
+        .order_by(MediaFile.id)
+    ).all()
+    for i, m in enumerate(media):
+
+        def step(fraction: float, message: str, i=i, name=m.original_name) -> None:
+            if on_progress:
+                on_progress((i + fraction) / max(len(media), 1), f"({i + 1}/{len(media)}) {name}: {message}")
+
+        if not m.stored_path or not store_for(m.stored_path).exists(m.stored_path):
             summary.files.append(
                 FileOutcome(
-                    m.original_name, Outcome.DONE, faces=len(ids), people=people_of(db, media_id=m.id), media_id=m.id
+                    m.original_name,
+                    Outcome.FAILED,
+                    media_id=m.id,
+                    error=f"{m.original_name}: the file was not kept, so it cannot be analysed again",
                 )
             )
-            step(1.0, "done")
-        finish_run(db, run)
-    return summary
+            continue
+        card = usable(adapted_for_session(db, session_id=session_id), versions)
+        try:
+            with store_for(m.stored_path).local_file(m.stored_path) as local:
+                result = analyzer.analyze_file(
+                    local, on_progress=lambda f, msg: step(0.95 * f, msg), heads=heads_of(card)
+                )
+        except MediaError as exc:
+            summary.files.append(FileOutcome(m.original_name, Outcome.FAILED, error=str(exc), media_id=m.id))
+            continue
+        old = select(FaceDetection.id).where(FaceDetection.media_id == m.id)
+        db.execute(delete(Prediction).where(Prediction.detection_id.in_(old)))
+        db.execute(delete(FaceDetection).where(FaceDetection.media_id == m.id))
+        m.run_id, m.frames_analyzed = run.id, result.frames_analyzed
+        faces = apply_card(card, result.faces) if card else result.faces
+        ids = save_faces(db, media=m, run_id=run.id, faces=faces, versions=adapted_versions(versions, card))
+        rematch_people(db, media_id=m.id)  # people's names follow them to their new tracks
+        rematch_reviews(db, media_id=m.id, tolerance_s=0.5 / analyzer.config.fps)
+        db.commit()  # the file's old results are replaced all at once
+        summary.files.append(
+            FileOutcome(
+                m.original_name, Outcome.DONE, faces=len(ids), people=people_of(db, media_id=m.id), media_id=m.id
+            )
+        )
+        step(1.0, "done")
+    finish_run(db, run)

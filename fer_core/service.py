@@ -26,7 +26,7 @@ from fer_core.groups import (  # noqa: F401 (the pages, the CLI and the report c
     session_summary,
     with_states,
 )
-from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn
+from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn, SessionGone  # noqa: F401 (the pages catch it)
 from fer_core.runner import LocalRunner
 from fer_core.storage import repository
 from fer_core.storage.db import session_factory
@@ -317,7 +317,8 @@ def dispatch(
 def reanalyse_session(
     session_id: int, *, engine: Engine, analyzer: Analyzer, on_progress: ProgressFn | None = None
 ) -> IngestSummary:
-    """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``)."""
+    """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``); ``SessionGone`` when
+    the session is deleted meanwhile."""
     return pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)
 
 

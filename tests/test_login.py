@@ -137,9 +137,7 @@ def _post_password(port: int, password: str, headers: dict | None = None) -> tup
     """POST the login form as a browser does: (status, page text, the login cookie if one was set)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     body = urllib.parse.urlencode({"password": password})
-    conn.request(
-        "POST", "/_fer/login", body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
-    )
+    conn.request("POST", "/_fer/login", body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
     response = conn.getresponse()
     page = response.read().decode()
     cookie = None
@@ -296,6 +294,7 @@ def _rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024
     return total
+
 
 def _put(port: int, session_id: str, mb: int, headers: dict | None = None) -> int:
     """Send an upload of ``mb`` MB as the browser does (multipart), streamed; returns the HTTP status."""

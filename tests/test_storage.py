@@ -475,6 +475,33 @@ def test_reanalyse_session_with_other_settings(engine, analyzer, upload, tmp_pat
 
 
 @needs_weights
+def test_a_session_deleted_while_analysed_again_says_so(engine, analyzer, upload, tmp_path):
+    """Another tab deletes the session while this one re-analyses it: a sentence, not StaleDataError, and no
+    row of the session left behind (the deletion wins)."""
+    from fer_core.service import SessionGone, delete_session, reanalyse_session
+
+    first = ingest(
+        [upload[0], upload[2]], engine=engine, analyzer=analyzer, session_name="Gone", media_root=tmp_path / "m"
+    )
+    deleted = []
+
+    def meanwhile(fraction: float, message: str) -> None:
+        if fraction > 0.6 and not deleted:  # the second file, after the first was replaced
+            deleted.append(delete_session(first.session_id, engine=engine))
+
+    with pytest.raises(SessionGone, match="deleted meanwhile"):
+        reanalyse_session(first.session_id, engine=engine, analyzer=analyzer, on_progress=meanwhile)
+    assert deleted == [True]
+    with session_factory(engine)() as db:
+        assert (
+            db.scalar(select(func.count()).select_from(MediaFile).where(MediaFile.session_id == first.session_id)) == 0
+        )
+        assert db.scalar(select(func.count()).select_from(FaceDetection)) == 0
+    with pytest.raises(SessionGone):  # and asked again later, the same sentence
+        reanalyse_session(first.session_id, engine=engine, analyzer=analyzer)
+
+
+@needs_weights
 def test_keep_faces_only_or_nothing(engine, analyzer, upload, tmp_path):
     from fer_core.pipeline import face_path
 

@@ -66,7 +66,7 @@ with st.form("rerun"):
                 analyzer=analyzer,
                 on_progress=progress_of(bar),
             )
-        except WeightsError as exc:
+        except (WeightsError, service.SessionGone) as exc:
             st.error(plain(exc))
         else:
             reads.changed()
