@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core import groups, service
+from fer_core import service
 from fer_core.constants import EMOTIONS, OPINIONS
+from fer_core.statistics import groups
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import MediaFile
 from fer_core.storage.repository import get_or_create_session, save_faces

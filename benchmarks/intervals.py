@@ -3,7 +3,7 @@
 1. Coverage of the 95% interval of a share, by bootstrap over people, for groups of 5, 10 and 30 people.
 2. Coverage of the 95% interval of a difference between two groups; false-positive rate of the permutation test (two groups drawn from one population) at p < 0.05.
 3. One person: readings that follow each other (an expression lasts seconds) resampled one by one against
-   blocks of 2 s (fer_core.stats.BLOCK_S), coverage of the person's long-run mean.
+   blocks of 2 s (fer_core.statistics.stats.BLOCK_S), coverage of the person's long-run mean.
 
     python benchmarks/intervals.py [--reps 400]
 
@@ -17,7 +17,7 @@ import json
 
 import numpy as np
 
-from fer_core import stats
+from fer_core.statistics import stats
 
 ALPHA = np.array([2.0, 0.5, 1.0, 3.0, 1.5, 1.0, 4.0])  # a population of people's mean shares
 

@@ -5,7 +5,7 @@
 
 For each validation set (FER-2013 PublicTest, ExpW test, SFEW test) and each session size, ``--sessions``
 sessions draw faces of one half of that set with class shares from a flat Dirichlet over its classes
-(seeded). Each estimator of fer_core/quantify.py corrects them with the models' behaviour learnt on 50-400
+(seeded). Each estimator of fer_core/statistics/quantify.py corrects them with the models' behaviour learnt on 50-400
 reviewed faces of the other half (a population's own reviewed faces) or on the *other* validation sets
 (faces unlike the ones corrected); printed: the mean absolute error of the 7 shares in percentage points, and
 the coverage of the default estimator's 95% interval. One JSON line per (set, reference, size, model), then a
@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fer_core import quantify  # noqa: E402
+from fer_core.statistics import quantify  # noqa: E402
 
 
 def scenarios(data: dict, s: int, rng: np.random.Generator):

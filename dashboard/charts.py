@@ -422,7 +422,7 @@ def states_export(records: list[dict], *, key: str) -> pd.DataFrame:
 
 
 def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:
-    """Summary records (``fer_core.study.summary``) as a table for people: one row each, each emotion as a
+    """Summary records (``fer_core.statistics.study.summary``) as a table for people: one row each, each emotion as a
     percentage (or, with a baseline, a difference in percentage points) with its 95% interval."""
     rows = []
     for r in records:

@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import service
+from fer_core.statistics.study import Baseline
 from fer_core.storage import queries as Q
 from fer_core.storage.queries import SMOOTH_S  # noqa: F401  (the pages' smoothing window)
-from fer_core.study import Baseline
 
 from resources import get_engine
 

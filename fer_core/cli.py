@@ -123,7 +123,7 @@ def cmd_evaluate(args) -> int:
         pred = np.where(found, p.argmax(axis=1), -1)
         out["models"][name] = metrics(y, p, pred=pred)
     if args.mixes:
-        from fer_core import quantify
+        from fer_core.statistics import quantify
 
         shipped = quantify.shipped(analyzer.config.weights_dir)
         if shipped is None:
@@ -326,8 +326,8 @@ def cmd_markers(args) -> int:
 
 def cmd_summary(args) -> int:
     from fer_core import service
+    from fer_core.statistics.study import Baseline
     from fer_core.storage.db import make_engine, upgrade
-    from fer_core.study import Baseline
 
     engine = make_engine()
     upgrade(engine)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from fer_core.analyzer import AnalysisResult, Analyzer, Heads
 from fer_core.constants import EMOTIONS, ENSEMBLE, MODELS, Keep, MediaKind
-from fer_core.study import satisfaction
+from fer_core.statistics.study import satisfaction
 from fer_core.vision.media import Frame
 from fer_core.vision.pictures import draw_labels
 from fer_core.vision.tracking import Tracker

@@ -10,12 +10,12 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fer_core import adapt as adaptation
-from fer_core import study
 from fer_core.analyzer import Analyzer
 from fer_core.config import AnalyzerConfig
 from fer_core.constants import DISPLAY_NAMES, ENSEMBLE
 from fer_core.faces import reviewed_crops
 from fer_core.models.registry import spec
+from fer_core.statistics import study
 from fer_core.storage import queries, repository
 from fer_core.storage.db import session_factory
 

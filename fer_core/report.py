@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from fer_core import corrections, review, service, study
+from fer_core import review, service
 from fer_core.config import AnalyzerConfig
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind
+from fer_core.statistics import corrections, study
 from fer_core.storage import queries
 from fer_core.storage.repository import clean_text
 
@@ -147,7 +148,7 @@ MAX_PEOPLE_IN_REPORT = 20
 
 def _attention(engine: Engine, session_id: int, ens: pd.DataFrame) -> list[list[str]]:
     """The session's and each person's facial states as table rows (empty when no reading has them)."""
-    from fer_core import attention, groups
+    from fer_core.statistics import attention, groups
 
     if ens.empty:
         return []

@@ -18,7 +18,9 @@ from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
 from fer_core.faces import face_picture, reviewed_crops  # noqa: F401 (the pages and the report call them here)
-from fer_core.groups import (  # noqa: F401 (the pages, the CLI and the report call them here)
+from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn, SessionGone  # noqa: F401 (the pages catch it)
+from fer_core.runner import LocalRunner
+from fer_core.statistics.groups import (  # noqa: F401 (the pages, the CLI and the report call them here)
     compare_groups,
     compare_states,
     distribution,
@@ -26,8 +28,6 @@ from fer_core.groups import (  # noqa: F401 (the pages, the CLI and the report c
     session_summary,
     with_states,
 )
-from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn, SessionGone  # noqa: F401 (the pages catch it)
-from fer_core.runner import LocalRunner
 from fer_core.storage import repository
 from fer_core.storage.db import session_factory
 from fer_core.storage.store import MediaStore, media_store

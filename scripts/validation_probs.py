@@ -1,5 +1,5 @@
 """Each shipped model's probabilities on the validation faces, kept beside the model cards for the share
-corrections (fer_core/quantify.py): FER-2013 PublicTest, ExpW test and SFEW test (48x48 crops, flip TTA as the
+corrections (fer_core/statistics/quantify.py): FER-2013 PublicTest, ExpW test and SFEW test (48x48 crops, flip TTA as the
 product uses for photos).
 
     python scripts/validation_probs.py [--data ../shared/data] [--out weights/validation_probs.npz]
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from fer_core.analyzer import Analyzer  # noqa: E402
 from fer_core.config import AnalyzerConfig  # noqa: E402
 from fer_core.lab.evaluation import load_labelled  # noqa: E402
-from fer_core.quantify import face_hashes  # noqa: E402
+from fer_core.statistics.quantify import face_hashes  # noqa: E402
 from fer_core.vision.crop import to_face_size  # noqa: E402
 
 SETS = {"fer2013_publictest": "fer2013_publictest.npz", "expw_test": "expw_test.npz", "sfew_test": "sfew2_test.npz"}

@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from fer_core import Analyzer, AnalyzerConfig, groups
+from fer_core import Analyzer, AnalyzerConfig
 from fer_core.constants import EMOTIONS
+from fer_core.statistics import groups
 from fer_core.storage import queries
 from fer_core.storage.db import make_engine, upgrade
 

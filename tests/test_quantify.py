@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core import quantify as Q
 from fer_core.constants import EMOTIONS
+from fer_core.statistics import quantify as Q
 
 from conftest import needs_data, needs_weights
 

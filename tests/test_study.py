@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from fer_core import Analyzer, AnalyzerConfig, service, stats, study
+from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.constants import EMOTIONS
+from fer_core.statistics import stats, study
 from fer_core.storage import queries as Q
 from fer_core.storage.db import make_engine, upgrade
 

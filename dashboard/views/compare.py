@@ -4,10 +4,10 @@ agreement, Cohen's kappa, cross-table, confidence, model-card accuracy, disagree
 import pandas as pd
 import streamlit as st
 
-from fer_core import study
 from fer_core.constants import EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS
 from fer_core.exports import to_csv
 from fer_core.models.registry import spec
+from fer_core.statistics import study
 
 import charts
 import reads

@@ -4,10 +4,11 @@ with their labels, people, segments with baselines, and faces."""
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError, attention, service, study
+from fer_core import MediaError, service
 from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind, Outcome
 from fer_core.exports import to_csv
 from fer_core.report import session_report
+from fer_core.statistics import attention, study
 from fer_core.vision.pictures import labelled_photo
 
 import charts

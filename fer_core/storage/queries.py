@@ -318,7 +318,7 @@ def people(
 
 
 def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
-    """Every reading of a session by one model, for the study views (fer_core.study): media_id, file, kind,
+    """Every reading of a session by one model, for the study views (fer_core.statistics.study): media_id, file, kind,
     detection_id, frame, t_s, person (media_person's key), name (the person's name, or None), x, y, w, h and
     the probability of each emotion (columns named by emotion); ordered by file, person and time."""
     person = func.coalesce(D.track, -D.id)

@@ -10,7 +10,7 @@ knows nothing of the database or the pages.
 - With a *baseline*, each participant's baseline mean (their readings in a baseline segment, or in their
   first N seconds on screen) is subtracted from their readings first (as py-feat's ``Fex.baseline`` does):
   the results are differences, which can be negative, not shares.
-- Intervals and tests resample participants (``fer_core.stats``); one participant alone is resampled by blocks
+- Intervals and tests resample participants (``fer_core.statistics.stats``); one participant alone is resampled by blocks
   of consecutive readings.
 """
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fer_core import stats
 from fer_core.constants import EMOTIONS, NEGATIVE, POSITIVE
+from fer_core.statistics import stats
 
 MEASURES = (*EMOTIONS, "satisfaction")
 BY = ("person", "segment", "file")
@@ -127,7 +127,7 @@ def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None) -> dict:
     95% interval of each. With ``fixer`` (a ``quantify.Corrector``) and at least ``quantify.MIN_READINGS``
     readings, the values and intervals are the shares corrected for the models' known confusions (intervals
     resampling people and the reviewed faces), ``corrected`` is True, and the plain means stay in ``raw``."""
-    from fer_core import quantify
+    from fer_core.statistics import quantify
 
     means = rows.groupby("participant")[list(MEASURES)].mean()
     value = means.mean().to_numpy() if len(means) else np.full(len(MEASURES), np.nan)
@@ -146,7 +146,7 @@ def _r(v, digits: int = 4):
 
 def _states(rows: pd.DataFrame, seed: int) -> dict | None:
     """The group's facial states (``attention.estimate``) when the readings carry them."""
-    from fer_core import attention
+    from fer_core.statistics import attention
 
     return attention.estimate(rows, seed=seed) if "yaw" in rows.columns else None
 
@@ -186,7 +186,7 @@ def summary(
         raise ValueError(f"by must be one of {BY}; received {by!r}")
     rows = with_participants(readings)
     if "yaw" in rows.columns and len(rows):
-        from fer_core import attention
+        from fer_core.statistics import attention
 
         rows = attention.with_measures(rows)  # brows against each person's own height over the whole session
     left_out = 0
@@ -228,7 +228,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0, fixer=None) -> p
 
     Units are participants, unless a group has one participant only: then both groups are compared by
     blocks of consecutive readings."""
-    from fer_core import quantify
+    from fer_core.statistics import quantify
 
     by_people = a["participant"].nunique() >= 2 and b["participant"].nunique() >= 2
     if by_people:

@@ -1,6 +1,6 @@
 """Which faces correct a group's emotion shares, and in which words the pages say so.
 
-The correction (``fer_core.quantify``, PACC) needs the models' behaviour on faces like the group's.
+The correction (``fer_core.statistics.quantify``, PACC) needs the models' behaviour on faces like the group's.
 ``benchmarks/shares.py`` measured that the validation sets do not serve: learnt on the other validation sets,
 the correction is worse than the raw mean on every set (the models' confusions differ from one kind of face to
 another), while learnt on reviewed faces of the same population it gains more the more faces are reviewed.
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from fer_core import quantify
 from fer_core.constants import EMOTIONS
+from fer_core.statistics import quantify
 from fer_core.storage import queries
 
 MIN_REVIEWED = 50  # benchmarks/shares.py: from 50 reviewed faces the corrected error is at most the raw one

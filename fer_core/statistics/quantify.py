@@ -227,7 +227,7 @@ class Corrector:
         reference draw: one correction applies to both), the two-sided permutation p-value (units shuffled
         between the groups, each side corrected anew), and ``p_any`` over all emotions together (the sum of
         the absolute differences). Intervals and p-values are NaN when a group has fewer than two units."""
-        from fer_core.stats import LEVEL, expanded_level
+        from fer_core.statistics.stats import LEVEL, expanded_level
 
         a, b = np.asarray(a, float), np.asarray(b, float)
         measures = self.measures

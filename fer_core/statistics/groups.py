@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from fer_core import corrections, quantify, study
 from fer_core.constants import OPINIONS
-from fer_core.corrections import RAW_WORDS
+from fer_core.statistics import corrections, quantify, study
+from fer_core.statistics.corrections import RAW_WORDS
 from fer_core.storage import queries
 
 TOO_FEW = f"{RAW_WORDS}: fewer than {quantify.MIN_READINGS} readings to correct"
@@ -119,7 +119,7 @@ def compare_groups(
 def compare_states(kind: str, a, b, *, engine: Engine, session_id: int | None = None, seed: int = 0):
     """``attention.compare`` of two groups' facial states (see ``group_readings``); None when either group has
     no reading."""
-    from fer_core import attention
+    from fer_core.statistics import attention
 
     ra = group_readings(kind, a, engine=engine, session_id=session_id)
     rb = group_readings(kind, b, engine=engine, session_id=session_id)

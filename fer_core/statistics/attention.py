@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fer_core import stats
+from fer_core.statistics import stats
 from fer_core.vision.states import BROW_MIN_READINGS, BROW_STEP
 
 STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_yaw", "gaze_pitch", "looking", "eyes_open", "mouth_open", "brow_height")
