@@ -77,8 +77,8 @@ def progress_of(bar):
 
 def table(df: pd.DataFrame, **kwargs) -> None:
     """``st.dataframe`` for tables that may hold user text: what its own CSV download gives cannot run as a
-    spreadsheet formula."""
-    st.dataframe(neutralise_formulas(df), **kwargs)
+    spreadsheet formula, while the product's own signed figures ("+53.5 pp", "-0.10") show as they are."""
+    st.dataframe(neutralise_formulas(df, figures_as_they_are=True), **kwargs)
 
 
 def session_picker(label: str = "Session") -> int | None:

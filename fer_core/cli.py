@@ -352,6 +352,43 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """Two sessions compared as the Compare page does: one JSON line per measure."""
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    ids = []
+    for name in args.sessions:
+        ids.append(_session_id(engine, name))
+        if ids[-1] is None:
+            print(f"error: no session named {name!r}", file=sys.stderr)
+            return 1
+    table = service.compare_groups("sessions", ids[0], ids[1], engine=engine, model=args.model, correct=not args.raw)
+    if table is None:
+        print("error: one of the two sessions has no reading", file=sys.stderr)
+        return 1
+    for row in table.itertuples():
+        bound = [None if v != v or abs(v) == float("inf") else round(float(v), 6) for v in (row.low, row.high)]
+        record = {
+            "measure": row.measure,
+            "a": round(float(row.a), 6),
+            "b": round(float(row.b), 6),
+            "diff": round(float(row.difference), 6),
+            "ci95": bound,  # [null, null]: no interval (too few people for any difference to be rejected)
+            "p": None if row.p != row.p else round(float(row.p), 6),
+            "people": [table.attrs["people_a"], table.attrs["people_b"]],
+            "shares": table.attrs.get("correction"),
+        }
+        print(json.dumps(record, ensure_ascii=False))
+    if table.attrs["units"] == "people" and min(table.attrs["people_a"], table.attrs["people_b"]) < 10:
+        from fer_core.statistics.study import few_people_warning
+
+        print("note: " + few_people_warning(table.attrs["people_a"], table.attrs["people_b"]), file=sys.stderr)
+    return 0
+
+
 def cmd_review(args) -> int:
     import getpass
 
@@ -607,6 +644,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw", action="store_true", help="the raw mean probabilities, not corrected for the models' confusions"
     )
     su.set_defaults(func=cmd_summary)
+    co = sub.add_parser(
+        "compare", help="two sessions' emotion shares and satisfaction compared, as on the Compare page (JSON lines)"
+    )
+    co.add_argument("--sessions", nargs=2, required=True, metavar=("A", "B"), help="the two sessions' names")
+    co.add_argument("--model", choices=OPINIONS, default="ensemble")
+    co.add_argument(
+        "--raw", action="store_true", help="the raw mean probabilities, not corrected for the models' confusions"
+    )
+    co.set_defaults(func=cmd_compare)
     rv = sub.add_parser("review", help="the true expression of faces, and the models' accuracy on them")
     rv_sub = rv.add_subparsers(dest="review_command", required=True)
     rs = rv_sub.add_parser("set", help="set a face's true expression")

@@ -3,6 +3,7 @@
 import time
 from datetime import datetime
 
+import numpy as np
 import pytest
 import streamlit as st
 from sqlalchemy import func, select
@@ -222,7 +223,7 @@ def test_pages_read_from_a_cache_that_sees_writes_from_other_processes(fresh_dat
     assert [m.value for m in at.metric][:2] == ["1", "1"]
 
 
-def test_compare_page(filled):
+def test_compare_page(filled, capsys):
     at = page("compare")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Faces seen by both models"] == "12" and metrics["Same top label"] == "66.7%"
@@ -231,7 +232,21 @@ def test_compare_page(filled):
     compared = at.dataframe[0].value
     assert compared["measure"].tolist() == [*EMOTIONS, "satisfaction"]
     assert compared["A - B [95% interval]"].str.contains("pp").sum() == 7
-    assert "blocks" in at.caption[0].value
+    assert not compared["A - B [95% interval]"].str.startswith("'").any()  # the CSV guard stays in CSV files
+    assert "blocks" in at.caption[0].value and "exactly when the 95% interval leaves out 0" in at.caption[0].value
+    import json
+
+    from fer_core.cli import main
+
+    main(["compare", "--sessions", "Support call", "<b>Store panel</b>"])  # the page: A the newest session
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["measure"] for r in lines] == compared["measure"].tolist()
+    page_diffs = [float(v.split(" ")[0]) for v in compared["A - B [95% interval]"]]
+    cli_diffs = [100 * r["diff"] if r["measure"] != "satisfaction" else r["diff"] for r in lines]
+    np.testing.assert_allclose(cli_diffs, page_diffs, atol=0.051)
+    for r in lines:
+        low, high = r["ci95"]
+        assert r["p"] is None or (r["p"] < 0.05) == (low > 0 or high < 0)
     at.radio(key="group-kind").set_value("tags").run()
     assert not at.exception and at.dataframe[0].value["measure"].tolist()[-1] == "satisfaction"
     at.radio(key="group-kind").set_value("segments").run()

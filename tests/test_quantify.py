@@ -119,6 +119,9 @@ def test_comparing_groups_on_corrected_shares_finds_the_true_difference_and_keep
     assert raw < 0.15 and abs(res["difference"][fear] - 0.30) < 0.1, (raw, res["difference"][fear])
     assert res["low"][fear] <= 0.30 <= res["high"][fear] and res["p"][fear] < 0.01 and res["p_any"] < 0.01
     assert len(res["difference"]) == Q.K + 1  # and satisfaction
+    for small in (fixer.compare(units(afraid)[:6], units(calm)[:7], permutations=500), res):
+        leaves_out_zero = (small["low"] > 0) | (small["high"] < 0)
+        assert (leaves_out_zero == (small["p"] < 0.05)).all(), small  # one test gives both
     quick = Q.Corrector(ref, draws=20)
     same = [quick.compare(units(calm), units(calm), permutations=200)["p_any"] for _ in range(40)]
     assert sum(p < 0.05 for p in same) <= 6, same  # one population split in two "differs" about 5% of the time

@@ -286,6 +286,30 @@ def test_baselines_give_differences_not_shares(analysed, capsys):
     assert rc == 1 and "more than 0" in err
 
 
+def test_a_difference_is_significant_exactly_when_its_interval_leaves_out_zero():
+    """The interval inverts the permutation test that gives p: the two never disagree, whatever the groups'
+    sizes; 3 people against 3 cannot be told apart at 5% (20 splits), and the interval says so (no bound)."""
+    rng = np.random.default_rng(5)
+    alpha = np.array([2.0, 0.5, 1.0, 3.0, 1.5, 1.0, 4.0])
+    shifted = alpha + np.array([0, 0, 0, 4.0, 0, 0, 0])
+    outcomes = []
+    for n_a, n_b in ((2, 5), (3, 4), (6, 7), (12, 10), (30, 25)):
+        for seed in range(6):
+            a, b = rng.dirichlet(alpha, size=n_a), rng.dirichlet(shifted if seed % 2 else alpha, size=n_b)
+            res = stats.compare(a, b, seed=seed)
+            assert ((res["low"] > 0) | (res["high"] < 0) == (res["p"] < 0.05)).all(), (n_a, n_b, res)
+            assert (res["low"] <= res["difference"]).all() and (res["difference"] <= res["high"]).all()
+            outcomes += list(res["p"] < 0.05)
+    assert 0 < sum(outcomes) < len(outcomes)  # both verdicts happen, so the agreement is not empty
+    tiny = stats.compare(rng.dirichlet(alpha, size=3), rng.dirichlet(shifted, size=3) * 0 + np.eye(7)[3])
+    assert (tiny["p"] >= 0.1).all() and np.isinf(tiny["low"]).all() and np.isinf(tiny["high"]).all()
+    assert stats.smallest_p(3, 3) >= 0.05 > stats.smallest_p(3, 4)
+    assert "no difference can reach p < 0.05" in study.few_people_warning(3, 3)
+    assert "no difference can reach" not in study.few_people_warning(7, 6) and "fewer than 10" in (
+        study.few_people_warning(7, 6)
+    )
+
+
 @needs_weights
 def test_two_segments_compared_with_intervals_and_a_p_value(analysed):
     engine, _, session_id = analysed

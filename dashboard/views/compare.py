@@ -19,9 +19,13 @@ def _pct(v: float, measure: str) -> str:
 
 
 def _diff(d: float, low: float, high: float, measure: str) -> str:
-    if measure == "satisfaction":
-        return f"{d:+.2f}" + ("" if low != low else f" [{low:+.2f}, {high:+.2f}]")
-    return f"{100 * d:+.1f} pp" + ("" if low != low else f" [{100 * low:+.1f}, {100 * high:+.1f}]")
+    scale, unit, digits = (1, "", 2) if measure == "satisfaction" else (100, " pp", 1)
+    shown = f"{scale * d:+.{digits}f}{unit}"
+    if low != low:
+        return shown
+    if abs(low) == float("inf"):
+        return f"{shown} (no interval: too few people)"
+    return f"{shown} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
 
 
 st.title("Compare")
@@ -82,12 +86,16 @@ else:
                 "p-value": result["p"].map(lambda p: "n/a" if p != p else f"{p:.3f}"),
             }
         )
+        fewest = min(result.attrs["people_a"], result.attrs["people_b"])
+        if result.attrs["units"] == "people" and fewest < study.FEW_PEOPLE:
+            st.warning(study.few_people_warning(result.attrs["people_a"], result.attrs["people_b"]))
         st.caption(
             plain(
                 f"A: {name_a}; B: {name_b}. Shares: {result.attrs.get('correction', 'raw mean probabilities')}. "
-                "A share starts from the mean over people of each person's mean probability; intervals by "
-                f"bootstrap over {result.attrs['units']}, p-values by permutation of the same units, both on the "
-                "shares shown. Satisfaction is on its -1 to +1 scale; differences are in percentage points (pp)."
+                "A share starts from the mean over people of each person's mean probability. Each interval and "
+                f"p-value come from one permutation test over {result.attrs['units']} (the interval holds every "
+                "difference the test does not reject), so p is below 0.05 exactly when the 95% interval leaves "
+                "out 0. Satisfaction is on its -1 to +1 scale; differences are in percentage points (pp)."
             )
         )
         table(shown, hide_index=True)

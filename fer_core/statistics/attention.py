@@ -100,7 +100,7 @@ def estimate(rows: pd.DataFrame, *, seed: int = 0) -> dict:
         if not len(units):
             out[m] = {"value": None, "ci95": [None, None]}
             continue
-        value, low, high = stats.mean_ci(units[:, None], seed=seed)
+        value, low, high = stats.mean_ci(units[:, None], seed=seed, blocks=rows["participant"].nunique() == 1)
         out[m] = {"value": _r(value[0]), "ci95": [_r(low[0]), _r(high[0])]}
     seen = blinks(rows)
     out["blinks_per_min"] = None if seen is None else round(seen[0] / seen[1], 2)

@@ -132,7 +132,7 @@ def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None) -> dict:
     means = rows.groupby("participant")[list(MEASURES)].mean()
     value = means.mean().to_numpy() if len(means) else np.full(len(MEASURES), np.nan)
     u = units(rows)
-    _, low, high = stats.mean_ci(u, seed=seed) if len(rows) else (None, value, value)
+    _, low, high = stats.mean_ci(u, seed=seed, blocks=len(means) == 1) if len(rows) else (None, value, value)
     raw = {"value": dict(zip(MEASURES, value)), "low": dict(zip(MEASURES, low)), "high": dict(zip(MEASURES, high))}
     out = {"people": int(len(means)), "readings": int(len(rows)), **raw, "raw": raw, "corrected": False}
     if fixer is not None and len(rows) >= quantify.MIN_READINGS:
@@ -263,6 +263,22 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, *, seed: int = 0, fixer=None) -> p
         corrected=corrected,
     )
     return table
+
+
+# Below this many people in a group, a comparison's intervals are wide and its p-values rough (docs/study.md).
+FEW_PEOPLE = 10
+
+
+def few_people_warning(people_a: int, people_b: int) -> str:
+    """The sentence that goes with a comparison of groups of fewer than ``FEW_PEOPLE`` people."""
+    words = (
+        f"A has {people_a} {'person' if people_a == 1 else 'people'} and B {people_b}: with fewer than "
+        f"{FEW_PEOPLE} people in a group, intervals are wide and p-values rough, so read them as a first look, "
+        "not as proof."
+    )
+    if min(people_a, people_b) >= 2 and stats.smallest_p(people_a, people_b) >= 0.05:
+        words += f" With {people_a} and {people_b} people no difference can reach p < 0.05, whatever its size."
+    return words
 
 
 def key_moments(rows: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
