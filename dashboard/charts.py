@@ -423,23 +423,27 @@ def states_export(records: list[dict], *, key: str) -> pd.DataFrame:
 
 def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:
     """Summary records (``fer_core.statistics.study.summary``) as a table for people: one row each, each emotion as a
-    percentage (or, with a baseline, a difference in percentage points) with its 95% interval."""
+    whole percentage (or, with a baseline, a difference in percentage points) with its 95% interval, short enough
+    that every column fits a 1400 px page (the CSV keeps the decimals)."""
     rows = []
     for r in records:
         values = r["delta" if delta else "shares"]
         row = {key: r.get(key) if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"}
-        row.update({"file": r["file"], "people": r["people"], "readings": r["readings"]})
+        row["file"] = r["file"]
+        if key != "person":  # one person a row: always 1
+            row["people"] = r["people"]
+        row["readings"] = r["readings"]
         for e in EMOTIONS:
             low, high = r["ci95"][e]
             v = values[e]
             if v is None:
                 row[e] = "no reading"
             elif delta:
-                ci = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None else ""
-                row[e] = f"{100 * v:+.1f} pp{ci}"
+                ci = f" [{100 * low:+.0f}, {100 * high:+.0f}]" if low is not None else ""
+                row[e] = f"{100 * v:+.0f} pp{ci}"
             else:
-                ci = f" [{100 * low:.1f}-{100 * high:.1f}]" if low is not None else ""
-                row[e] = f"{100 * v:.1f}%{ci}"
+                ci = f" [{100 * low:.0f}-{100 * high:.0f}]" if low is not None else ""
+                row[e] = f"{100 * v:.0f}%{ci}"
         s = r["satisfaction"]
         low, high = r["ci95"]["satisfaction"]
         row["satisfaction"] = (
@@ -563,6 +567,12 @@ def _shares_heatmap(df: pd.DataFrame, *, key: str, delta: bool, title: str, meas
 
 
 @_figure
+def weekly_ticks(fig):
+    """One tick a week (the Monday each week's point stands for), not one a day."""
+    fig.update_xaxes(dtick=7 * 24 * 3600 * 1000, tick0="2026-01-05", tickformat="%d %b %Y")
+    return fig
+
+
 def comparison_figure(table: pd.DataFrame, *, a: str, b: str):
     """The difference (a - b) of each emotion's share and of satisfaction, with 95% intervals."""
     d = table.assign(plus=table["high"] - table["difference"], minus=table["difference"] - table["low"])

@@ -138,6 +138,16 @@ def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str
     return _compare(_version(), kind, a, b, session_id, model, correct)
 
 
+@st.cache_data(max_entries=128, show_spinner=False)
+def _correction_available(version: tuple, kind: str, values: tuple, session_id: int | None, model: str):
+    return service.correction_available(kind, values, engine=get_engine(), session_id=session_id, model=model)
+
+
+def correction_available(kind: str, values, *, session_id: int | None = None, model: str = "ensemble"):
+    """(can the shares be corrected, the sentence that says so or why not) for these groups' population."""
+    return _correction_available(_version(), kind, tuple(values), session_id, model)
+
+
 @st.cache_data(max_entries=128, show_spinner="Comparing attention ...")
 def _compare_states(version: tuple, kind: str, a, b, session_id: int | None):
     return service.compare_states(kind, a, b, engine=get_engine(), session_id=session_id)

@@ -177,8 +177,15 @@ CORRECTION_HELP = (
 )
 
 
-def correction_switch(key: str) -> bool:
-    """The switch between shares corrected for the models' known confusions (the default) and the raw mean."""
+def correction_switch(key: str, available: tuple[bool, str] = (True, "")) -> bool:
+    """The switch between shares corrected for the models' known confusions (the default) and the raw mean;
+    ``available`` (``reads.correction_available``): where nothing can be corrected the switch is off and
+    greyed, and one sentence says why (no "on" switch beside a "not corrected" caption)."""
+    can, why = available
+    if not can:
+        st.toggle("Correct the shares for the models' known confusions", value=False, key=key, disabled=True)
+        st.caption(plain("Shares: " + why + "."))
+        return False
     return st.toggle(
         "Correct the shares for the models' known confusions",
         value=True,

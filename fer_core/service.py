@@ -23,6 +23,7 @@ from fer_core.runner import LocalRunner
 from fer_core.statistics.groups import (  # noqa: F401 (the pages, the CLI and the report call them here)
     compare_groups,
     compare_states,
+    correction_available,
     distribution,
     over_time,
     session_summary,

@@ -286,6 +286,18 @@ def test_baselines_give_differences_not_shares(analysed, capsys):
     assert rc == 1 and "more than 0" in err
 
 
+def test_moments_are_named_for_what_they_are():
+    import pandas as pd
+
+    gloomy = pd.DataFrame({"detection_id": range(8), "satisfaction": np.linspace(-0.9, -0.1, 8)})
+    names = study.key_moments(gloomy, n=3).set_index("detection_id")["moment"]
+    assert set(names) == {"least negative", "most negative"} and names[7] == "least negative"
+    mixed = gloomy.assign(satisfaction=np.linspace(-0.5, 0.5, 8))
+    assert set(study.key_moments(mixed, n=3)["moment"]) == {"most positive", "most negative"}
+    sunny = gloomy.assign(satisfaction=np.linspace(0.1, 0.9, 8))
+    assert set(study.key_moments(sunny, n=3)["moment"]) == {"most positive", "least positive"}
+
+
 def test_a_difference_is_significant_exactly_when_its_interval_leaves_out_zero():
     """The interval inverts the permutation test that gives p: the two never disagree, whatever the groups'
     sizes; 3 people against 3 cannot be told apart at 5% (20 splits), and the interval says so (no bound)."""

@@ -8,6 +8,7 @@ from fer_core.constants import EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS
 from fer_core.exports import to_csv
 from fer_core.models.registry import spec
 from fer_core.statistics import study
+from fer_core.wording import counted
 
 import charts
 import reads
@@ -38,7 +39,6 @@ kind = c1.radio("Compare", list(GROUPS), format_func=GROUPS.get, horizontal=True
 model = c2.radio(
     "Model", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get, horizontal=True
 )
-correct = correction_switch("correct-compare")
 within, options, label = None, [], str
 if kind == "sessions":
     options, label = list(sessions["id"]), dict(zip(sessions["id"], sessions["name"])).get
@@ -57,6 +57,7 @@ else:
     c1, c2 = st.columns(2)
     a = c1.selectbox("A", options, index=0, format_func=label, key=f"group-a-{kind}")
     b = c2.selectbox("B", options, index=1, format_func=label, key=f"group-b-{kind}")
+    correct = correction_switch("correct-compare", reads.correction_available(kind, [a, b], session_id=within))
     result = reads.compare_groups(kind, a, b, session_id=within, model=model, correct=correct) if a != b else None
     if a == b:
         st.info("Choose two different groups.")
@@ -169,7 +170,7 @@ if not acc["n"]:
     st.info("No reviewed face here yet: set the true expression of faces on the Review page.")
 else:
     st.caption(
-        f"{acc['n']} reviewed face(s) ({acc['not_a_face']} marked no face and {acc['unclear']} unclear are left "
+        f"{counted(acc['n'], 'reviewed face')} ({acc['not_a_face']} marked no face and {acc['unclear']} unclear are left "
         "out). 95% intervals: Wilson's score interval."
     )
     cards = {name: spec(name).card().get("publictest", {}).get("accuracy") for name in MODEL_NAMES}

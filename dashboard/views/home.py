@@ -5,6 +5,7 @@ import streamlit as st
 
 from fer_core.constants import MODEL_NAMES
 from fer_core.models.registry import spec
+from fer_core.wording import counted
 
 import charts
 import reads
@@ -23,12 +24,12 @@ if not totals["sessions"]:
     st.info("No sessions yet. Start by uploading a session's photos and videos.")
     st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
 else:
-    cols = st.columns(5)
+    cols = st.columns(4)
     cols[0].metric("Sessions", int(totals["sessions"]))
     cols[1].metric("Media files", int(totals["media"]))
     cols[2].metric("People seen", int(totals["people"]), help=PEOPLE_HELP)
     cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
-    cols[4].metric("Time span", f"{pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}")
+    st.caption(f"Recorded from {pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}.")
     weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person")
     if not weekly.empty:
         weekly = weekly[weekly["period"] >= weekly["period"].max() - pd.Timedelta(weeks=12)]
@@ -38,7 +39,11 @@ else:
             f"Satisfaction per week over the last 12 weeks (ensemble, per person; {plain(said)}). "
             + charts.SATISFACTION_HELP
         )
-        chart(charts.satisfaction_figure(sat, x="period", x_title="week"), sat, "satisfaction-per-week")
+        chart(
+            charts.weekly_ticks(charts.satisfaction_figure(sat, x="period", x_title="week")),
+            sat,
+            "satisfaction-per-week",
+        )
     st.subheader("Latest sessions")
     latest = reads.sessions_overview(limit=10)
     for r in latest.itertuples():
@@ -48,8 +53,8 @@ else:
             "views/session.py", label=plain(r.name), query_params={"session": int(r.id)}, icon=":material/movie:"
         )
         c2.caption(
-            f"{when:%Y-%m-%d} · {int(r.media)} file(s) · {int(r.people)} people seen · {int(r.faces)} face readings"
-            + (f" · {int(r.failed)} failed" if r.failed else "")
+            f"{when:%Y-%m-%d} · {counted(int(r.media), 'file')} · {counted(int(r.people), 'person')} seen · "
+            f"{counted(int(r.faces), 'face reading')}" + (f" · {int(r.failed)} failed" if r.failed else "")
         )
 
 st.subheader("Models in use")

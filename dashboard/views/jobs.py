@@ -4,6 +4,7 @@ import streamlit as st
 
 from fer_core import WeightsError, jobs, service, settings
 from fer_core.constants import JobStatus, Outcome
+from fer_core.wording import counted
 
 import reads
 from resources import get_analyzer, get_engine, get_runner
@@ -30,6 +31,7 @@ def job_table() -> None:
     if rows.empty:
         st.info("No jobs yet: files uploaded on the Upload page appear here.")
         return
+    rows = rows.fillna({"message": "", "worker": "", "error": ""})  # no "None" where nothing went wrong
     table(
         rows[
             [
@@ -71,12 +73,12 @@ if retryable:
             st.stop()
         reads.changed()
         if service.on_workers():
-            st.success(f"{len(ids)} job(s) sent to the workers again.")
+            st.success(f"{counted(len(ids), 'job')} sent to the workers again.")
         else:
             bar = st.progress(0.0, text="Starting...")
             results = jobs.wait(ids, engine=engine, on_progress=progress_of(bar))
             bar.progress(1.0, text="Done")
             bad = [r for r in results if r is not None and r.status == Outcome.FAILED]
             (st.warning if bad else st.success)(
-                f"{len(results) - len(bad)} of {len(results)} job(s) finished; {len(bad)} failed again."
+                f"{len(results) - len(bad)} of {counted(len(results), 'job')} finished; {len(bad)} failed again."
             )

@@ -5,6 +5,7 @@ import streamlit as st
 
 from fer_core import WeightsError, service
 from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
+from fer_core.wording import counted
 
 import charts
 import reads
@@ -50,7 +51,7 @@ if only == "not reviewed":
     faces = faces[faces["review"].isna()]
 elif only == "models disagree":
     faces = faces[faces["label_resnet50"] != faces["label_vgg16"]]
-st.caption(f"{len(faces)} face(s)")
+st.caption(counted(len(faces), "face"))
 
 
 def gallery(faces) -> None:
@@ -78,7 +79,7 @@ def gallery(faces) -> None:
                 st.error(plain(exc))
             else:
                 reads.changed()
-                st.success(f"{saved} review(s) saved.")
+                st.success(f"{counted(saved, 'review')} saved.")
 
 
 if faces.empty:
@@ -119,7 +120,7 @@ else:
             say(
                 plain(
                     f"{card['version']} ({card['chosen_because']}): {card['verdict']}. {card['n']} faces of "
-                    f"{card['participants']} people; not used until you choose it below."
+                    f"{counted(card['participants'], 'person')}; not used until you choose it below."
                 )
             )
     versions = reads.adapted_versions()

@@ -10,6 +10,7 @@ from fer_core.exports import to_csv
 from fer_core.report import session_report
 from fer_core.statistics import attention, study
 from fer_core.vision.pictures import labelled_photo
+from fer_core.wording import counted
 
 import charts
 import reads
@@ -111,8 +112,8 @@ def moment_buttons(moments: pd.DataFrame, *, key: str, columns: int = 6) -> None
                     args=(r.media_id, r.t_s, SECTION),
                     icon=":material/play_arrow:",
                 )
-            else:
-                cols[(i - start) % columns].caption(plain(label))
+            else:  # a photo has no time: say what it is instead of "0.0 s"
+                cols[(i - start) % columns].caption(plain(f"photo: {r.file}"))
 
 
 if section == "Overview":
@@ -211,7 +212,11 @@ elif section == "Videos":
             except ValueError as exc:
                 st.error(plain(exc))
     if len(here):
-        shown = here.assign(kind=here["end_s"].map(lambda e: "point" if pd.isna(e) else "segment"))
+        shown = here.assign(
+            kind=here["end_s"].map(lambda e: "point" if pd.isna(e) else "segment"),
+            start_s=here["start_s"].map("{:.1f}".format),
+            end_s=here["end_s"].map(lambda e: "" if pd.isna(e) else f"{e:.1f}"),  # a point has no end
+        )
         table(
             shown[["label", "kind", "start_s", "end_s"]].rename(columns={"start_s": "from (s)", "end_s": "until (s)"}),
             hide_index=True,
@@ -237,7 +242,7 @@ elif section == "Videos":
                 st.error(plain(f"{csv_file.name}: {exc}"))
             else:
                 reads.changed()
-                st.success(f"{result['imported']} marker(s) imported.")
+                st.success(f"{counted(result['imported'], 'marker')} imported.")
                 for problem in result["problems"]:
                     st.warning(plain(f"Not imported: {problem}"))
 
@@ -261,19 +266,21 @@ elif section == "Photos":
         faces = reads.face_predictions(media_id=int(p.id))
         where = cols[i % 2]
         if not p.stored_path:
-            where.caption(plain(f"{p.original_name}: {len(faces)} face(s); the photo itself was not kept."))
+            where.caption(plain(f"{p.original_name}: {counted(len(faces), 'face')}; the photo itself was not kept."))
             continue
         try:
             picture = labelled_photo(p.stored_path, photo_labels(faces, models), blur=blur)
         except (MediaError, OSError):
             where.caption(plain(f"{p.original_name}: the stored photo could not be read."))
             continue
-        where.image(picture, caption=plain(f"{p.original_name}: {len(faces)} face(s)"))
+        where.image(picture, caption=plain(f"{p.original_name}: {counted(len(faces), 'face')}"))
 
 elif section == "People":
-    correct = correction_switch(f"correct-{session_id}")
+    available = reads.correction_available("sessions", [session_id])
+    correct = correction_switch(f"correct-{session_id}", available)
     records = reads.summary(session_id, by="person", model=model, correct=correct)
-    say_correction(records)
+    if available[0]:  # otherwise the switch said it
+        say_correction(records)
     st.caption(
         "Each person seen: a face track in a video, a face in a photo. People given the same name are one person "
         "(that is how two tracks or two files are merged). Shares are the person's mean probability of each "
@@ -361,9 +368,11 @@ elif section == "Segments":
             f"Baseline: {base.describe()}, subtracted from each of their readings. The values are differences "
             "in percentage points (they can be negative), not shares."
         )
-    correct = correction_switch(f"correct-{session_id}") if not use_baseline else False
+    available = reads.correction_available("sessions", [session_id])
+    correct = correction_switch(f"correct-{session_id}", available) if not use_baseline else False
     records = reads.summary(session_id, by="segment", model=model, segment=segment, first_s=first_s, correct=correct)
-    say_correction(records)
+    if available[0] or use_baseline:  # otherwise the switch said it
+        say_correction(records)
     delta = use_baseline
     st.caption(
         "Per segment: the people in it, their readings, each emotion's share (the mean over people of each "
@@ -375,7 +384,7 @@ elif section == "Segments":
     fig = charts.shares_figure(records, key="segment", delta=delta, title="Emotions per segment")
     chart(fig, charts.summary_export(records, key="segment", delta=delta), "segments")
     if delta and records and records[0].get("left_out_without_baseline"):
-        st.caption(f"{records[0]['left_out_without_baseline']} person(s) without a baseline reading are left out.")
+        st.caption(f"{counted(records[0]['left_out_without_baseline'], 'person')} without a baseline reading left out.")
     st.markdown("**Strongest moments per segment**")
     rows = study.with_participants(reads.readings(session_id, model))
     for i, s in enumerate(segments.itertuples()):
@@ -409,6 +418,7 @@ else:  # Faces
             f"{what}_{m}": f"{charts.MODEL_LABELS[m]} {what}" for m in MODEL_NAMES for what in ("label", "confidence")
         }
         shown = dis.assign(**{c: dis[c].map("{:.0%}".format) for c in columns if c.startswith("confidence")})
+        shown["t_s"] = [f"{t:.1f}" if k == MediaKind.VIDEO else "photo" for t, k in zip(dis["t_s"], dis["kind"])]
         table(
             shown[["original_name", "t_s", *columns]].rename(
                 columns={"original_name": "file", "t_s": "time (s)", **columns}

@@ -9,6 +9,7 @@ import streamlit as st
 from fer_core import MediaError, WeightsError, cleanup, jobs, service
 from fer_core.constants import ENSEMBLE, IMAGE_EXTENSIONS, KEEP_CHOICES, MODEL_NAMES, VIDEO_EXTENSIONS, Keep, Outcome
 from fer_core.vision.pictures import labelled_photo
+from fer_core.wording import counted
 
 import reads
 import state
@@ -79,7 +80,7 @@ if submitted:
                 st.error(plain(f"The files are saved, but {started.error}. Send them again from the Jobs page."))
                 st.stop()
             if started.on_workers:
-                bar.progress(1.0, text=f"{len(started.job_ids)} file(s) queued for the analysis workers")
+                bar.progress(1.0, text=f"{counted(len(started.job_ids), 'file')} queued for the analysis workers")
                 st.page_link("views/jobs.py", label="Follow them on the Jobs page", icon=":material/work:")
                 st.stop()
             st.caption("The analysis goes on if you open another page; the Jobs page follows it.")
@@ -94,7 +95,7 @@ if submitted:
             table(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
             failed = outcome[outcome.status == Outcome.FAILED]
             if len(failed):
-                st.warning(f"{len(failed)} file(s) could not be analysed; the others were stored.")
+                st.warning(f"{counted(len(failed), 'file')} could not be analysed; the others were stored.")
             blur = get_analyzer().config.blur_faces
             for o, p in zip(results, paths):
                 if o.status == Outcome.FAILED or o.media_id is None or p.suffix.lower() not in IMAGE_EXTENSIONS:
@@ -105,5 +106,5 @@ if submitted:
                     picture = labelled_photo(p, labels, blur=blur)
                 except MediaError:
                     continue
-                st.image(picture, caption=plain(f"{o.file}: {len(faces)} face(s)"))
+                st.image(picture, caption=plain(f"{o.file}: {counted(len(faces), 'face')}"))
         st.page_link("views/session.py", label="Open the session's charts", icon=":material/movie:")

@@ -63,6 +63,14 @@ def group_sessions(kind: str, value, *, engine: Engine, session_id: int | None =
     return [int(session_id)]
 
 
+def correction_available(kind: str, values, *, engine: Engine, session_id: int | None = None, model="ensemble"):
+    """(whether the shares of these groups can be corrected, the sentence that says so or why not): a
+    correction needs enough reviewed faces of the groups' population (``corrections.corrector``)."""
+    sessions = {s for v in values for s in group_sessions(kind, v, engine=engine, session_id=session_id)}
+    fixer, words = corrections.corrector(engine, sessions, model, draws=0)
+    return fixer is not None, words
+
+
 def group_readings(kind: str, value, *, engine: Engine, session_id: int | None = None, model: str = "ensemble"):
     """The readings (with participants) of one group to compare: a session (``value`` its id), a tag (every
     session with it), the segments of ``session_id`` with the label ``value``, or the participant ``value``

@@ -282,10 +282,13 @@ def few_people_warning(people_a: int, people_b: int) -> str:
 
 
 def key_moments(rows: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The ``n`` most positive and ``n`` most negative readings (by satisfaction) of a group, with
-    ``moment`` = "positive" or "negative"."""
+    """The ``n`` most positive and ``n`` most negative readings (by satisfaction) of a group, with ``moment``
+    naming what each is: "most positive" / "most negative", or "least negative" / "least positive" when the
+    group's readings are all on one side (its best moment of a gloomy video is not a positive one)."""
     if rows.empty:
         return rows.assign(moment=pd.Series(dtype=str))
-    top = rows.nlargest(n, "satisfaction").assign(moment="positive")
-    low = rows.nsmallest(n, "satisfaction").assign(moment="negative")
+    top = rows.nlargest(n, "satisfaction")
+    top = top.assign(moment=np.where(top["satisfaction"] > 0, "most positive", "least negative"))
+    low = rows.nsmallest(n, "satisfaction")
+    low = low.assign(moment=np.where(low["satisfaction"] < 0, "most negative", "least positive"))
     return pd.concat([top, low[~low["detection_id"].isin(top["detection_id"])]]).reset_index(drop=True)
