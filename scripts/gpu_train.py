@@ -4,11 +4,15 @@ The device tool sends the working tree (64 MiB at most, the shipped weights incl
 for the call), runs one command (10 min at most) and returns at most 8 files of 16 MiB, 64 MiB
 together. The machine has JAX, NumPy and OpenCV but not Keras. Hence four steps:
 
-  pack     (here)   FER-2013 Training and PublicTest as JPEG bytes (q95: the source pixels are decoded
-                    JPEGs, so this moves them by about 0.05 grey levels) plus the wheels of Keras and the
-                    two packages it needs that the machine lacks, into .device/ (git-ignored)
+  pack     (here)   in two folders, each small enough to travel in one call: .device/fer/ holds FER-2013
+                    Training and PublicTest as JPEG bytes (q95: the source pixels are decoded JPEGs, so this
+                    moves them by about 0.05 grey levels), the FER+ votes and the wheels of Keras and the two
+                    packages it needs that the machine lacks; .device/wild/ the in-the-wild faces as training
+                    reads them: ExpW, SFEW (with its re-cropped full frames) and the 48x48 crops of RAF-DB and
+                    AffectNet (fer_core.lab.web_faces, validation parts included). Both git-ignored.
   run      (there)  install the wheels, unpack the faces, train the models side by side on the GPU until
-                    a deadline (`python -m fer_core train`, KERAS_BACKEND=jax), then `collect` the first
+                    a deadline (`python -m fer_core train` with the in-the-wild mix, KERAS_BACKEND=jax), then
+                    `collect` the first
   collect  (there)  one model's best.npz in parts of at most 16,000,000 bytes plus a tar of its log,
                     history and state, under $OUT: both models do not fit in one reply
   join     (here)   the fetched parts -> runs_gpu/MODEL/best.npz and its log, ready for `python -m fer_core card`
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -35,12 +40,47 @@ PART_BYTES = 16_000_000
 WORK = Path("/tmp/fer_gpu")
 
 
+# What the in-the-wild mix trains on, as `python -m fer_core train --mix` reads it (docs/training_log.md).
+MIX = "expw=2,sfew=2,rafdb=1,affectnet=1"
+FERPLUS_MIX = "0.7"
+CROPS = ("rafdb_crops48", "affectnet_crops48", "sfew_recrop")  # training's cached crops (runs/crops/)
+
+
 def pack(args) -> int:
-    (PACK / "data").mkdir(parents=True, exist_ok=True)
+    from fer_core.lab.training import load_wild_training, load_wild_validation
+
+    pack_dir = Path(args.pack_dir)
+    data = Path(args.data)
+    fer, wild = pack_dir / "fer" / "data", pack_dir / "wild" / "data"
+    fer.mkdir(parents=True, exist_ok=True)
+    wild.mkdir(parents=True, exist_ok=True)
     for name in ("fer2013_train", "fer2013_publictest"):
-        pack_faces(Path(args.data) / f"{name}.npz", PACK / "data" / f"{name}.jpg.npz", quality=args.quality)
-    wheel_dir = PACK / "wheels"
-    wheel_dir.mkdir(exist_ok=True)
+        pack_faces(data / f"{name}.npz", fer / f"{name}.jpg.npz", quality=args.quality)
+    shutil.copy(data / "ferplus_train.npz", fer / "ferplus_train.npz")
+    # the crops training caches (made here, with the product's detector, which the GPU machine lacks)
+    crops = Path(args.crops)
+    load_wild_training(data, {"sfew": 1, "rafdb": 1, "affectnet": 1}, seed=0, cache_dir=crops)
+    load_wild_validation(data, cache_dir=crops)
+    for name in ("expw_train", "expw_test", "sfew2_train", "sfew2_test"):
+        pack_faces(data / f"{name}.npz", wild / f"{name}.jpg.npz", quality=args.quality)
+    for name in CROPS:
+        pack_faces(crops / f"{name}.npz", wild / f"{name}.jpg.npz", quality=args.quality)
+    if not args.no_wheels:
+        download_wheels(pack_dir / "fer" / "wheels", args.python)
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    tree = sum((ROOT / p).stat().st_size for p in tracked.decode().split("\0") if p and (ROOT / p).is_file())
+    weights = sum(p.stat().st_size for p in (ROOT / "weights").glob("*.npz"))
+    for part in ("fer", "wild"):
+        packed = sum(f.stat().st_size for f in (pack_dir / part).rglob("*") if f.is_file())
+        print(
+            f"{pack_dir / part}: {packed / 2**20:.1f} MiB; with the tracked files but the weights "
+            f"{(packed + tree - weights) / 2**20:.1f} MiB of the 64 MiB a call may send"
+        )
+    return 0
+
+
+def download_wheels(wheel_dir: Path, python: str) -> None:
+    wheel_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             sys.executable,
@@ -51,7 +91,7 @@ def pack(args) -> int:
             "--no-deps",
             "--only-binary=:all:",
             "--python-version",
-            args.python,
+            python,
             "--implementation",
             "cp",
             "--platform",
@@ -66,45 +106,53 @@ def pack(args) -> int:
         ],
         check=True,
     )
-    packed = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    tree = sum((ROOT / p).stat().st_size for p in tracked.decode().split("\0") if p and (ROOT / p).is_file())
-    print(
-        f".device/: {packed / 2**20:.1f} MiB; tracked files on disk now: {tree / 2**20:.1f} MiB; "
-        f"together {(packed + tree) / 2**20:.1f} MiB of the 64 MiB a call may send"
-    )
-    return 0
 
 
 def pack_faces(src: Path, dst: Path, *, quality: int = 95) -> None:
-    """A FER-2013 .npz with its faces as JPEG bytes (`jpeg`, `ends`) and the arrays training needs."""
+    """A face .npz with its 48x48 faces (`x`) as JPEG bytes (`jpeg`, `ends`) and the per-face arrays training
+    needs (labels, csv rows, duplicate flags); not the large ones it does not (SFEW's full frames)."""
     import cv2
 
     d = np.load(src)
     blobs = [cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes() for img in d["x"]]
-    extra = {k: d[k] for k in ("row", "near_dup_in_train") if k in d.files}
+    keep = ("y", "row", "near_dup_in_train", "dup_conflict")
+    extra = {k: d[k] for k in keep if k in d.files and k != "y"}
     np.savez(
-        dst, jpeg=np.frombuffer(b"".join(blobs), np.uint8), ends=np.cumsum([len(b) for b in blobs]), y=d["y"], **extra
+        dst,
+        jpeg=np.frombuffer(b"".join(blobs), np.uint8),
+        ends=np.cumsum([len(b) for b in blobs]),
+        **({"y": d["y"]} if "y" in d.files else {}),
+        **extra,
     )
 
 
-def unpack_faces(src: Path, dst: Path) -> None:
-    """Every *.jpg.npz in `src` back to a FER-2013 .npz (x uint8 (N, 48, 48), y, ...) in `dst`."""
+def unpack_faces(src: Path, dst: Path, crops: Path | None = None) -> None:
+    """Every *.jpg.npz in `src` back to a face .npz (x uint8 (N, 48, 48), y, ...) in `dst` (training's cached
+    crops in `crops`); other .npz files are copied as they are."""
     import cv2
 
     dst.mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.glob("*.jpg.npz")):
+    for f in sorted(src.glob("*.npz")):
+        if not f.name.endswith(".jpg.npz"):
+            shutil.copy(f, dst / f.name)
+            continue
+        name = f.name.replace(".jpg.npz", "")
+        target = (crops if crops and name in CROPS else dst) / f"{name}.npz"
+        target.parent.mkdir(parents=True, exist_ok=True)
         d = dict(np.load(f))  # read each array once (an NpzFile re-reads on every access)
         jpeg, ends = d.pop("jpeg"), d.pop("ends")
         starts = np.concatenate([[0], ends[:-1]])
         x = np.stack([cv2.imdecode(jpeg[s:e], cv2.IMREAD_GRAYSCALE) for s, e in zip(starts, ends)])
-        np.savez(dst / f.name.replace(".jpg.npz", ".npz"), x=x, **d)
+        np.savez(target, x=x, **d)
 
 
 def run(args) -> int:
-    site = WORK / "site"
-    subprocess.run(
-        [
+    work, pack_dir = Path(args.work), Path(args.pack_dir)
+    site = work / "site"
+    wheels = sorted((pack_dir / "fer" / "wheels").glob("*.whl"))
+    if wheels:  # the GPU machine lacks Keras; a rehearsal here has it
+        subprocess.run(
+            [
             sys.executable,
             "-m",
             "pip",
@@ -113,16 +161,18 @@ def run(args) -> int:
             "--no-index",
             "--no-deps",
             "--no-compile",
-            "--target",
-            str(site),
-            *map(str, sorted((PACK / "wheels").glob("*.whl"))),
-        ],
-        check=True,
-    )
-    unpack_faces(PACK / "data", WORK / "data")
+                "--target",
+                str(site),
+                *map(str, wheels),
+            ],
+            check=True,
+        )
+    for part in ("fer", "wild"):
+        unpack_faces(pack_dir / part / "data", work / "data", crops=work / "runs" / "crops")
+    wild = (work / "data" / "expw_train.npz").exists()
     env = dict(
         os.environ,
-        KERAS_BACKEND="jax",
+        KERAS_BACKEND=args.backend,
         PYTHONPATH=f"{site}:{ROOT}",
         PYTHONUNBUFFERED="1",
         XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 / len(args.models):.2f}",
@@ -130,7 +180,7 @@ def run(args) -> int:
     procs = []
     for spec in args.models:
         model, _, size = spec.partition(":")
-        out = WORK / "runs"
+        out = work / "runs"
         cmd = [
             sys.executable,
             "-m",
@@ -139,7 +189,7 @@ def run(args) -> int:
             "--model",
             model,
             "--data",
-            str(WORK / "data"),
+            str(work / "data"),
             "--out",
             str(out),
             "--epochs",
@@ -157,6 +207,7 @@ def run(args) -> int:
             str(args.limit_train),
             "--limit-val",
             str(args.limit_val),
+            *(["--mix", MIX, "--ferplus-mix", FERPLUS_MIX, "--select", "mean", "--photometric"] if wild else []),
         ]
         (out / model).mkdir(parents=True, exist_ok=True)
         log = open(out / model / "train.log", "w")
@@ -167,7 +218,7 @@ def run(args) -> int:
         time.sleep(20)
         for model, _, _ in procs:  # the last epoch line of each, as progress
             lines = [
-                ln for ln in (WORK / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")
+                ln for ln in (work / "runs" / model / "train.log").read_text().splitlines() if ln.startswith("epoch ")
             ]
             print(f"{time.strftime('%H:%M:%S')} {model}: {lines[-1] if lines else 'starting'}", flush=True)
     for model, p, log in procs:
@@ -180,11 +231,11 @@ def run(args) -> int:
                 p.wait()
         log.close()
         print(f"{model}: exit {p.returncode}", flush=True)
-    return collect_model(args.models[0].partition(":")[0])
+    return collect_model(args.models[0].partition(":")[0], work)
 
 
-def collect_model(model: str) -> int:
-    split_run(WORK / "runs" / model, Path(os.environ.get("OUT", WORK / "out")))
+def collect_model(model: str, work: Path = WORK) -> int:
+    split_run(work / "runs" / model, Path(os.environ.get("OUT", work / "out")))
     print(f"{model}: best.npz and its run files are under $OUT", flush=True)
     return 0
 
@@ -238,6 +289,9 @@ def main() -> int:
     a.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     a.add_argument("--quality", type=int, default=95)
     a.add_argument("--python", default="3.12", help="the device's Python version (for the wheels)")
+    a.add_argument("--pack-dir", default=str(PACK))
+    a.add_argument("--crops", default="runs_wild/crops", help="training's crop cache (made here if missing)")
+    a.add_argument("--no-wheels", action="store_true", help="leave the Keras wheels out (a rehearsal here)")
     a.set_defaults(func=pack)
     r = sub.add_parser("run")
     r.add_argument("--models", nargs="+", default=["resnet50:96", "vgg16"], help="MODEL[:BACKBONE_SIZE] ...")
@@ -246,10 +300,14 @@ def main() -> int:
     r.add_argument("--minutes", type=float, default=8.0, help="stop training after this long")
     r.add_argument("--limit-train", type=int, default=0, help="only N training faces (a smoke test on the CPU)")
     r.add_argument("--limit-val", type=int, default=0)
+    r.add_argument("--backend", default="jax", help="Keras backend (tensorflow for a rehearsal on this machine)")
+    r.add_argument("--pack-dir", default=str(PACK))
+    r.add_argument("--work", default=str(WORK))
     r.set_defaults(func=run)
     c = sub.add_parser("collect")
     c.add_argument("--model", required=True)
-    c.set_defaults(func=lambda a: collect_model(a.model))
+    c.add_argument("--work", default=str(WORK))
+    c.set_defaults(func=lambda a: collect_model(a.model, Path(a.work)))
     j = sub.add_parser("join")
     j.add_argument("--files-at", required=True, help="the folder the device tool put the fetched files in")
     j.add_argument("--out", default="runs_gpu")

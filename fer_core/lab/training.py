@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from fer_core.constants import FACE_SIZE, MODELS, NUM_CLASSES
-from fer_core.lab.web_faces import WEB_FILES, load_web_faces, masked_targets
+from fer_core.lab.web_faces import WEB_FILES, has_web_crops, load_web_faces, masked_targets
 
 # FER+ vote columns -> FER-2013 class index (contempt, unknown, not-a-face dropped).
 FERPLUS_TO_FER = {0: 6, 1: 3, 2: 5, 3: 4, 4: 0, 5: 1, 6: 2}
@@ -133,11 +133,10 @@ def load_wild_validation(
     out = {}
     for name, (_, test_file) in WILD_SOURCES.items():
         path = Path(data_dir) / test_file
-        if not path.exists():
-            continue
         if name in WEB_FILES:
-            out[name] = load_web_faces(data_dir, name, "val", cache_dir=cache_dir)
-        else:
+            if path.exists() or has_web_crops(name, cache_dir):
+                out[name] = load_web_faces(data_dir, name, "val", cache_dir=cache_dir)
+        elif path.exists():
             d = np.load(path)
             out[name] = (d["x"], d["y"].astype(np.int64))
     return out
@@ -163,8 +162,9 @@ def load_wild_training(data_dir: str | Path, mix: dict, *, seed: int, cache_dir:
         if name == "expw":
             clean = ~d["dup_conflict"]
             x, y = x[clean], y[clean]
-        if name == "sfew":
-            x = np.concatenate([x, recrop_full_frames(d["x_full"], d["x"], cache_dir=cache_dir)])
+        if name == "sfew":  # (a packed copy for a GPU machine has no full frames, only their cached crops)
+            full = d["x_full"] if "x_full" in d.files else None
+            x = np.concatenate([x, recrop_full_frames(full, d["x"], cache_dir=cache_dir)])
             y = np.concatenate([y, y])
         reps = int(times) * [np.arange(len(x))]
         if times % 1:
@@ -180,7 +180,7 @@ def load_wild_training(data_dir: str | Path, mix: dict, *, seed: int, cache_dir:
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ts), np.concatenate(src)
 
 
-def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Path | None = None) -> np.ndarray:
+def recrop_full_frames(full: np.ndarray | None, fallback: np.ndarray, *, cache_dir: Path | None = None) -> np.ndarray:
     """Detect the face in each full frame and crop it as the product does; ``fallback`` where none is found.
 
     The result is cached in ``cache_dir`` so a resumed run trains on exactly the same crops.
@@ -188,6 +188,8 @@ def recrop_full_frames(full: np.ndarray, fallback: np.ndarray, *, cache_dir: Pat
     cache = cache_dir / "sfew_recrop.npz" if cache_dir else None
     if cache and cache.exists():
         return np.load(cache)["x"]
+    if full is None:
+        raise FileNotFoundError(f"no full SFEW frames and no cached crops of them in {cache_dir}")
     from fer_core.vision.crop import face_crop
     from fer_core.vision.detection import FaceDetector
 

@@ -55,6 +55,11 @@ def load_web_faces(data_dir: str | Path, source: str, part: str, *, cache_dir: P
     return x[keep], y[keep]
 
 
+def has_web_crops(source: str, cache_dir: Path | None) -> bool:
+    """Whether ``source``'s crops are cached (a GPU machine gets them packed, without the source file)."""
+    return bool(cache_dir) and (Path(cache_dir) / f"{source}_crops48.npz").exists()
+
+
 def _all_crops(data_dir: Path, source: str, cache_dir: Path | None):
     cache = Path(cache_dir) / f"{source}_crops48.npz" if cache_dir else None
     if cache and cache.exists():
