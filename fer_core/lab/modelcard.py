@@ -26,6 +26,7 @@ from fer_core.lab.training import (
     load_validation_data,
     load_wild_validation,
 )
+from fer_core.lab.web_faces import WEB_FILES
 from fer_core.models.metrics import expected_calibration_error, fit_temperature, metrics
 from fer_core.models.nets import EXPECTED_PARAMS, PREPROCESSING, preprocess
 from fer_core.models.registry import sha256
@@ -75,14 +76,16 @@ def write_card(
     if expected_calibration_error(yv, apply_temperature(raw, temperature)) >= expected_calibration_error(yv, raw):
         temperature = 1.0  # kept only where it lowers the calibration error
     probs = apply_temperature(raw, temperature)
-    wild = {}  # the in-the-wild test splits, scored as PublicTest is (same TTA and temperature)
-    for name, (xw, yw) in load_wild_validation(data_dir).items():
+    wild = {}  # the in-the-wild test splits and validation parts, scored as PublicTest is (same TTA, temperature)
+    crops = Path(run_dir).parent / "crops" if run_dir else None  # the run's own crops of RAF-DB and AffectNet
+    for name, (xw, yw) in load_wild_validation(data_dir, cache_dir=crops).items():
         if limit:
             xw, yw = xw[:limit], yw[:limit]
         pw = _probs(net, preprocess(xw))
         if tta:
             pw = (pw + _probs(net, preprocess(xw)[:, :, ::-1])) / 2
-        wild[Path(WILD_SOURCES[name][1]).stem] = metrics(yw, apply_temperature(pw, temperature))
+        key = f"{name}_val" if name in WEB_FILES else Path(WILD_SOURCES[name][1]).stem
+        wild[key] = metrics(yw, apply_temperature(pw, temperature))
 
     state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
     fp16_check = _float16_cost(model, run, x, yv, size)
