@@ -50,6 +50,7 @@ class AnalysisResult:
     face_count: int = 0
     thumbnails: list[bytes] = field(default_factory=list)  # JPEG per face, when asked for
     warnings: list[str] = field(default_factory=list)  # things the user should know, e.g. limits applied
+    no_face: str | None = None  # when no face was found: the likely cause and what to try
     brow_heights: dict = field(default_factory=dict, repr=False)  # per track, the brow heights seen so far
 
     def to_frame(self):
@@ -293,6 +294,8 @@ class Analyzer:
         )
         found, crops = self._detect(result, [Frame(0, 0.0, image)], tracker=None, thumbnails=thumbnails)
         self._classify_found(result, found, crops, on_faces=on_faces, heads=heads)
+        if not result.face_count:
+            result.no_face = self._why_no_face([image])
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.face_count} faces")
         return result
@@ -318,12 +321,17 @@ class Analyzer:
         )
         tracker = Tracker()
         last_t = [0.0]
+        looks: list[np.ndarray] = []  # a few frames to tell why, should no face be found
+        sampled = [0]
 
         def detected_chunks():
             chunk: list[Frame] = []
             for frame in sample_video(path, fps=self.config.fps, max_seconds=self.config.max_video_seconds):
                 chunk.append(frame)
                 last_t[0] = frame.t_s
+                sampled[0] += 1
+                if sampled[0] % 10 == 1 and len(looks) < 6 and not result.face_count:
+                    looks.append(frame.image)  # a fresh array per frame: kept as it is
                 if len(chunk) >= self.config.frames_per_batch:
                     yield self._detect(result, chunk, tracker=tracker, thumbnails=thumbnails), chunk[-1].t_s
                     chunk = []
@@ -337,6 +345,8 @@ class Analyzer:
                 on_progress(min(t_s / info.duration_s, 1.0), f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
         if not result.duration_s:  # the container did not say (or said the impossible): as far as it played
             result.duration_s = round(last_t[0], 3)
+        if not result.face_count:
+            result.no_face = self._why_no_face(looks)
         if on_progress:
             on_progress(1.0, f"{Path(path).name}: {result.frames_analyzed} frames, {result.face_count} faces")
         return result
@@ -356,6 +366,11 @@ class Analyzer:
         found, crops = self._detect(result, [frame], tracker=tracker, thumbnails=thumbnails)
         self._classify_found(result, found, crops, tta=self.config.video_tta, heads=heads)
         return result.faces[before:]
+
+    def _why_no_face(self, images: list[np.ndarray]) -> str:
+        from fer_core.vision.no_face import why_no_face
+
+        return why_no_face(images, min_face_px=self.config.min_face_px, det_min_score=self.config.det_min_score)
 
     def _detect(
         self, result: AnalysisResult, frames: list[Frame], *, tracker: Tracker | None, thumbnails: bool = False

@@ -53,6 +53,7 @@ class FileOutcome:
     people: int = 0  # people seen: face tracks in a video, faces in a photo
     error: str | None = None
     media_id: int | None = None
+    note: str | None = None  # e.g. why no face was found, and what to try
 
 
 @dataclass
@@ -67,7 +68,9 @@ class IngestSummary:
     def to_dict(self) -> dict:
         return {
             "session_id": self.session_id,
-            "files": [{k: v for k, v in asdict(f).items() if k != "media_id"} for f in self.files],
+            "files": [
+                {k: v for k, v in asdict(f).items() if k != "media_id" and (k != "note" or v)} for f in self.files
+            ],
         }
 
 
@@ -205,7 +208,14 @@ def analyse_and_store(
             written=written,
         )
         outcome = commit(
-            FileOutcome(name, Outcome.DONE, faces=faces, people=people_of(db, media_id=media.id), media_id=media.id)
+            FileOutcome(
+                name,
+                Outcome.DONE,
+                faces=faces,
+                people=people_of(db, media_id=media.id),
+                media_id=media.id,
+                note=result.no_face,
+            )
         )  # all rows at once
     except Exception:
         db.rollback()
@@ -297,6 +307,7 @@ def _save_result(
         frames_analyzed=result.frames_analyzed,
         stored_path=stored,
         status=Outcome.DONE,
+        error=result.no_face,  # the files table's "problem": why no face was found, and what to try
     )
     db.add(media)
     db.flush()

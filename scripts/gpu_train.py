@@ -153,14 +153,14 @@ def run(args) -> int:
     if wheels:  # the GPU machine lacks Keras; a rehearsal here has it
         subprocess.run(
             [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--no-deps",
-            "--no-compile",
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
                 "--target",
                 str(site),
                 *map(str, wheels),

@@ -1,8 +1,10 @@
 """Each shipped model's probabilities on the validation faces, kept beside the model cards for the share
-corrections (fer_core/statistics/quantify.py): FER-2013 PublicTest, ExpW test and SFEW test (48x48 crops, flip TTA as the
-product uses for photos).
+corrections (fer_core/statistics/quantify.py): FER-2013 PublicTest, ExpW test and SFEW test, and the held-out
+validation parts of RAF-DB and AffectNet where scripts/web_validation.py wrote them (48x48 crops, flip TTA as
+the product uses for photos).
 
-    python scripts/validation_probs.py [--data ../shared/data] [--out weights/validation_probs.npz]
+    python scripts/web_validation.py --out data/validation
+    python scripts/validation_probs.py [--data ../shared/data] [--web data/validation] [--out weights/validation_probs.npz]
 
 Writes ``y`` (true class), ``set`` (index into ``sets``), ``sets``, one float16 (N, 7) array per model and
 ``ensemble``, ``hash`` (each face's pixels' hash: an evaluation on these faces leaves them out of the
@@ -27,6 +29,7 @@ from fer_core.lab.evaluation import load_labelled  # noqa: E402
 from fer_core.statistics.quantify import face_hashes  # noqa: E402
 from fer_core.vision.crop import to_face_size  # noqa: E402
 
+WEB = ("rafdb", "affectnet")
 SETS = {"fer2013_publictest": "fer2013_publictest.npz", "expw_test": "expw_test.npz", "sfew_test": "sfew2_test.npz"}
 
 
@@ -34,12 +37,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", default=str(ROOT / "weights" / "validation_probs.npz"))
+    ap.add_argument("--web", default=str(ROOT / "data" / "validation"), help="rafdb_val.npz, affectnet_val.npz")
     args = ap.parse_args()
+    files = {name: Path(args.data) / file for name, file in SETS.items()}
+    files.update(
+        {f"{w}_val": Path(args.web) / f"{w}_val.npz" for w in WEB if (Path(args.web) / f"{w}_val.npz").exists()}
+    )
     analyzer = Analyzer(AnalyzerConfig.from_env())
     analyzer.load_models()
     ys, sets, probs, hashes = [], [], {}, []
-    for i, (name, file) in enumerate(SETS.items()):
-        x, y, _ = load_labelled(str(Path(args.data) / file))
+    for i, (name, file) in enumerate(files.items()):
+        x, y, _ = load_labelled(str(file))
         got = analyzer.classify(to_face_size(x))
         for model, p in got.items():
             probs.setdefault(model, []).append(p)
@@ -52,7 +60,7 @@ def main() -> None:
         args.out,
         y=np.concatenate(ys).astype(np.uint8),
         set=np.concatenate(sets).astype(np.uint8),
-        sets=np.array(list(SETS)),
+        sets=np.array(list(files)),
         versions=np.array(json.dumps(versions)),
         hash=np.concatenate(hashes),
         **{m: np.concatenate(p).astype(np.float16) for m, p in probs.items()},

@@ -188,3 +188,30 @@ def test_analysing_does_not_import_tensorflow(group_photo):
     out = subprocess.run([sys.executable, "-c", code, str(group_photo[0])], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[1:] == ["openvino", "False"]
+
+
+@needs_weights
+def test_a_file_without_a_face_says_why_and_what_to_try(faces, tmp_path):
+    """A dark photo, faces smaller than the smallest face analysed, and a photo with no face at all: each gets
+    no reading and a sentence with the likely cause. (The detector finds a frontal face even at 3% of full
+    brightness, so "dark" is said where nothing was found in a dark picture.)"""
+    import cv2
+
+    from conftest import background, paste
+
+    analyzer = Analyzer(AnalyzerConfig(min_face_px=120))
+    cv2.imwrite(str(tmp_path / "dark.jpg"), (background(600, 800, seed=3) * 0.12).astype(np.uint8))
+    small = background(600, 800, seed=4)
+    paste(small, faces[1], 300, 200, 70)
+    cv2.imwrite(str(tmp_path / "small.jpg"), small)
+    cv2.imwrite(str(tmp_path / "none.jpg"), background(600, 800, seed=5))
+    said = {}
+    for name in ("dark", "small", "none"):
+        result = analyzer.analyze_file(tmp_path / f"{name}.jpg")
+        assert result.face_count == 0, name
+        said[name] = result.no_face
+    assert "the picture is dark" in said["dark"]
+    assert "smaller than the smallest face analysed (120 px)" in said["small"] and "Smallest face" in said["small"]
+    assert "looks towards the camera" in said["none"]
+    found = Analyzer(AnalyzerConfig()).analyze_file(tmp_path / "small.jpg")
+    assert found.face_count == 1 and found.no_face is None  # the face was real: found at the default settings

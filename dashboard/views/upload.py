@@ -88,7 +88,13 @@ if submitted:
             bar.progress(1.0, text="Done")
             outcome = pd.DataFrame(
                 [
-                    {"file": o.file, "status": o.status, "people": o.people, "faces": o.faces, "error": o.error or ""}
+                    {
+                        "file": o.file,
+                        "status": o.status,
+                        "people": o.people,
+                        "faces": o.faces,
+                        "note": o.error or o.note or "",
+                    }
                     for o in results
                 ]
             )
