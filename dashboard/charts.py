@@ -292,24 +292,29 @@ def to_image(fig: go.Figure, fmt: str = "png") -> bytes:
 
 @_one_at_a_time
 def with_markers(fig, markers: pd.DataFrame):
-    """``fig`` (time in seconds on x) with the file's markers: a dashed line at each point, a shaded band over
-    each segment, labelled. Returns the figure."""
+    """``fig`` (time in seconds on x) with the file's markers: a dashed line at each point; each segment a
+    shaded band, alternately lighter and darker so that two segments that meet stay two, with a solid line
+    at its start, labelled. Returns the figure."""
+    segments = markers[markers["end_s"].notna()].sort_values("start_s") if len(markers) else markers
+    shade = {m.Index: ("#888", 0.16) if i % 2 == 0 else ("#4c78a8", 0.10) for i, m in enumerate(segments.itertuples())}
     for m in markers.itertuples():
         label = plotly_text(m.label)
         if pd.isna(m.end_s):
             fig.add_vline(x=m.start_s, line_dash="dash", line_color="#333", annotation_text=label, row="all", col="all")
         else:
+            colour, opacity = shade[m.Index]
             fig.add_vrect(
                 x0=m.start_s,
                 x1=m.end_s,
-                fillcolor="#888",
-                opacity=0.12,
+                fillcolor=colour,
+                opacity=opacity,
                 line_width=0,
                 annotation_text=label,
                 annotation_position="top left",
                 row="all",
                 col="all",
             )
+            fig.add_vline(x=m.start_s, line_width=1, line_color="#777", row="all", col="all")
     return fig
 
 
@@ -450,7 +455,14 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
             "no reading" if s is None else f"{s:+.2f}" + (f" [{low:+.2f}, {high:+.2f}]" if low is not None else "")
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    if key == "segment" and table["file"].nunique() == 1:
+        table = table.drop(columns="file")  # one video: the segment's times say where it is
+    if key == "person" and all(str(f) in str(p) for f, p in zip(table["file"], table["person"])):
+        table = table.drop(columns="file")  # unnamed people's labels name their file already
+    return table
 
 
 def summary_export(records: list[dict], *, key: str, delta: bool = False) -> pd.DataFrame:

@@ -100,3 +100,17 @@ def test_many_people_are_drawn_as_a_heat_map_with_their_intervals():
     low, high = _people(24)[0]["ci95"]["angry"]
     assert f"{low:.0%} to {high:.0%}" in cell  # every cell says its interval
     assert many.layout.height >= 24 * 30  # a readable row per person
+
+
+def test_adjacent_segments_stay_two_on_the_timeline():
+    import plotly.graph_objects as go
+
+    markers = pd.DataFrame(
+        {"label": ["intro", "product", "logo"], "start_s": [0.0, 7.0, 10.0], "end_s": [7.0, 14.0, np.nan]}
+    )
+    fig = charts.with_markers(go.Figure(go.Scatter(x=[0, 14], y=[0, 1])), markers)
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    lines = sorted(s.x0 for s in fig.layout.shapes if s.type == "line")
+    assert len(bands) == 2 and bands[0].fillcolor != bands[1].fillcolor  # two shades where they meet
+    assert lines == [0.0, 7.0, 10.0]  # a line at each segment's start, and the point marker
+    assert [a.text for a in fig.layout.annotations] == ["intro", "product", "logo"]

@@ -122,7 +122,11 @@ def units(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None) -> dict:
+FLOOR = np.array([0.0] * len(EMOTIONS) + [-1.0])  # per measure of MEASURES: the emotions' shares, satisfaction
+CEILING = np.ones(len(EMOTIONS) + 1)
+
+
+def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None, bounded: bool = True) -> dict:
     """A group's participants, readings, value per measure (mean over participants of their mean) and
     95% interval of each. With ``fixer`` (a ``quantify.Corrector``) and at least ``quantify.MIN_READINGS``
     readings, the values and intervals are the shares corrected for the models' known confusions (intervals
@@ -133,6 +137,8 @@ def estimate(rows: pd.DataFrame, *, seed: int = 0, fixer=None) -> dict:
     value = means.mean().to_numpy() if len(means) else np.full(len(MEASURES), np.nan)
     u = units(rows)
     _, low, high = stats.mean_ci(u, seed=seed, blocks=len(means) == 1) if len(rows) else (None, value, value)
+    if len(rows) and bounded:  # a share lies in [0, 1], satisfaction in [-1, 1]: so do their intervals (t can overrun)
+        low, high = np.clip(low, FLOOR, CEILING), np.clip(high, FLOOR, CEILING)
     raw = {"value": dict(zip(MEASURES, value)), "low": dict(zip(MEASURES, low)), "high": dict(zip(MEASURES, high))}
     out = {"people": int(len(means)), "readings": int(len(rows)), **raw, "raw": raw, "corrected": False}
     if fixer is not None and len(rows) >= quantify.MIN_READINGS:
@@ -197,7 +203,7 @@ def summary(
     out = []
 
     def record(part: pd.DataFrame) -> dict:
-        r = _record(estimate(part, seed=seed, fixer=fixer), delta=delta)
+        r = _record(estimate(part, seed=seed, fixer=fixer, bounded=not delta), delta=delta)
         states = _states(part, seed)
         return {**r, "states": states} if states is not None else r
 
