@@ -80,7 +80,9 @@ def gather(engine: Engine, session_id: int) -> dict:
     pictures = [service.face_picture(r, blur=blur, size=96) for r in moments.itertuples()]
     agreement = queries.model_agreement(engine, session_id=session_id)
     reviewed = queries.reviewed_faces(engine, session_id=session_id)
+    segments = service.session_summary(session_id, by="segment", engine=engine, model=ENSEMBLE) if len(ens) else []
     return {
+        "segments": segments,
         "details": details,
         "media": media,
         "people": int(ens["participant"].nunique()) if len(ens) else 0,
@@ -209,13 +211,47 @@ def _accuracy_rows(d: dict) -> list[list[str]]:
     ]
 
 
+def _segment_rows(d: dict) -> list[list[str]]:
+    """Per segment (ensemble): where it is, people, readings, each emotion's share with its interval, satisfaction."""
+    rows = []
+    for r in d["segments"]:
+        row = [f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s, {r['file']})", str(r["people"]), str(r["readings"])]
+        for m in (*EMOTIONS, "satisfaction"):
+            v = r["shares"][m] if m != "satisfaction" else r["satisfaction"]
+            lo, hi = r["ci95"][m]
+            if v is None:
+                row.append("no reading")
+            elif m == "satisfaction":
+                row.append(f"{v:+.2f}" + ("" if lo is None else f"\n[{lo:+.2f}, {hi:+.2f}]"))
+            else:
+                row.append(f"{100 * v:.0f}%" + ("" if lo is None else f"\n[{100 * lo:.0f}-{100 * hi:.0f}]"))
+        rows.append(row)
+    return rows
+
+
+SEGMENT_HEADER = ["segment", "people", "readings", *EMOTIONS, "satisfaction"]
+
+
+def _moment_caption(r) -> str:
+    """ "most positive +0.98: Anna, at 12.5 s in interview.mp4" (the file once; a photo has no time)."""
+    where = "" if str(r.file) in str(r.participant) else f" in {r.file}"
+    when = f", at {r.t_s:.1f} s" if r.kind == MediaKind.VIDEO else ", a photo"
+    return f"{r.moment} {r.satisfaction:+.2f}: {r.participant}{when}{where}"
+
+
+def _made_by(d: dict) -> str:
+    """The report's header line, in words; the exact versions go in a footnote (``_versions_text``)."""
+    models = " and ".join(DISPLAY_NAMES[m] for m in MODEL_NAMES)
+    return f"Made on {d['made_at']} from the readings of {models} and their ensemble (versions at the end)."
+
+
 def _versions_text(d: dict) -> str:
     return "; ".join(f"{DISPLAY_NAMES.get(m, m)} {', '.join(v)}" for m, v in d["versions"].items()) or "none"
 
 
 METHOD = (
     "Shares: each person's mean probability of each emotion over their readings, averaged over people, with "
-    "a 95% interval by bootstrap over people (one person: over blocks of 2 s of readings). Satisfaction: "
+    "a 95% interval by bootstrap over people (one person: over blocks of their consecutive readings). Satisfaction: "
     "P(happy) + P(surprise) - P(angry) - P(disgust) - P(fear) - P(sad), from -1 to +1."
 )
 
@@ -293,6 +329,32 @@ def pdf_font_for(text: str, fonts: PdfFonts) -> str:
     return fonts.regular
 
 
+def _pdf_shares_drawing(d: dict, width: float, font: str) -> list:
+    """The ensemble's share of each emotion as bars with their 95% intervals (a reportlab drawing)."""
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
+    from reportlab.lib import colors
+
+    est = d["shares"].get(ENSEMBLE)
+    if est is None:
+        return []
+    bar, gap, left = 9, 4, 60
+    h = len(EMOTIONS) * (bar + gap) + 6
+    drawing = Drawing(width, h)
+    scale = (width - left - 40) / 1.0
+    for i, e in enumerate(EMOTIONS):
+        y = h - (i + 1) * (bar + gap)
+        v, lo, hi = est["value"][e], est["low"][e], est["high"][e]
+        drawing.add(String(left - 4, y + 2, e, fontSize=7, fontName=font, textAnchor="end"))
+        drawing.add(Rect(left, y, scale * v, bar, fillColor=colors.HexColor(EMOTION_COLORS[e]), strokeColor=None))
+        if np.isfinite(lo) and np.isfinite(hi):
+            drawing.add(Line(left + scale * lo, y + bar / 2, left + scale * hi, y + bar / 2, strokeWidth=0.8))
+            for x in (lo, hi):
+                drawing.add(Line(left + scale * x, y + 2, left + scale * x, y + bar - 2, strokeWidth=0.8))
+        right = max(v, hi) if np.isfinite(hi) else v
+        drawing.add(String(left + scale * right + 3, y + 2, f"{100 * v:.0f}%", fontSize=7, fontName=font))
+    return [drawing]
+
+
 def to_pdf(d: dict) -> bytes:
     from reportlab.graphics.charts.lineplots import LinePlot
     from reportlab.graphics.shapes import Drawing, Line, Rect, String
@@ -345,7 +407,7 @@ def to_pdf(d: dict) -> bytes:
 
     story = [
         Paragraph(f"Session report: {esc(name)}", styles["Title"]),
-        Paragraph(f"Made {esc(d['made_at'])}. Model versions: {esc(_versions_text(d))}.", small),
+        Paragraph(esc(_made_by(d)), small),
         Spacer(1, 4 * mm),
         grid([[k, Paragraph(esc(v), small)] for k, v in _facts(d)], [40 * mm, width - 40 * mm], header=False),
         Spacer(1, 4 * mm),
@@ -353,11 +415,24 @@ def to_pdf(d: dict) -> bytes:
         grid(
             [["model", *EMOTIONS, "satisfaction"], *_share_rows(d)], [26 * mm] + [(width - 48 * mm) / 7] * 7 + [22 * mm]
         ),
+        *_pdf_shares_drawing(d, width, regular),
         Paragraph(esc(f"These shares are {d['correction']}. {METHOD}"), small),
         Spacer(1, 3 * mm),
         Paragraph("Agreement of the models", styles["Heading2"]),
         Paragraph(esc(_agreement_text(d)), body),
     ]
+    if d["segments"]:
+        story += [
+            Paragraph("Per segment (ensemble)", styles["Heading2"]),
+            grid(
+                [
+                    [Paragraph(esc(c).replace("\n", "<br/>"), cell) for c in row]
+                    for row in [SEGMENT_HEADER, *_segment_rows(d)]
+                ],
+                [34 * mm, 12 * mm, 13 * mm] + [(width - 81 * mm) / 7] * 7 + [22 * mm],
+            ),
+            Paragraph(esc(d["segments"][0].get("correction", "") + "."), small),
+        ]
     if d.get("attention"):
         story += [
             Paragraph("Attention: head, eyes, mouth and brows", styles["Heading2"]),
@@ -412,9 +487,7 @@ def to_pdf(d: dict) -> bytes:
                 PILImage.fromarray(pic).save(png, format="PNG")
                 png.seek(0)
                 cells.append(Image(png, width=24 * mm, height=24 * mm))
-            captions.append(
-                Paragraph(esc(f"{r.moment} {r.satisfaction:+.2f}, {r.file} at {r.t_s:.1f} s, {r.participant}"), small)
-            )
+            captions.append(Paragraph(esc(_moment_caption(r)), small))
         cols = 6
         rows = []
         for i in range(0, len(cells), cols):
@@ -428,6 +501,7 @@ def to_pdf(d: dict) -> bytes:
         story.append(Paragraph("Accuracy on reviewed faces", styles["Heading2"]))
         story.append(grid([["model", "accuracy", "95% interval"], *acc_rows], [50 * mm, 40 * mm, 50 * mm]))
         story.append(Paragraph(esc(f"{acc['n']} reviewed faces; Wilson's interval."), small))
+    story += [Spacer(1, 4 * mm), Paragraph(esc(f"Model versions: {_versions_text(d)}."), small)]
 
     def footer(canvas, doc_):
         canvas.saveState()
@@ -442,6 +516,79 @@ def to_pdf(d: dict) -> bytes:
 
 
 # --- HTML ---------------------------------------------------------------------------------------------------
+
+
+def _cell(text: str, esc) -> str:
+    """A table cell's lines, each kept whole (an interval "[40-60]" never breaks at its dash)."""
+    return "<br>".join(f"<span class='nw'>{esc(line)}</span>" if line.startswith("[") else esc(line)
+                       for line in str(text).split("\n"))  # fmt: skip
+
+
+def _svg_shares(d: dict) -> str:
+    """The ensemble's share of each emotion as bars with their 95% intervals (an inline SVG chart)."""
+    est = d["shares"].get(ENSEMBLE)
+    if est is None:
+        return ""
+    w, h, left, top, bar = 520, 190, 70, 10, 18
+    scale = (w - left - 20) / 1.0
+    out = [f"<svg role='img' aria-label='Emotion shares with 95% intervals' width='{w}' height='{h}' "
+           "xmlns='http://www.w3.org/2000/svg' font-size='10' font-family='sans-serif'>"]  # fmt: skip
+    for i, e in enumerate(EMOTIONS):
+        y = top + i * (bar + 6)
+        v, lo, hi = est["value"][e], est["low"][e], est["high"][e]
+        out.append(f"<text x='{left - 6}' y='{y + 13}' text-anchor='end'>{e}</text>")
+        out.append(f"<rect x='{left}' y='{y}' width='{scale * v:.1f}' height='{bar}' fill='{EMOTION_COLORS[e]}'/>")
+        if np.isfinite(lo) and np.isfinite(hi):
+            x0, x1, mid = left + scale * lo, left + scale * hi, y + bar / 2
+            out.append(f"<line x1='{x0:.1f}' x2='{x1:.1f}' y1='{mid}' y2='{mid}' stroke='#222'/>")
+            out += [
+                f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{y + 4}' y2='{y + bar - 4}' stroke='#222'/>" for x in (x0, x1)
+            ]
+        out.append(
+            f"<text x='{left + scale * max(v, hi if np.isfinite(hi) else v) + 4:.1f}' y='{y + 13}'>{100 * v:.0f}%</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _svg_timeline(tl: dict, esc) -> str:
+    """Satisfaction over a video (an inline SVG line chart) with its segments (alternately shaded bands) and
+    point markers (dashed lines), labelled."""
+    w, h, left, top, bottom = 680, 170, 34, 16, 22
+    ends = [float(x) for x in tl["segments"]["end_s"].dropna()]
+    x_max = max([*tl["t_s"], *ends, 0.0]) + BIN_S
+    plot_w, plot_h = w - left - 10, h - top - bottom
+
+    def x_of(t):
+        return left + plot_w * t / x_max
+
+    def y_of(v):
+        return top + plot_h * (1 - (v + 1) / 2)
+
+    out = [f"<svg role='img' aria-label='Satisfaction over the video' width='{w}' height='{h}' "
+           "xmlns='http://www.w3.org/2000/svg' font-size='9' font-family='sans-serif'>"]  # fmt: skip
+    segs = tl["segments"].sort_values("start_s")
+    for i, seg in enumerate(segs[segs["end_s"].notna()].itertuples()):
+        fill = "#888888" if i % 2 == 0 else "#4c78a8"
+        out.append(f"<rect x='{x_of(seg.start_s):.1f}' y='{top}' width='{x_of(seg.end_s) - x_of(seg.start_s):.1f}' "
+                   f"height='{plot_h}' fill='{fill}' fill-opacity='0.15'/>")  # fmt: skip
+        out.append(f"<line x1='{x_of(seg.start_s):.1f}' x2='{x_of(seg.start_s):.1f}' y1='{top}' y2='{top + plot_h}' "
+                   "stroke='#777'/>")  # fmt: skip
+        out.append(f"<text x='{x_of(seg.start_s) + 2:.1f}' y='{top - 4}'>{esc(str(seg.label)[:30])}</text>")
+    for seg in segs[segs["end_s"].isna()].itertuples():
+        x = x_of(seg.start_s)
+        out.append(
+            f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top}' y2='{top + plot_h}' stroke='#333' stroke-dasharray='3,2'/>"
+        )
+        out.append(f"<text x='{x + 2:.1f}' y='{top + 10}'>{esc(str(seg.label)[:30])}</text>")
+    for v in (-1, 0, 1):
+        out.append(f"<line x1='{left}' x2='{left + plot_w}' y1='{y_of(v):.1f}' y2='{y_of(v):.1f}' stroke='#ccc'/>")
+        out.append(f"<text x='{left - 4}' y='{y_of(v) + 3:.1f}' text-anchor='end'>{v:+d}</text>")
+    points = " ".join(f"{x_of(t):.1f},{y_of(v):.1f}" for t, v in zip(tl["t_s"], tl["satisfaction"]))
+    out.append(f"<polyline points='{points}' fill='none' stroke='#1f77b4' stroke-width='1.5'/>")
+    out.append(f"<text x='{left + plot_w / 2:.0f}' y='{h - 4}' text-anchor='middle'>time in video (s), 0 to "
+               f"{x_max:g}</text></svg>")  # fmt: skip
+    return "".join(out)
 
 
 def to_html(d: dict) -> bytes:
@@ -463,23 +610,31 @@ def to_html(d: dict) -> bytes:
         "overflow-wrap:anywhere}"
         "table{border-collapse:collapse;width:100%;margin:4px 0 10px}td,th{border:1px solid #bbb;padding:3px 5px;"
         "font-size:9pt;vertical-align:top}th{background:#eee}.small{font-size:8.5pt;color:#555}"
-        ".bar{display:inline-block;height:10px}.moments img{width:96px;height:96px}"
+        ".bar{display:inline-block;height:10px}.moments img{width:96px;height:96px}.nw{white-space:nowrap}"
+        ".moments{table-layout:fixed}"  # equal columns: a caption breaks between words, not inside them
         "@page{size:A4;margin:15mm}@media print{h2{break-after:avoid}table{break-inside:avoid}}",
         "</style></head><body>",
         f"<h1>Session report: {esc(name)}</h1>",
-        f"<p class='small'>Made {esc(d['made_at'])}. Model versions: {esc(_versions_text(d))}.</p>",
+        f"<p class='small'>{esc(_made_by(d))}</p>",
         "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _facts(d)) + "</table>",
         "<h2>Emotion shares per model</h2><table><tr><th>model</th>"
         + "".join(f"<th style='border-bottom:3px solid {EMOTION_COLORS[e]}'>{e}</th>" for e in EMOTIONS)
         + "<th>satisfaction</th></tr>",
     ]
     for row in _share_rows(d):
-        parts.append("<tr>" + "".join(f"<td>{esc(c).replace(chr(10), '<br>')}</td>" for c in row) + "</tr>")
+        parts.append("<tr>" + "".join(f"<td>{_cell(c, esc)}</td>" for c in row) + "</tr>")
     parts += [
         "</table>",
+        _svg_shares(d),
         f"<p class='small'>{esc(shares_note)}</p>",
-        f"<h2>Agreement of the models</h2><p>{esc(_agreement_text(d))}</p>",
     ]
+    if d["segments"]:
+        parts.append("<h2>Per segment (ensemble)</h2><table><tr>")
+        parts.append("".join(f"<th>{esc(h)}</th>" for h in SEGMENT_HEADER) + "</tr>")
+        for row in _segment_rows(d):
+            parts.append("<tr>" + "".join(f"<td>{_cell(c, esc)}</td>" for c in row) + "</tr>")
+        parts.append(f"</table><p class='small'>{esc(d['segments'][0].get('correction', ''))}.</p>")
+    parts.append(f"<h2>Agreement of the models</h2><p>{esc(_agreement_text(d))}</p>")
     if d.get("attention"):
         parts.append("<h2>Attention: head, eyes, mouth and brows</h2><table><tr>")
         parts.append("".join(f"<th>{esc(h)}</th>" for h in ATTENTION_HEADER) + "</tr>")
@@ -487,16 +642,8 @@ def to_html(d: dict) -> bytes:
             parts.append("<tr>" + "".join(f"<td>{esc(c).replace(chr(10), '<br>')}</td>" for c in row) + "</tr>")
         parts.append(f"</table><p class='small'>{esc(ATTENTION_NOTE)}</p>")
     for tl in d["timelines"]:
-        parts.append(f"<h2>Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)</h2><table>")
-        parts.append("<tr><th>from (s)</th><th>satisfaction</th><th>segments and markers</th></tr>")
-        for t, s in zip(tl["t_s"], tl["satisfaction"]):
-            here = tl["segments"][
-                (tl["segments"].start_s < t + BIN_S) & (tl["segments"].end_s.fillna(tl["segments"].start_s) >= t)
-            ]
-            colour = "#2ca02c" if s >= 0 else "#d62728"
-            bar = f"<span class='bar' style='width:{abs(s) * 60:.0f}px;background:{colour}'></span>"
-            parts.append(f"<tr><td>{t:g}</td><td>{s:+.2f} {bar}</td><td>{esc(', '.join(here['label']))}</td></tr>")
-        parts.append("</table>")
+        parts.append(f"<h2>Satisfaction over {esc(tl['file'])} (ensemble, {BIN_S:g} s bins)</h2>")
+        parts.append(_svg_timeline(tl, esc))
     if len(d["moments"]):
         parts.append("<h2>Key moments (ensemble satisfaction per face)</h2><table class='moments'><tr>")
         for r, pic in zip(d["moments"].itertuples(), d["pictures"]):
@@ -505,8 +652,7 @@ def to_html(d: dict) -> bytes:
                 png = io.BytesIO()
                 PILImage.fromarray(pic).save(png, format="PNG")
                 img = f"<img alt='face' src='data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}'><br>"
-            caption = f"{r.moment} {r.satisfaction:+.2f}, {r.file} at {r.t_s:.1f} s, {r.participant}"
-            parts.append(f"<td>{img}<span class='small'>{esc(caption)}</span></td>")
+            parts.append(f"<td>{img}<span class='small'>{esc(_moment_caption(r))}</span></td>")
         parts.append("</tr></table>")
         if d["blurred"]:
             parts.append("<p class='small'>Faces are pixelated (FER_BLUR_FACES is set on this server).</p>")
@@ -517,5 +663,6 @@ def to_html(d: dict) -> bytes:
         )
         parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in acc_rows]
         parts.append(f"</table><p class='small'>{d['accuracy']['n']} reviewed faces; Wilson's interval.</p>")
+    parts.append(f"<p class='small'>Model versions: {esc(_versions_text(d))}.</p>")
     parts.append("</body></html>")
     return "\n".join(parts).encode()

@@ -439,6 +439,7 @@ def test_the_report_names_the_session_models_and_date_stays_in_its_margins_and_p
         text = " ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
         assert "panel" in text and today in text
         assert all(v in text for vs in versions.values() for v in vs) and "ResNet50" in text
+        assert "Per segment" in text and "intro" in text and "product" in text  # each segment, with intervals
         margin = round(18 / 25.4 * 72) - 4  # 18 mm, in points (1 px each at scale 1), less a little
         images = []
         for i in range(len(doc)):
@@ -456,6 +457,14 @@ def test_the_report_names_the_session_models_and_date_stays_in_its_margins_and_p
     rc, _, _ = _cli(url, "report", "--session", "panel", "--format", "html", "--out", str(html_out), capsys=capsys)
     page = html_out.read_text()
     assert rc == 0 and "Session report: panel" in page and today in page and page.count("<img") >= 2
+    assert "<h2>Per segment (ensemble)</h2>" in page and "<bdi>intro (" in page and "<bdi>product (" in page
+    assert page.count("<svg") >= 2  # the shares with their intervals, and the video's timeline with its markers
+    header = page.split("<p class='small'>", 1)[1].split("</p>", 1)[0]
+    assert "ResNet50 and VGG16" in header and not any(v in header for vs in versions.values() for v in vs)
+    import re
+
+    for caption in re.findall(r"<td><img[^>]*><br><span class='small'>(.*?)</span></td>", page):
+        assert caption.count(CLIP) <= 1, caption  # the file named once
 
 
 @needs_weights

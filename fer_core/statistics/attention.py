@@ -101,6 +101,8 @@ def estimate(rows: pd.DataFrame, *, seed: int = 0) -> dict:
             out[m] = {"value": None, "ci95": [None, None]}
             continue
         value, low, high = stats.mean_ci(units[:, None], seed=seed, blocks=rows["participant"].nunique() == 1)
+        top = 180.0 if m == "head_turn" else 1.0  # degrees, else a share or an opening of 0 to 1
+        low, high = np.clip(low, 0.0, top), np.clip(high, 0.0, top)  # Student's t can overrun the range
         out[m] = {"value": _r(value[0]), "ci95": [_r(low[0]), _r(high[0])]}
     seen = blinks(rows)
     out["blinks_per_min"] = None if seen is None else round(seen[0] / seen[1], 2)
