@@ -60,7 +60,7 @@ def pack(args) -> int:
     # the crops training caches (made here, with the product's detector, which the GPU machine lacks)
     crops = Path(args.crops)
     load_wild_training(data, {"sfew": 1, "rafdb": 1, "affectnet": 1}, seed=0, cache_dir=crops)
-    load_wild_validation(data, cache_dir=crops)
+    load_wild_validation(data, cache_dir=crops, web=True)
     for name in ("expw_train", "expw_test", "sfew2_train", "sfew2_test"):
         pack_faces(data / f"{name}.npz", wild / f"{name}.jpg.npz", quality=args.quality)
     for name in CROPS:

@@ -127,14 +127,17 @@ WILD_SOURCES = {
 
 
 def load_wild_validation(
-    data_dir: str | Path, *, cache_dir: Path | None = None
+    data_dir: str | Path, *, cache_dir: Path | None = None, web: bool | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{source: (x, y)} of the in-the-wild test splits (and web validation parts) present in ``data_dir``."""
+    """{source: (x, y)} of the in-the-wild test splits present in ``data_dir``, and the RAF-DB and AffectNet
+    validation parts where ``web`` (default: where their crops are cached already; cutting AffectNet's faces
+    takes minutes, worth it for a run that trains on them, not for one that does not)."""
     out = {}
     for name, (_, test_file) in WILD_SOURCES.items():
         path = Path(data_dir) / test_file
         if name in WEB_FILES:
-            if path.exists() or has_web_crops(name, cache_dir):
+            wanted = has_web_crops(name, cache_dir) if web is None else web
+            if wanted and (path.exists() or has_web_crops(name, cache_dir)):
                 out[name] = load_web_faces(data_dir, name, "val", cache_dir=cache_dir)
         elif path.exists():
             d = np.load(path)
@@ -380,7 +383,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> dict:
     x, targets, labels = load_training_data(cfg.data_dir, ferplus_mix=cfg.ferplus_mix)
     xv, yv = load_validation_data(cfg.data_dir)
     crops_cache = Path(cfg.out_dir) / "crops"  # shared by the models of one run folder
-    wild_val = load_wild_validation(cfg.data_dir, cache_dir=crops_cache)
+    wild_val = load_wild_validation(cfg.data_dir, cache_dir=crops_cache, web=bool(set(cfg.mix) & set(WEB_FILES)))
     if cfg.mix:
         xw, yw, tw, _ = load_wild_training(cfg.data_dir, cfg.mix, seed=cfg.seed, cache_dir=crops_cache)
         x, labels = np.concatenate([x, xw]), np.concatenate([labels, yw])
