@@ -138,7 +138,7 @@ def test_tiny_training_mixes_in_the_wild_faces_and_scores_every_validation_set(t
                 epochs=1,
                 limit_train=32,
                 limit_val=32,
-                mix={"affectnet": 1},
+                mix={"affectnet_v2": 1},
             )
         )
 
