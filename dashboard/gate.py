@@ -159,22 +159,12 @@ def _watched(receive, login_id: str, client: str):
                 return message
             now = time.monotonic()
             if now - checked["at"] > RECHECK_S:
-                checked.update(at=now, active=await run_in_threadpool(_active, login_id))
+                checked.update(at=now, active=await run_in_threadpool(logins().active, login_id))
             if checked["active"] or _kind_of(frame) in AFTER_LOGOUT:
                 return message
             log.warning("dropped a %s message of a login that has ended (%s)", _kind_of(frame), client)
 
     return guarded_receive
-
-
-def _active(login_id: str) -> bool:
-    from sqlalchemy import select
-
-    from fer_core.storage.orm import LoginSession
-
-    with _engine().connect() as db:
-        ended = db.execute(select(LoginSession.ended_at).where(LoginSession.id == login_id)).first()
-    return ended is not None and ended.ended_at is None
 
 
 def _kind_of(frame: bytes) -> str | None:

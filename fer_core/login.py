@@ -185,6 +185,12 @@ class Logins:
             db.execute(update(LoginSession).where(LoginSession.id == login_id).values(seen_at=now))
             return "active"
 
+    def active(self, login_id: str) -> bool:
+        """Whether the login has not ended (without marking it as used: the gate asks this on every message)."""
+        with self.engine.connect() as db:
+            row = db.execute(select(LoginSession.ended_at).where(LoginSession.id == login_id)).first()
+        return row is not None and row.ended_at is None
+
     def end(self, login_id: str, reason: str = "logged out") -> None:
         with self.engine.begin() as db:
             db.execute(
