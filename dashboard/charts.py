@@ -434,6 +434,8 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
     for r in records:
         values = r["delta" if delta else "shares"]
         row = {key: r.get(key) if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"}
+        if r.get("role"):
+            row["role"] = r["role"]
         row["file"] = r["file"]
         if key != "person":  # one person a row: always 1
             row["people"] = r["people"]

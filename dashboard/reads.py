@@ -114,28 +114,55 @@ def markers(session_id: int) -> pd.DataFrame:
 
 @st.cache_data(max_entries=256, show_spinner="Computing the intervals ...")
 def _summary(
-    version: tuple, session_id: int, by: str, model: str, segment: str | None, first_s: float | None, correct: bool
+    version: tuple,
+    session_id: int,
+    by: str,
+    model: str,
+    segment: str | None,
+    first_s: float | None,
+    correct: bool,
+    everyone: bool,
 ):
     baseline = Baseline(segment=segment, first_s=first_s) if segment is not None or first_s is not None else None
     return service.session_summary(
-        session_id, by=by, engine=get_engine(), model=model, baseline=baseline, correct=correct
+        session_id, by=by, engine=get_engine(), model=model, baseline=baseline, correct=correct, everyone=everyone
     )
 
 
 def summary(
-    session_id: int, *, by: str, model: str = "ensemble", segment=None, first_s=None, correct: bool = True
+    session_id: int,
+    *,
+    by: str,
+    model: str = "ensemble",
+    segment=None,
+    first_s=None,
+    correct: bool = True,
+    everyone: bool = False,
 ) -> list[dict]:
     """``service.session_summary``, bootstrapped once per change of the data."""
-    return _summary(_version(), session_id, by, model, segment, first_s, correct)
+    return _summary(_version(), session_id, by, model, segment, first_s, correct, everyone)
+
+
+def people_roles(session_id: int) -> list[dict]:
+    return _people_roles(_version(), session_id)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _people_roles(version: tuple, session_id: int) -> list[dict]:
+    return service.people_roles(session_id, engine=get_engine())
 
 
 @st.cache_data(max_entries=128, show_spinner="Comparing the groups ...")
-def _compare(version: tuple, kind: str, a, b, session_id: int | None, model: str, correct: bool):
-    return service.compare_groups(kind, a, b, engine=get_engine(), session_id=session_id, model=model, correct=correct)
+def _compare(version: tuple, kind: str, a, b, session_id: int | None, model: str, correct: bool, everyone: bool):
+    return service.compare_groups(
+        kind, a, b, engine=get_engine(), session_id=session_id, model=model, correct=correct, everyone=everyone
+    )
 
 
-def compare_groups(kind: str, a, b, *, session_id: int | None = None, model: str = "ensemble", correct=True):
-    return _compare(_version(), kind, a, b, session_id, model, correct)
+def compare_groups(
+    kind: str, a, b, *, session_id: int | None = None, model: str = "ensemble", correct=True, everyone=False
+):
+    return _compare(_version(), kind, a, b, session_id, model, correct, everyone)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

@@ -11,6 +11,7 @@ from fer_core import MediaError, service
 from fer_core.constants import MODEL_NAMES
 from fer_core.exports import neutralise_formulas, to_csv
 from fer_core.storage.store import media_store
+from fer_core.wording import counted
 
 import charts
 import reads
@@ -191,6 +192,30 @@ def correction_switch(key: str, available: tuple[bool, str] = (True, "")) -> boo
         value=True,
         key=key,
         help=CORRECTION_HELP,
+    )
+
+
+COUNTS_HELP = (
+    "Participants: the people the session is about (by default the session's participant, the most-present "
+    "person of each video; set roles under People). Everyone: also interviewers and bystanders. People marked "
+    "excluded (a face on a poster or a screen) count nowhere."
+)
+
+
+def everyone_switch(key: str) -> bool:
+    """Whether the headline counts everyone seen instead of the participants only (the default)."""
+    return st.toggle("Count everyone seen, not only the participants", value=False, key=key, help=COUNTS_HELP)
+
+
+def say_counts(record: dict, *, everyone: bool, others: int) -> None:
+    """One sentence: whom the numbers rest on."""
+    who = "everyone seen but the excluded" if everyone else "participants only"
+    rest = "" if everyone or not others else f"; {counted(others, 'other person', 'other people')} seen left out"
+    st.caption(
+        plain(
+            f"Counts {who}: {counted(record['people'], 'person', 'people')}, "
+            f"{counted(record['readings'], 'reading')}{rest}."
+        )
     )
 
 

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from fer_core import settings
-from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, REVIEW_LABELS, JobStatus, Keep
+from fer_core.access import ACCOUNT_ROLES
+from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, REVIEW_LABELS, ROLES, JobStatus, Keep
 
 # A CPU without bfloat16 instructions emulates it about 20 times slower than float32 (docs/training_log.md).
 
@@ -207,7 +208,11 @@ def cmd_ingest(args) -> int:
         keep=args.keep,
     )
     if jobs.broker_url():  # queue workers do the analysis
+        from fer_core import access, audit
+
+        access.require("upload")
         session_id, job_ids = jobs.submit(args.files, engine=engine, **details)
+        audit.record(engine, "upload", session_id=session_id, detail={"files": [Path(f).name for f in args.files]})
         service.dispatch(job_ids, engine=engine)
         if args.no_wait:
             print(json.dumps({"session_id": session_id, "jobs": job_ids}))
@@ -271,9 +276,13 @@ def cmd_jobs(args) -> int:
     engine = make_engine()
     upgrade(engine)
     if args.retry:
+        from fer_core import access, audit
+
+        access.require("analyse")
         queued = jobs.retry(args.retry, engine=engine)
         if queued:
             service.dispatch(queued, engine=engine)
+            audit.record(engine, "analyse again", detail={"jobs": queued})
         print(json.dumps({"queued_again": queued}))
         return 0 if len(queued) == len(args.retry) else 1
     table = jobs_overview(engine, status=args.status, limit=args.limit)
@@ -345,10 +354,21 @@ def cmd_summary(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     records = service.session_summary(
-        session_id, by=args.by, engine=engine, model=args.model, baseline=baseline, correct=not args.raw
+        session_id,
+        by=args.by,
+        engine=engine,
+        model=args.model,
+        baseline=baseline,
+        correct=not args.raw,
+        everyone=args.everyone,
     )
+    counts = "everyone" if args.everyone or args.by == "person" else "participants"
+    if args.by == "session" and not records:
+        records = [{"people": 0, "readings": 0, "shares": {}, "ci95": {}}]
     for record in records:
-        print(json.dumps(record, ensure_ascii=False))
+        print(json.dumps({"session": args.session, "counts": counts, **record}, ensure_ascii=False))
+    if counts == "participants" and not any(r["readings"] for r in records):
+        print("note: no participant in this session has a reading: add --everyone, or set roles", file=sys.stderr)
     return 0
 
 
@@ -365,9 +385,12 @@ def cmd_compare(args) -> int:
         if ids[-1] is None:
             print(f"error: no session named {name!r}", file=sys.stderr)
             return 1
-    table = service.compare_groups("sessions", ids[0], ids[1], engine=engine, model=args.model, correct=not args.raw)
+    table = service.compare_groups(
+        "sessions", ids[0], ids[1], engine=engine, model=args.model, correct=not args.raw, everyone=args.everyone
+    )
     if table is None:
-        print("error: one of the two sessions has no reading", file=sys.stderr)
+        who = "reading" if args.everyone else "participant's reading (add --everyone to count everyone seen)"
+        print(f"error: one of the two sessions has no {who}", file=sys.stderr)
         return 1
     for row in table.itertuples():
         bound = [None if v != v or abs(v) == float("inf") else round(float(v), 6) for v in (row.low, row.high)]
@@ -379,6 +402,7 @@ def cmd_compare(args) -> int:
             "ci95": bound,  # [null, null]: no interval (too few people for any difference to be rejected)
             "p": None if row.p != row.p else round(float(row.p), 6),
             "people": [table.attrs["people_a"], table.attrs["people_b"]],
+            "counts": table.attrs["counts"],
             "shares": table.attrs.get("correction"),
         }
         print(json.dumps(record, ensure_ascii=False))
@@ -427,7 +451,7 @@ def cmd_review(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from fer_core.report import session_report
+    from fer_core import service
     from fer_core.storage.db import make_engine, upgrade
 
     engine = make_engine()
@@ -436,7 +460,7 @@ def cmd_report(args) -> int:
     if session_id is None:
         print(f"error: no session named {args.session!r}", file=sys.stderr)
         return 1
-    data = session_report(engine, session_id, fmt=args.format)
+    data = service.report(session_id, engine=engine, fmt=args.format)
     try:
         Path(args.out).write_bytes(data)
     except OSError as exc:
@@ -551,6 +575,131 @@ def _mix_arg(text: str | None) -> dict:
     return out
 
 
+def _read_password(prompt: str = "Password: ") -> str | None:
+    """A new password: asked twice on a terminal, else the first line of standard input; None (said) if bad."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return None
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users(args) -> int:
+    from fer_core import access, accounts, audit
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    access.require("users")
+    if args.users_command == "list":
+        for account in accounts.listing(engine):
+            print(json.dumps(account, ensure_ascii=False))
+        return 0
+    try:
+        if args.users_command in ("add", "password"):
+            password = _read_password()
+            if password is None:
+                return 1
+            if args.users_command == "add":
+                accounts.add(engine, args.name, args.role, password)
+            else:
+                accounts.set_password(engine, args.name, password)
+        elif args.users_command == "set-role":
+            accounts.set_role(engine, args.name, args.role)
+        else:
+            accounts.remove(engine, args.name)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    role = getattr(args, "role", None)
+    audit.record(engine, f"account {args.users_command}", target=args.name, detail={"role": role} if role else None)
+    print(json.dumps({"account": args.name, "done": args.users_command, **({"role": role} if role else {})}))
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from datetime import datetime
+
+    from fer_core import access, audit
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    access.require("audit")
+    session_id = None
+    if args.session:
+        session_id = _session_id(engine, args.session)
+        if session_id is None:
+            print(f"error: no session named {args.session!r}", file=sys.stderr)
+            return 1
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        print(f"error: --since must be an ISO date or date-time; received {args.since!r}", file=sys.stderr)
+        return 2
+    for event in audit.events(
+        engine, who=args.who, action=args.action, session_id=session_id, since=since, limit=args.limit
+    ):
+        print(json.dumps(event, ensure_ascii=False))
+    return 0
+
+
+def cmd_erase(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    try:
+        receipt = service.erase_participant(args.participant, engine=engine)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(receipt, ensure_ascii=False))
+    if not receipt["people"]:
+        print(f"note: no person labelled {args.participant!r} was found; nothing but text mentions", file=sys.stderr)
+    return 0
+
+
+EVERYONE_HELP = "count everyone seen (but excluded people), not only the participants"
+
+
+def cmd_people(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    session_id = _session_id(engine, args.session)
+    if session_id is None:
+        print(f"error: no session named {args.session!r}", file=sys.stderr)
+        return 1
+    people = service.people_roles(session_id, engine=engine)
+    if args.people_command == "list":
+        for p in people:
+            print(json.dumps(p, ensure_ascii=False))
+        return 0
+    chosen = [
+        (p["media_id"], p["person"])
+        for p in people
+        if (args.name is not None and p["name"] == args.name) or [p["media_id"], p["person"]] == args.person
+    ]
+    if not chosen:
+        print("error: no such person in this session (see `people list`)", file=sys.stderr)
+        return 1
+    try:
+        service.set_roles(chosen, None if args.role == "default" else args.role, engine=engine)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"people": len(chosen), "role": args.role}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -630,10 +779,11 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("file", help="the CSV file")
     mi.set_defaults(func=cmd_markers)
     su = sub.add_parser(
-        "summary", help="a session's emotion shares with 95%% intervals, by person, segment or file (JSON lines)"
+        "summary",
+        help="a session's emotion shares with 95%% intervals, as a whole or by person, segment or file (JSON lines)",
     )
     su.add_argument("--session", required=True)
-    su.add_argument("--by", choices=("person", "segment", "file"), default="person")
+    su.add_argument("--by", choices=("session", "person", "segment", "file"), default="person")
     su.add_argument("--model", choices=OPINIONS, default="ensemble")
     base = su.add_mutually_exclusive_group()
     base.add_argument("--baseline", metavar="SEGMENT_LABEL", help="subtract each person's mean in these segments")
@@ -643,6 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument(
         "--raw", action="store_true", help="the raw mean probabilities, not corrected for the models' confusions"
     )
+    su.add_argument("--everyone", action="store_true", help=EVERYONE_HELP)
     su.set_defaults(func=cmd_summary)
     co = sub.add_parser(
         "compare", help="two sessions' emotion shares and satisfaction compared, as on the Compare page (JSON lines)"
@@ -652,7 +803,43 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument(
         "--raw", action="store_true", help="the raw mean probabilities, not corrected for the models' confusions"
     )
+    co.add_argument("--everyone", action="store_true", help=EVERYONE_HELP)
     co.set_defaults(func=cmd_compare)
+    pe = sub.add_parser("people", help="the people seen in a session and their roles: participant, other, excluded")
+    pe_sub = pe.add_subparsers(dest="people_command", required=True)
+    pl = pe_sub.add_parser("list", help="one JSON line per person seen: file, media_id, person, name, role, readings")
+    pl.add_argument("--session", required=True)
+    ps = pe_sub.add_parser("set-role", help="set people's role (by name, or by file id and person as `list` shows)")
+    ps.add_argument("--session", required=True)
+    ps.add_argument("--role", required=True, choices=(*ROLES, "default"), help="default: the role the rules give")
+    who = ps.add_mutually_exclusive_group(required=True)
+    who.add_argument("--name", help="every person of the session with this name")
+    who.add_argument("--person", nargs=2, type=int, metavar=("MEDIA_ID", "PERSON"))
+    pe.set_defaults(func=cmd_people)
+    us = sub.add_parser("users", help="personal accounts with roles (admin, researcher, viewer)")
+    us_sub = us.add_subparsers(dest="users_command", required=True)
+    ua = us_sub.add_parser("add", help="a new account; its password from standard input (asked twice on a terminal)")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
+    us_sub.add_parser("list", help="the accounts as JSON lines")
+    ur = us_sub.add_parser("set-role", help="change an account's role")
+    ur.add_argument("name")
+    ur.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
+    up = us_sub.add_parser("password", help="set an account's password (from standard input)")
+    up.add_argument("name")
+    ux = us_sub.add_parser("remove", help="remove an account (its past actions stay in the audit trail)")
+    ux.add_argument("name")
+    us.set_defaults(func=cmd_users)
+    au = sub.add_parser("audit", help="the audit trail as JSON lines: at, who, role, action, session, target")
+    au.add_argument("--who")
+    au.add_argument("--action")
+    au.add_argument("--session", help="a session's name")
+    au.add_argument("--since", help="ISO date or date-time (UTC)")
+    au.add_argument("--limit", type=int, default=None, help="the newest N events only")
+    au.set_defaults(func=cmd_audit)
+    er = sub.add_parser("erase", help="erase a participant everywhere, on request; prints a JSON receipt")
+    er.add_argument("--participant", required=True, metavar="LABEL", help="the participant's label (name)")
+    er.set_defaults(func=cmd_erase)
     rv = sub.add_parser("review", help="the true expression of faces, and the models' accuracy on them")
     rv_sub = rv.add_subparsers(dest="review_command", required=True)
     rs = rv_sub.add_parser("set", help="set a face's true expression")
@@ -768,14 +955,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _split_as(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The account of a global ``--as NAME`` (anywhere on the line) and the rest of the arguments."""
+    rest, name, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--as" and i + 1 < len(argv):
+            name, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--as="):
+            name = argv[i][5:]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return name, rest
+
+
+def _act_as(name: str) -> bool:
+    from fer_core import access, accounts
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    role = accounts.role_of(engine, name)
+    if role is None:
+        print(f"error: no account named {name!r} (see `users list`)", file=sys.stderr)
+        return False
+    access.act_as(access.Actor(name=name, role=role, client="command line"))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     settings.mask_logs()
+    account, argv = _split_as(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    from fer_core.access import NotAllowed
     from fer_core.storage.db import DatabaseUnusable
 
     try:
+        if account is not None and not _act_as(account):
+            return 2
         return args.func(args)
     except DatabaseUnusable as exc:  # one message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except NotAllowed as exc:  # checked before anything changed
+        print(f"error: {exc}", file=sys.stderr)
+        return 4

@@ -28,6 +28,11 @@ POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
 # What a reviewer can say a face shows: an emotion, or that it is no face or cannot be told.
 NOT_A_FACE, UNCLEAR = "not_a_face", "unclear"
 REVIEW_LABELS: tuple[str, ...] = (*EMOTIONS, NOT_A_FACE, UNCLEAR)
+
+# Who a person seen is to the study: headlines count participants unless asked for everyone; excluded people
+# (a face on a poster or a screen) count nowhere.
+PARTICIPANT, OTHER, EXCLUDED = "participant", "other", "excluded"
+ROLES: tuple[str, ...] = (PARTICIPANT, OTHER, EXCLUDED)
 # One colour per emotion, on every page, picture and export.
 EMOTION_COLORS = {
     "angry": "#d62728",

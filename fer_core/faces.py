@@ -3,6 +3,7 @@ thumbnails to show (pixelated where asked) and the 48x48 grayscale crops the mod
 
 from __future__ import annotations
 
+from fer_core import access
 from fer_core.storage.store import MediaStore, face_key, media_store, store_for
 from fer_core.vision.media import MediaError
 from fer_core.vision.pictures import classifier_crop, face_thumbnail
@@ -29,7 +30,10 @@ def reviewed_crops(reviewed, *, store: MediaStore | None = None) -> list:
 
 def face_picture(row, *, blur: bool, store: MediaStore | None = None, size: int = 128):
     """An RGB thumbnail of one face (a row with session_id, detection_id, stored_path, kind, t_s, x, y, w, h),
-    from the kept media or the kept face picture, pixelated if ``blur``; None when nothing of it was kept."""
+    from the kept media or the kept face picture, pixelated if ``blur``; None when nothing of it was kept, or
+    when the acting account may not see faces (``access.can_see_faces``)."""
+    if not access.can_see_faces():
+        return None
     store = store or media_store()
     box = (int(row.x), int(row.y), int(row.w), int(row.h))
     try:

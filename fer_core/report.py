@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from fer_core import review, service
+from fer_core import faces, review
 from fer_core.config import AnalyzerConfig
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind
-from fer_core.statistics import corrections, study
+from fer_core.statistics import corrections, groups, roles, study
 from fer_core.storage import queries
 from fer_core.storage.repository import clean_text
 
@@ -49,7 +49,7 @@ def gather(engine: Engine, session_id: int) -> dict:
     correction = "raw mean probabilities"
     reviewed = corrections.population_reviews(engine, session_id)  # read once for the three opinions
     for model in OPINIONS:
-        rows = study.with_participants(queries.readings(engine, session_id=session_id, model=model))
+        rows = study.with_participants(roles.counted(queries.readings(engine, session_id=session_id, model=model)))
         rows_by_model[model] = rows
         fixer, words = corrections.corrector(engine, session_id, model, reviewed=reviewed)
         shares[model] = study.estimate(rows, fixer=fixer) if len(rows) else None
@@ -77,15 +77,16 @@ def gather(engine: Engine, session_id: int) -> dict:
         .assign(session_id=session_id)
     )
     blur = AnalyzerConfig.from_env().blur_faces
-    pictures = [service.face_picture(r, blur=blur, size=96) for r in moments.itertuples()]
+    pictures = [faces.face_picture(r, blur=blur, size=96) for r in moments.itertuples()]
     agreement = queries.model_agreement(engine, session_id=session_id)
     reviewed = queries.reviewed_faces(engine, session_id=session_id)
-    segments = service.session_summary(session_id, by="segment", engine=engine, model=ENSEMBLE) if len(ens) else []
+    segments = groups.session_summary(session_id, by="segment", engine=engine, model=ENSEMBLE) if len(ens) else []
     return {
         "segments": segments,
         "details": details,
         "media": media,
         "people": int(ens["participant"].nunique()) if len(ens) else 0,
+        "others": _others(engine, session_id),
         "readings": int(len(ens)),
         "shares": shares,
         "correction": correction,
@@ -99,6 +100,14 @@ def gather(engine: Engine, session_id: int) -> dict:
         "made_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "blurred": blur,
     }
+
+
+def _others(engine: Engine, session_id: int) -> int:
+    """How many people seen are not counted as participants (bystanders, interviewers), excluded ones aside."""
+    rows = roles.with_roles(queries.readings(engine, session_id=session_id))
+    if rows.empty:
+        return 0
+    return int(rows[rows["role"] == "other"][["media_id", "person"]].drop_duplicates().shape[0])
 
 
 def session_report(engine: Engine, session_id: int, *, fmt: str = "pdf") -> bytes:
@@ -120,8 +129,8 @@ def _facts(d: dict) -> list[tuple[str, str]]:
         ("Tags", ", ".join(det.get("tags") or []) or "none"),
         ("Consent recorded", "yes" if det.get("consent") else "no"),
         ("Files", str(int((d["media"]["status"] == "done").sum()))),
-        ("People seen", str(d["people"])),
-        ("Face readings", str(d["readings"])),
+        ("Participants counted", f"{d['people']} (others seen: {d['others']}; people marked excluded count nowhere)"),
+        ("Face readings counted", str(d["readings"])),
         ("Notes", det.get("notes") or ""),
     ]
 
@@ -157,7 +166,7 @@ def _attention(engine: Engine, session_id: int, ens: pd.DataFrame) -> list[list[
     rows = attention.with_measures(groups.with_states(engine, session_id, ens))
     if rows["yaw"].notna().sum() == 0:
         return []
-    out = [_attention_row("everyone", attention.estimate(rows))]
+    out = [_attention_row("all participants", attention.estimate(rows))]
     for name, part in list(rows.groupby("participant", sort=False))[:MAX_PEOPLE_IN_REPORT]:
         out.append(_attention_row(str(name), attention.estimate(part)))
     return out

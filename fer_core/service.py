@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from fer_core import jobs, live, pipeline, settings
+from fer_core import access, audit, jobs, live, pipeline, settings
+from fer_core.access import NotAllowed  # noqa: F401 (the pages and the CLI catch it)
 from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
-from fer_core.faces import face_picture, reviewed_crops  # noqa: F401 (the pages and the report call them here)
+from fer_core.faces import face_picture, reviewed_crops  # noqa: F401 (the pages call them here)
 from fer_core.pipeline import FileOutcome, IngestSummary, ProgressFn, SessionGone  # noqa: F401 (the pages catch it)
 from fer_core.runner import LocalRunner
 from fer_core.statistics.groups import (  # noqa: F401 (the pages, the CLI and the report call them here)
@@ -31,7 +32,7 @@ from fer_core.statistics.groups import (  # noqa: F401 (the pages, the CLI and t
 )
 from fer_core.storage import repository
 from fer_core.storage.db import session_factory
-from fer_core.storage.store import MediaStore, media_store
+from fer_core.storage.store import MediaStore, forget_playable, media_store, playable_dir  # noqa: F401
 
 
 def ingest(
@@ -62,6 +63,7 @@ def ingest(
     name) when ``files`` are temporary copies.  ``on_progress(fraction, message)``
     reports overall progress.
     """
+    access.require("upload")
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}; received {keep!r}")
     store = store or media_store(media_root)
@@ -80,6 +82,7 @@ def ingest(
         keep=keep,
         display_names=names,
     )
+    audit.record(engine, "upload", session_id=session_id, detail={"files": names, "keep": keep})
     summary = IngestSummary(session_id=session_id)
     n = len(job_ids)
     for i, (job_id, name) in enumerate(zip(job_ids, names)):
@@ -122,10 +125,13 @@ def start(
     the queue's workers, else on ``runner``; follow them with ``jobs.wait``.
 
     Without a broker, missing weights raise ``WeightsError`` before anything is stored."""
+    access.require("upload")
     queue = on_workers()
     if not queue:
         analyzer.load_models()
     session_id, job_ids = jobs.submit(files, engine=engine, store=store, **details)
+    names = details.get("display_names") or [Path(f).name for f in files]
+    audit.record(engine, "upload", session_id=session_id, detail={"files": list(names), "keep": details.get("keep")})
     try:
         dispatch(job_ids, engine=engine, runner=runner)
     except Exception as exc:  # the jobs are stored: "Retry" on the Jobs page sends them again
@@ -142,6 +148,7 @@ def start_live(
     ``LiveRecording``'s ``to_image`` and ``wrap``, for a camera's own frame type.
 
     ``WeightsError`` when the models' weights are missing; ValueError, in words, for a blank session name."""
+    access.require("upload")
     if not (repository.clean_text(destination.session_name) or "").strip():
         raise ValueError("Give the session a name.")
     if destination.keep not in KEEP_CHOICES:
@@ -182,6 +189,7 @@ def save_live(recording: live.LiveRecording, *, engine: Engine, store: MediaStor
             run_settings={"live_fps": recording.max_fps, "live_stats": {**asdict(stats), "fps": round(stats.fps, 2)}},
         )
         recording.discard()
+        audit.record(engine, "live recording", session_id=recording.session_id, detail={"frames": stats.frames_in})
         return recording.saved
 
 
@@ -271,11 +279,13 @@ def _population_card(engine: Engine, analyzer: Analyzer, session_name: str) -> d
 
 def retry(job_ids: list[int], *, engine: Engine, analyzer: Analyzer, runner: LocalRunner) -> list[int]:
     """Queue jobs again and start them as ``start`` does; returns the ids queued again."""
+    access.require("analyse")
     if not on_workers():
         analyzer.load_models()
     ids = jobs.retry(job_ids, engine=engine)
     if ids:
         dispatch(ids, engine=engine, runner=runner)
+        audit.record(engine, "analyse again", detail={"jobs": ids})
     return ids
 
 
@@ -320,7 +330,10 @@ def reanalyse_session(
 ) -> IngestSummary:
     """Analyse a session's stored media again, here (see ``pipeline.reanalyse_session``); ``SessionGone`` when
     the session is deleted meanwhile."""
-    return pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)
+    access.require("analyse")
+    summary = pipeline.reanalyse_session(session_id, engine=engine, analyzer=analyzer, on_progress=on_progress)
+    audit.record(engine, "analyse again", session_id=session_id, detail={"files": len(summary.files)})
+    return summary
 
 
 def update_session(
@@ -334,24 +347,29 @@ def update_session(
     tags: list[str] | tuple[str, ...] = (),
 ) -> None:
     """Replace a session's details and tags; ValueError (in words for the user) on a blank or taken name."""
+    access.require("edit")
     with session_factory(engine)() as db:
         repository.update_session(
             db, session_id=session_id, name=name, participant=participant, notes=notes, consent=consent, tags=tags
         )
+    audit.record(engine, "edit session", session_id=session_id)
 
 
 def delete_session(session_id: int, *, engine: Engine, store: MediaStore | None = None) -> bool:
     """Delete a session, every result of it and its stored files; False if there was no such session."""
     from sqlalchemy import select
 
-    from fer_core.storage.orm import MediaFile
+    from fer_core.storage.orm import FeedbackSession, MediaFile
 
+    access.require("delete")
     with session_factory(engine)() as db:
+        name = db.scalar(select(FeedbackSession.name).where(FeedbackSession.id == session_id))
         shas = set(db.scalars(select(MediaFile.sha256).where(MediaFile.session_id == session_id)))
         gone = repository.delete_session(db, session_id=session_id, store=store)
         still_used = set(db.scalars(select(MediaFile.sha256).where(MediaFile.sha256.in_(shas - {None}))))
-    for sha in shas - still_used - {None}:  # the browser copies of its videos are people's faces too
-        (playable_dir() / f"{sha}.mp4").unlink(missing_ok=True)
+    forget_playable(shas - still_used)
+    if gone:
+        audit.record(engine, "delete session", session_id=session_id, target=name)
     return gone
 
 
@@ -361,25 +379,79 @@ def delete_session(session_id: int, *, engine: Engine, store: MediaStore | None 
 def name_people(people: list[tuple[int, int]], label: str | None, *, engine: Engine) -> None:
     """Give the people ``(media_id, person)`` one name (merging them into one participant when more than one),
     or remove their names with a blank ``label``; all or nothing."""
+    access.require("edit")
     with session_factory(engine)() as db:
         for media_id, person in people:
             repository.name_person(db, media_id=media_id, person=person, label=label)
         db.commit()
+    audit.record(engine, "name people", target=label, detail={"people": [list(p) for p in people]})
+
+
+def set_roles(people: list[tuple[int, int]], role: str | None, *, engine: Engine) -> None:
+    """Give the people ``(media_id, person)`` a role (``constants.ROLES``; None: the default the rules give,
+    ``statistics.roles``), all or nothing."""
+    access.require("edit")
+    with session_factory(engine)() as db:
+        for media_id, person in people:
+            repository.set_role(db, media_id=media_id, person=person, role=role)
+        db.commit()
+    audit.record(engine, "set roles", target=role or "default", detail={"people": [list(p) for p in people]})
+
+
+def people_roles(session_id: int, *, engine: Engine) -> list[dict]:
+    """Each person seen in a session: {"file", "media_id", "person", "label" (as the pages name them), "name",
+    "role", "role_set" (whether a user set it), "readings", "t_first", "t_last"}."""
+    from fer_core.statistics import roles, study
+    from fer_core.storage import queries
+
+    rows = study.with_participants(roles.with_roles(queries.readings(engine, session_id=session_id)))
+    if rows.empty:
+        return []
+    people = rows.groupby(["media_id", "person"], sort=False).agg(
+        file=("file", "first"),
+        label=("participant", "first"),
+        name=("name", "first"),
+        role=("role", "first"),
+        role_set=("role_set", "first"),
+        readings=("t_s", "size"),
+        t_first=("t_s", "min"),
+        t_last=("t_s", "max"),
+    )
+    return [
+        {
+            "file": r.file,
+            "media_id": int(media_id),
+            "person": int(person),
+            "label": r.label,
+            "name": r.name if isinstance(r.name, str) else None,
+            "role": r.role,
+            "role_set": isinstance(r.role_set, str),
+            "readings": int(r.readings),
+            "t_first": round(float(r.t_first), 3),
+            "t_last": round(float(r.t_last), 3),
+        }
+        for (media_id, person), r in people.iterrows()
+    ]
 
 
 def add_marker(media_id: int, *, start_s: float, end_s: float | None, label: str, engine: Engine) -> int:
     """A point (``end_s`` None) or a segment on a file's timeline; ValueError, in words, for bad times."""
+    access.require("markers")
     with session_factory(engine)() as db:
         marker = repository.add_marker(db, media_id=media_id, start_s=start_s, end_s=end_s, label=label)
         db.commit()
+        audit.record(engine, "add marker", session_id=marker.session_id, target=label)
         return marker.id
 
 
 def delete_marker(marker_id: int, *, engine: Engine) -> bool:
+    access.require("markers")
     with session_factory(engine)() as db:
         gone = repository.delete_marker(db, marker_id=marker_id)
         db.commit()
-        return gone
+    if gone:
+        audit.record(engine, "delete marker", detail={"marker": marker_id})
+    return gone
 
 
 def import_markers(session_id: int, source, *, engine: Engine) -> dict:
@@ -387,12 +459,10 @@ def import_markers(session_id: int, source, *, engine: Engine) -> dict:
     row in one transaction; {"imported", "problems"}; ``markers.MarkersFileError`` when refused whole."""
     from fer_core import markers
 
-    return markers.import_csv(session_id, source, engine=engine)
-
-
-def playable_dir() -> Path:
-    """Where browser copies of kept videos are cached (FER_HOME/playable), by the video's SHA-256."""
-    return settings.current().home / "playable"
+    access.require("markers")
+    result = markers.import_csv(session_id, source, engine=engine)
+    audit.record(engine, "import markers", session_id=session_id, detail={"imported": result["imported"]})
+    return result
 
 
 def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | None = None) -> Path:
@@ -419,16 +489,24 @@ def playable_video(stored_path: str, *, sha256: str | None, store: MediaStore | 
         return playable_copy(path, cached)
 
 
-def review_faces(reviews: list[tuple[int, str]], *, reviewer: str, engine: Engine) -> int:
-    """Store each (face id, label) review by ``reviewer``, all or nothing; ValueError, in words, if any is bad."""
+def review_faces(reviews: list[tuple[int, str]], *, engine: Engine, reviewer: str | None = None) -> int:
+    """Store each (face id, label) review, all or nothing; ValueError, in words, if any is bad. The reviewer is
+    the acting account (``reviewer`` names someone else only where no accounts are kept: the shared password
+    or the machine's own user)."""
     from sqlalchemy.exc import IntegrityError
 
+    from fer_core import accounts
+
+    actor = access.require("review")
+    if reviewer is None or accounts.role_of(engine, actor.name) is not None:
+        reviewer = actor.name
     for attempt in range(3):
         try:
             with session_factory(engine)() as db:
                 for detection_id, label in reviews:
                     repository.review_face(db, detection_id=int(detection_id), label=label, reviewer=reviewer)
                 db.commit()
+            audit.record(engine, "review faces", detail={"faces": [int(d) for d, _ in reviews]})
             return len(reviews)
         except IntegrityError:  # another reviewer stored this face's first review meanwhile: ours replaces it
             if attempt == 2:
@@ -483,6 +561,8 @@ def export_reviews(
     from fer_core.storage import queries
     from fer_core.storage.orm import FaceReview
 
+    access.require("export")
+    audit.record(engine, "export reviews", session_id=session_id, target=tag, detail={"crops": crops})
     reviewed = queries.reviewed_faces(engine, session_id=session_id, tag=tag)
     with session_factory(engine)() as db:
         times = dict(db.execute(select(FaceReview.detection_id, FaceReview.reviewed_at)).all())
@@ -507,13 +587,35 @@ def adapt(tag: str, *, engine: Engine, method: str = "auto", analyzer: Analyzer 
     ("auto" tries both methods where the faces' pictures are kept and keeps the better)."""
     from fer_core import population
 
-    return population.adapt_tag(tag, engine=engine, method=method, analyzer=analyzer, store=store)
+    access.require("adapt")
+    card = population.adapt_tag(tag, engine=engine, method=method, analyzer=analyzer, store=store)
+    audit.record(engine, "adapt", target=tag, detail={"version": card.get("version")})
+    return card
 
 
 def choose_adapted(tag: str, version: str | None, *, engine: Engine) -> None:
     """From now on, analyse the sessions tagged ``tag`` with the adapted ``version`` (None: the original
     models). Readings already stored keep the version they were made with; analyse a session again to redo
     them."""
+    access.require("adapt")
     with session_factory(engine)() as db:
         repository.choose_adapted(db, tag=tag, version=version)
         db.commit()
+    audit.record(engine, "choose adapted version", target=tag, detail={"version": version})
+
+
+def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = None) -> dict:
+    """``erase.erase_participant``: everything about one participant, everywhere; returns the receipt."""
+    from fer_core import erase
+
+    return erase.erase_participant(label, engine=engine, store=store)
+
+
+def report(session_id: int, *, engine: Engine, fmt: str = "pdf") -> bytes:
+    """``report.session_report``, recorded in the audit trail (face pictures left out for a viewer)."""
+    from fer_core.report import session_report
+
+    access.require("report")
+    data = session_report(engine, session_id, fmt=fmt)
+    audit.record(engine, "report", session_id=session_id, detail={"format": fmt})
+    return data

@@ -38,6 +38,7 @@ class Settings:
     # FER_TRUSTED_PROXIES: comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For
     # names the client (default none: every client is counted under the address it connects from)
     trusted_proxies: list
+    viewers_see_faces: bool  # FER_VIEWERS_SEE_FACES: viewers' accounts see face pictures and videos
     live_fps: float  # FER_LIVE_FPS: the most frames a second a live run analyses
     live_ice_servers: list  # FER_LIVE_ICE_SERVERS: STUN/TURN servers for live runs, as JSON (default none)
     analysis: Mapping[str, str] = field(default_factory=dict)  # FER_<FIELD> of AnalyzerConfig, raw
@@ -61,6 +62,7 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         dashboard_idle_minutes=float(env.get("FER_DASHBOARD_IDLE_MINUTES", "60")),
         login_first_wait_s=float(env.get("FER_LOGIN_FIRST_WAIT_S", "2")),
         trusted_proxies=[a.strip() for a in env.get("FER_TRUSTED_PROXIES", "").split(",") if a.strip()],
+        viewers_see_faces=env.get("FER_VIEWERS_SEE_FACES", "").lower() in ("1", "true", "yes"),
         live_fps=float(env.get("FER_LIVE_FPS", "8")),
         live_ice_servers=_json_list(env.get("FER_LIVE_ICE_SERVERS"), "FER_LIVE_ICE_SERVERS"),
         analysis={k[4:].lower(): v for k, v in env.items() if k.startswith("FER_")},

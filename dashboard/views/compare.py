@@ -12,7 +12,7 @@ from fer_core.wording import counted
 
 import charts
 import reads
-from widgets import chart, correction_switch, face_gallery, labels_caption, plain, table
+from widgets import chart, correction_switch, everyone_switch, face_gallery, labels_caption, plain, table
 
 
 def _pct(v: float, measure: str) -> str:
@@ -58,17 +58,26 @@ else:
     a = c1.selectbox("A", options, index=0, format_func=label, key=f"group-a-{kind}")
     b = c2.selectbox("B", options, index=1, format_func=label, key=f"group-b-{kind}")
     correct = correction_switch("correct-compare", reads.correction_available(kind, [a, b], session_id=within))
-    result = reads.compare_groups(kind, a, b, session_id=within, model=model, correct=correct) if a != b else None
+    everyone = everyone_switch("everyone-compare") if kind != "people" else True
+    result = (
+        reads.compare_groups(kind, a, b, session_id=within, model=model, correct=correct, everyone=everyone)
+        if a != b
+        else None
+    )
     if a == b:
         st.info("Choose two different groups.")
     elif result is None:
-        st.info("One of the two groups has no reading.")
+        st.info(
+            "One of the two groups has no reading."
+            + ("" if everyone else " Only participants count: count everyone, or set roles on the Session page.")
+        )
     else:
         name_a, name_b = str(label(a)), str(label(b))
         p_any = result.attrs["p_any"]
         c1, c2, c3 = st.columns(3)
-        c1.metric("People in A", result.attrs["people_a"])
-        c2.metric("People in B", result.attrs["people_b"])
+        who = "People" if everyone else "Participants"
+        c1.metric(f"{who} in A", result.attrs["people_a"])
+        c2.metric(f"{who} in B", result.attrs["people_b"])
         c3.metric(
             "Do they differ? (p-value)",
             "n/a" if p_any != p_any else f"{p_any:.3f}",

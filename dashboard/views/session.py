@@ -5,9 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import MediaError, service
-from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, MediaKind, Outcome
+from fer_core.constants import ENSEMBLE, MODEL_NAMES, OPINIONS, ROLES, MediaKind, Outcome
 from fer_core.exports import to_csv
-from fer_core.report import session_report
 from fer_core.statistics import attention, study
 from fer_core.vision.pictures import labelled_photo
 from fer_core.wording import counted
@@ -18,8 +17,10 @@ import state
 from resources import get_analyzer, get_engine
 from widgets import (
     CORRECTION_HELP,
+    COUNTS_HELP,
     chart,
     correction_switch,
+    everyone_switch,
     face_gallery,
     labels_caption,
     paginate,
@@ -27,6 +28,7 @@ from widgets import (
     plain,
     play_from,
     say_correction,
+    say_counts,
     session_picker,
     table,
     video_player,
@@ -118,6 +120,16 @@ def moment_buttons(moments: pd.DataFrame, *, key: str, columns: int = 6) -> None
 
 if section == "Overview":
     table(files_table(media), hide_index=True)
+    st.subheader("The session in one line")
+    everyone = everyone_switch(f"everyone-{session_id}")
+    (headline,) = reads.summary(session_id, by="session", model=model, everyone=everyone) or [None]
+    others = sum(p["role"] == "other" for p in reads.people_roles(session_id))
+    if headline is None or not headline["readings"]:
+        st.info("No participant of this session has a reading: count everyone, or set roles under People.")
+    else:
+        table(charts.summary_table([headline], key="session").drop(columns=["session", "file"]), hide_index=True)
+        say_counts(headline, everyone=everyone, others=others)
+        say_correction([headline])
     st.subheader("Emotion distribution per model")
     c1, c2 = st.columns(2)
     measures = {"share": "share", "raw mean probability": "mean_prob", "share by top emotion": "label_share"}
@@ -126,7 +138,11 @@ if section == "Overview":
     dist = reads.emotion_distribution(session_id=session_id, per=unit)
     said = dist.attrs.get("correction", {}).get(session_id, "raw mean probabilities")
     dist = dist.assign(share=dist["corrected_share"].fillna(dist["mean_prob"]))
-    st.caption(charts.UNIT_HELP[unit] + (plain(f" Shares: {said}.") if measure == "share" else ""))
+    st.caption(
+        charts.UNIT_HELP[unit]
+        + " Everyone seen counts here."
+        + (plain(f" Shares: {said}.") if measure == "share" else "")
+    )
     chart(
         charts.distribution_figure(dist, value=measures[measure]),
         dist.rename(columns={"mean_prob": "raw_mean_share"}),
@@ -136,7 +152,7 @@ if section == "Overview":
     for fmt, mime, where in (("pdf", "application/pdf", c1), ("html", "text/html", c2)):
         where.download_button(
             f"Download the session report ({fmt.upper()})",
-            data=lambda fmt=fmt: session_report(get_engine(), session_id, fmt=fmt),
+            data=lambda fmt=fmt: service.report(session_id, engine=get_engine(), fmt=fmt),
             file_name=f"session-{session_id}-report.{fmt}",
             mime=mime,
             icon=":material/description:",
@@ -282,9 +298,10 @@ elif section == "People":
     if available[0]:  # otherwise the switch said it
         say_correction(records)
     st.caption(
-        "Each person seen: a face track in a video, a face in a photo. People given the same name are one person "
-        "(that is how two tracks or two files are merged). Shares are the person's mean probability of each "
-        "emotion, with a 95% interval from blocks of their consecutive readings."
+        "Each person seen: a face track in a video, a face in a photo, with their role. People given the same "
+        "name are one person (that is how two tracks or two files are merged). Shares are the person's mean "
+        "probability of each emotion, with a 95% interval from blocks of their consecutive readings. Headlines "
+        "count participants; excluded people are not listed and count nowhere."
     )
     people_table = charts.summary_table(records, key="person")
     table(people_table, hide_index=True)
@@ -312,6 +329,24 @@ elif section == "People":
             keys = rows[rows["participant"].isin(chosen)][["media_id", "person"]].drop_duplicates()
             try:
                 service.name_people([tuple(map(int, k)) for k in keys.to_numpy()], new_name, engine=get_engine())
+                reads.changed()
+                st.rerun()
+            except ValueError as exc:
+                st.error(plain(exc))
+
+    with st.form(f"roles-{session_id}"):
+        st.markdown("**Who counts**")
+        c1, c2 = st.columns([3, 1])
+        chosen = c1.multiselect("People", names, help=COUNTS_HELP, key=f"role-people-{session_id}")
+        role = c2.selectbox("Role", [*ROLES, "default"], help="default: the role the rules give")
+        if st.form_submit_button("Set their role", icon=":material/how_to_reg:") and chosen:
+            keys = rows[rows["participant"].isin(chosen)][["media_id", "person"]].drop_duplicates()
+            try:
+                service.set_roles(
+                    [tuple(map(int, k)) for k in keys.to_numpy()],
+                    None if role == "default" else role,
+                    engine=get_engine(),
+                )
                 reads.changed()
                 st.rerun()
             except ValueError as exc:

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fer_core.constants import OPINIONS
-from fer_core.statistics import corrections, quantify, study
+from fer_core.statistics import corrections, quantify, roles, study
 from fer_core.statistics.corrections import RAW_WORDS
 from fer_core.storage import queries
 
@@ -27,13 +27,20 @@ def session_summary(
     baseline=None,
     seed: int = 0,
     correct: bool = True,
+    everyone: bool = False,
 ) -> list[dict]:
-    """``study.summary`` of a session's readings by person, segment or file, the shares corrected where its
-    population has enough reviewed faces (``correct``); each record says how in ``correction``."""
-    readings = with_states(engine, session_id, queries.readings(engine, session_id=session_id, model=model))
+    """``study.summary`` of a session's readings as a whole or by person, segment or file, the shares corrected
+    where its population has enough reviewed faces (``correct``); each record says how in ``correction``.
+    Participants only, unless ``everyone`` (``roles``); by person, everyone but the excluded, each with their
+    ``role``."""
+    readings = counted_readings(engine, session_id, model=model, everyone=everyone or by == "person")
     marks = queries.markers(engine, session_id=session_id)
     fixer, words = corrections.corrector(engine, session_id, model) if correct else (None, RAW_WORDS)
     records = study.summary(readings, marks, by=by, baseline=baseline, seed=seed, fixer=fixer)
+    if by == "person" and len(readings):
+        role = study.with_participants(readings).groupby("participant")["role"].first()
+        for r in records:
+            r["role"] = role.get(r["person"])
     for r in records:
         if baseline is not None:
             r["correction"] = "differences from each person's baseline (not corrected)"
@@ -42,6 +49,12 @@ def session_summary(
         else:
             r["correction"] = words
     return records
+
+
+def counted_readings(engine: Engine, session_id: int, *, model: str = "ensemble", everyone: bool = False):
+    """A session's readings with their facial states and roles, those a headline counts (``roles.counted``)."""
+    rows = queries.readings(engine, session_id=session_id, model=model)
+    return with_states(engine, session_id, roles.counted(roles.with_roles(rows), everyone=everyone))
 
 
 def with_states(engine: Engine, session_id: int, readings: pd.DataFrame) -> pd.DataFrame:
@@ -71,23 +84,30 @@ def correction_available(kind: str, values, *, engine: Engine, session_id: int |
     return fixer is not None, words
 
 
-def group_readings(kind: str, value, *, engine: Engine, session_id: int | None = None, model: str = "ensemble"):
+def group_readings(
+    kind: str,
+    value,
+    *,
+    engine: Engine,
+    session_id: int | None = None,
+    model: str = "ensemble",
+    everyone: bool = False,
+):
     """The readings (with participants) of one group to compare: a session (``value`` its id), a tag (every
     session with it), the segments of ``session_id`` with the label ``value``, or the participant ``value``
     of ``session_id``. Across sessions a participant is named with their session, so that two sessions' "P1"
-    stay two people."""
+    stay two people. Participants' readings only unless ``everyone`` (a person compared is taken whatever
+    their role, unless excluded)."""
     if kind not in GROUP_KINDS:
         raise ValueError(f"kind must be one of {GROUP_KINDS}; received {kind!r}")
     if kind in ("sessions", "tags"):
         parts = []
         for sid in group_sessions(kind, value, engine=engine):
-            rows = study.with_participants(
-                with_states(engine, sid, queries.readings(engine, session_id=sid, model=model))
-            )
+            rows = study.with_participants(counted_readings(engine, sid, model=model, everyone=everyone))
             parts.append(rows.assign(participant=f"{sid}: " + rows["participant"].astype(str)))
         return pd.concat(parts, ignore_index=True) if parts else study.with_participants(pd.DataFrame())
     rows = study.with_participants(
-        with_states(engine, session_id, queries.readings(engine, session_id=session_id, model=model))
+        counted_readings(engine, session_id, model=model, everyone=everyone or kind == "people")
     )
     if kind == "people":
         return rows[rows["participant"] == value]
@@ -106,12 +126,13 @@ def compare_groups(
     model: str = "ensemble",
     seed: int = 0,
     correct: bool = True,
+    everyone: bool = False,
 ):
-    """``study.compare`` of two groups (see ``group_readings``), on shares corrected with the reviewed faces of
-    both groups' populations where there are enough (``attrs["correction"]`` says which); None when either
-    group has no reading."""
-    ra = group_readings(kind, a, engine=engine, session_id=session_id, model=model)
-    rb = group_readings(kind, b, engine=engine, session_id=session_id, model=model)
+    """``study.compare`` of two groups (see ``group_readings``: participants only unless ``everyone``), on
+    shares corrected with the reviewed faces of both groups' populations where there are enough
+    (``attrs["correction"]`` says which); None when either group has no reading."""
+    ra = group_readings(kind, a, engine=engine, session_id=session_id, model=model, everyone=everyone)
+    rb = group_readings(kind, b, engine=engine, session_id=session_id, model=model, everyone=everyone)
     if ra.empty or rb.empty:
         return None
     fixer, words = None, RAW_WORDS
@@ -120,17 +141,20 @@ def compare_groups(
         sessions |= {*group_sessions(kind, b, engine=engine, session_id=session_id)}
         fixer, words = corrections.corrector(engine, sessions, model)
     table = study.compare(ra, rb, seed=seed, fixer=fixer)
+    table.attrs["counts"] = "everyone" if everyone else "participants"
     table.attrs["correction"] = words if table.attrs["corrected"] or fixer is None else TOO_FEW
     return table
 
 
-def compare_states(kind: str, a, b, *, engine: Engine, session_id: int | None = None, seed: int = 0):
+def compare_states(
+    kind: str, a, b, *, engine: Engine, session_id: int | None = None, seed: int = 0, everyone: bool = False
+):
     """``attention.compare`` of two groups' facial states (see ``group_readings``); None when either group has
     no reading."""
     from fer_core.statistics import attention
 
-    ra = group_readings(kind, a, engine=engine, session_id=session_id)
-    rb = group_readings(kind, b, engine=engine, session_id=session_id)
+    ra = group_readings(kind, a, engine=engine, session_id=session_id, everyone=everyone)
+    rb = group_readings(kind, b, engine=engine, session_id=session_id, everyone=everyone)
     if ra.empty or rb.empty:
         return None
     return attention.compare(ra, rb, seed=seed)

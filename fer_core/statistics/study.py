@@ -25,7 +25,7 @@ from fer_core.constants import EMOTIONS, NEGATIVE, POSITIVE
 from fer_core.statistics import stats
 
 MEASURES = (*EMOTIONS, "satisfaction")
-BY = ("person", "segment", "file")
+BY = ("session", "person", "segment", "file")
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,8 @@ def summary(
     seed: int = 0,
     fixer=None,
 ) -> list[dict]:
-    """One record per participant, segment or file: {"file", "person" | "segment" (+ "start_s", "end_s"),
+    """One record for the whole session, or per participant, segment or file: {"file", "person" | "segment"
+    (+ "start_s", "end_s"),
     "people", "readings", "shares" (or "delta" with a baseline), "ci95" {measure: [low, high]},
     "satisfaction"}; without a baseline also "corrected" (the shares are corrected by ``fixer``, see
     ``estimate``), "raw_shares" and "raw_ci95" (the plain means). ``readings`` as from ``queries.readings``,
@@ -207,7 +208,9 @@ def summary(
         states = _states(part, seed)
         return {**r, "states": states} if states is not None else r
 
-    if by == "person":
+    if by == "session":
+        out.append({"file": ", ".join(dict.fromkeys(rows["file"])) if len(rows) else "", **record(rows)})
+    elif by == "person":
         for name, part in rows.groupby("participant", sort=False):
             files = ", ".join(dict.fromkeys(part["file"]))
             out.append({"file": files, "person": name, **record(part)})

@@ -248,8 +248,8 @@ class MediaConfidenceBin(Base):
 
 
 class PersonLabel(Base):
-    """A name a user gave to a person seen ("Anna", "P7"). People of a session with the same name are one
-    participant (that is how two tracks, or two files, are merged).
+    """A name a user gave to a person seen ("Anna", "P7"), and/or their role in the study. People of a session
+    with the same name are one participant (that is how two tracks, or two files, are merged).
 
     ``person`` is media_person's key at the time of naming; the person's time span and mean box are kept
     too, so that after the file is analysed again the name finds its person by time and box overlap
@@ -263,7 +263,8 @@ class PersonLabel(Base):
     media_id: Mapped[int] = mapped_column(ForeignKey("media_file.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("feedback_session.id", ondelete="CASCADE"), index=True)
     person: Mapped[int | None] = mapped_column(Integer)
-    label: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(String(200))  # None: a role without a name
+    role: Mapped[str | None] = mapped_column(String(12))  # constants.ROLES; None: the default (statistics.roles)
     t_first: Mapped[float] = mapped_column(Float)
     t_last: Mapped[float] = mapped_column(Float)
     x: Mapped[float] = mapped_column(Float)
@@ -394,6 +395,34 @@ class LoginSession(Base):
     seen_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class UserAccount(Base):
+    """A personal login with a role (``fer_core.access``); the password as a salted scrypt hash."""
+
+    __tablename__ = "user_account"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """One thing someone did (``fer_core.audit``): appended, never changed. No foreign keys: the trail outlives
+    the sessions and accounts it names."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BIG_INT, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    client: Mapped[str | None] = mapped_column(String(100))
 
 
 CONFIDENCE_BINS = 20

@@ -319,7 +319,8 @@ def people(
 
 def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
     """Every reading of a session by one model, for the study views (fer_core.statistics.study): media_id, file, kind,
-    detection_id, frame, t_s, person (media_person's key), name (the person's name, or None), x, y, w, h and
+    detection_id, frame, t_s, person (media_person's key), name (the person's name, or None), role_set (the role
+    a user gave them, or None), session_participant (the session's participant label), x, y, w, h and
     the probability of each emotion (columns named by emotion); ordered by file, person and time."""
     person = func.coalesce(D.track, -D.id)
     stmt = (
@@ -332,6 +333,8 @@ def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
             D.t_s,
             person.label("person"),
             PersonLabel.label.label("name"),
+            PersonLabel.role.label("role_set"),
+            FeedbackSession.participant.label("session_participant"),
             D.x,
             D.y,
             D.w,
@@ -341,6 +344,7 @@ def readings(bind, *, session_id: int, model: str = "ensemble") -> pd.DataFrame:
         .select_from(P)
         .join(D, D.id == P.detection_id)
         .join(MediaFile, MediaFile.id == D.media_id)
+        .join(FeedbackSession, FeedbackSession.id == D.session_id)
         .outerjoin(PersonLabel, and_(PersonLabel.media_id == D.media_id, PersonLabel.person == person))
         .where(D.session_id == session_id, P.model == model)
         .order_by(D.media_id, person, D.t_s)

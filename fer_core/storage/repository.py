@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
-from fer_core.constants import EMOTIONS, MODEL_NAMES, REVIEW_LABELS
+from fer_core.constants import EMOTIONS, MODEL_NAMES, REVIEW_LABELS, ROLES
 from fer_core.storage.db import floor_int
 from fer_core.storage.orm import (
     CONFIDENCE_BINS,
@@ -382,8 +382,26 @@ def name_person(db: Session, *, media_id: int, person: int, label: str | None) -
     """Give a person seen a name (the caller commits); a blank name removes it. The same name on two people
     of a session makes them one participant."""
     label = (clean_text(label) or "").strip()[:200]
+    _person_row(db, media_id=media_id, person=person, label=label or None)
+
+
+def set_role(db: Session, *, media_id: int, person: int, role: str | None) -> None:
+    """Set who a person seen is to the study (``constants.ROLES``; None: back to the default), the caller
+    commits; ValueError, in words, for an unknown role."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"a role is one of {', '.join(ROLES)}; received {role!r}")
+    _person_row(db, media_id=media_id, person=person, role=role)
+
+
+_UNSET = object()
+
+
+def _person_row(db: Session, *, media_id: int, person: int, label=_UNSET, role=_UNSET) -> None:
+    """Write a person's name and/or role into their person_label row, made or dropped as needed."""
     existing = db.scalar(select(PersonLabel).where(PersonLabel.media_id == media_id, PersonLabel.person == person))
-    if not label:
+    new_label = (existing.label if existing else None) if label is _UNSET else label
+    new_role = (existing.role if existing else None) if role is _UNSET else role
+    if new_label is None and new_role is None:
         if existing is not None:
             db.delete(existing)
         return
@@ -393,9 +411,13 @@ def name_person(db: Session, *, media_id: int, person: int, label: str | None) -
     media = db.get(MediaFile, media_id)
     anchor = dict(zip(("t_first", "t_last", "x", "y", "w", "h"), span))
     if existing is None:
-        db.add(PersonLabel(media_id=media_id, session_id=media.session_id, person=person, label=label, **anchor))
+        db.add(
+            PersonLabel(
+                media_id=media_id, session_id=media.session_id, person=person, label=new_label, role=new_role, **anchor
+            )
+        )
     else:
-        existing.label = label
+        existing.label, existing.role = new_label, new_role
         for k, v in anchor.items():
             setattr(existing, k, v)
 

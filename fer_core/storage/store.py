@@ -209,3 +209,14 @@ def store_for(location: str, default: MediaStore | None = None) -> MediaStore:
 def face_key(session_id: int, detection_id: int) -> str:
     """Key of the small JPEG of one face, for sessions that keep faces instead of media."""
     return f"{session_id}/faces/{detection_id}.jpg"
+
+
+def playable_dir() -> Path:
+    """Where browser copies of kept videos are cached (FER_HOME/playable), by the video's SHA-256."""
+    return settings.current().home / "playable"
+
+
+def forget_playable(shas) -> None:
+    """Remove the browser copies of these videos (they show people's faces too)."""
+    for sha in set(shas) - {None}:
+        (playable_dir() / f"{sha}.mp4").unlink(missing_ok=True)
