@@ -14,7 +14,7 @@ import logging
 import streamlit as st
 from sqlalchemy import Engine
 
-from fer_core import login, settings
+from fer_core import access, accounts, login, settings
 
 import gate
 
@@ -27,9 +27,10 @@ def _warn_once(message: str) -> None:
 
 
 def require_login(engine: Engine) -> bool:
-    """True when the pages may be shown: no password is set, or this tab's login is active."""
+    """True when the pages may be shown: no password is set and no account exists, or this tab's login is
+    active. Sets the account acting in this run (``fer_core.access``), which fer_core's door checks."""
     scrypt_hash, sha256_hex = gate.password_secrets()
-    if not scrypt_hash and not sha256_hex:
+    if not gate.login_required():
         return True
     if sha256_hex:
         _warn_once(
@@ -40,6 +41,14 @@ def require_login(engine: Engine) -> bool:
     login_id = st.context.headers.get(gate.HEADER.decode())  # set by the gate from the cookie, never by a client
     status = login.Logins(engine, idle_s=s.dashboard_idle_minutes * 60).status(login_id)
     if status == "active":
+        who, client = login.Logins(engine, idle_s=0).who(login_id) or (gate.SHARED, "")
+        role = access.ADMIN if who == gate.SHARED else accounts.role_of(engine, who)
+        if role is None:  # the account was removed meanwhile
+            login.Logins(engine, idle_s=0).end(login_id, "account removed")
+            st.info("This account no longer exists.")
+            return False
+        access.act_as(access.Actor(who, role, client))
+        st.sidebar.caption(f"Logged in as {who} ({role})")
         st.sidebar.html(f'<a href="{gate.LOGOUT_PATH}" target="_self">Log out</a>')
         return True
     st.title("Feedback emotions")

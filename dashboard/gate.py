@@ -65,7 +65,21 @@ def _secret(name: str) -> str | None:
 
 
 def login_required() -> bool:
-    return any(password_secrets())
+    """A password is set, or personal accounts exist (``python -m fer_core users add``)."""
+    return any(password_secrets()) or accounts_exist()
+
+
+_accounts_seen: list = [0.0, False]  # (when asked, the answer): asked on every request, so at most once a second
+
+
+def accounts_exist() -> bool:
+    from fer_core import accounts
+
+    now = time.monotonic()
+    if _accounts_seen[1] or now - _accounts_seen[0] < 1.0:
+        return _accounts_seen[1]  # once there are accounts the login stays on for this process
+    _accounts_seen[:] = [now, accounts.any_accounts(_engine())]
+    return _accounts_seen[1]
 
 
 @functools.cache
@@ -196,7 +210,7 @@ p.note {{ padding: .7rem 1rem; border-radius: .4rem; background: {colour}; }}
 </style></head>
 <body><main><h1>Feedback emotions</h1>{note}
 <form method="post" action="{action}">
-<label for="password">Password</label>
+{name_field}<label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" autofocus required>
 <button type="submit">Log in</button>
 </form></main></body></html>
@@ -214,8 +228,17 @@ def _page(note: str | None = None, status: int = 200, **words):
 
     text, colour = NOTES.get(note, (note, "#fde8e8")) if note else ("", "")
     text = text.format(idle=settings.current().dashboard_idle_minutes, **words) if text else ""
+    name_field = (
+        '<label for="name">Name (your account; empty for the shared password)</label>\n'
+        '<input id="name" name="name" autocomplete="username" style="margin-bottom: .8rem">\n'
+        if accounts_exist()
+        else ""
+    )
     body = PAGE.format(
-        note=f'<p class="note" role="alert">{html.escape(text)}</p>' if text else "", colour=colour, action=LOGIN_PATH
+        note=f'<p class="note" role="alert">{html.escape(text)}</p>' if text else "",
+        colour=colour,
+        action=LOGIN_PATH,
+        name_field=name_field,
     )
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -232,8 +255,9 @@ async def login_page(request):
         return _page(note if note in ("out", "idle") else None)
     form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
     password = (form.get("password") or [""])[0]
+    name = (form.get("name") or [""])[0].strip()[:100]
     client = _client(request.scope)
-    outcome = await run_in_threadpool(_try_password, password, client)
+    outcome = await run_in_threadpool(_try_password, password, client, name)
     if isinstance(outcome, float):
         return _page(f"Too many wrong passwords: try again in {math.ceil(outcome)} s.", status=429)
     if outcome in NOTES:
@@ -250,24 +274,37 @@ async def login_page(request):
     return response
 
 
-def _try_password(password: str, client: str) -> str | float:
-    """The new login's token; or the seconds to wait, or "wrong" / "misconfigured"."""
+SHARED = "shared password"  # who a login with the shared password is
+
+
+def _try_password(password: str, client: str, name: str = "") -> str | float:
+    """The new login's token; or the seconds to wait, or "wrong" / "misconfigured". With ``name``, the
+    account's own password; without, the shared one. Wrong tries count per address and per account."""
+    from fer_core import access, accounts, audit
+
     scrypt_hash, sha256_hex = password_secrets()
     throttle = login.Throttle(_engine(), base_s=settings.current().login_first_wait_s)
-    wait = throttle.wait_s(client)
+    keys = [client] + ([f"account:{name}"] if name else [])
+    wait = max(throttle.wait_s(k) for k in keys)
     if wait > 0:
         return wait
-    throttle.failed(client)  # counted before it is checked, so that guesses sent side by side all count
+    for key in keys:
+        throttle.failed(key)  # counted before it is checked, so that guesses sent side by side all count
     try:
-        ok = login.check(password, scrypt_hash=scrypt_hash, sha256_hex=sha256_hex)
+        role = accounts.verify(_engine(), name, password) if name else None
+        ok = role is not None or (not name and login.check(password, scrypt_hash=scrypt_hash, sha256_hex=sha256_hex))
     except ValueError as exc:  # a hash that is not one: the one who runs the dashboard must fix it
         log.error("%s", exc)
         return "misconfigured"
+    who = access.Actor(name or SHARED, role or (access.ADMIN if ok else "none"), client)
     if not ok:
         log.warning("wrong password from %s", client)
+        audit.record(_engine(), "login failed", actor=who)
         return "wrong"
-    throttle.succeeded(client)
-    token, _ = logins().start("shared password", client)
+    for key in keys:
+        throttle.succeeded(key)
+    token, _ = logins().start(who.name, client)
+    audit.record(_engine(), "login", actor=who)
     return token
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core import access
 from fer_core.storage.db import DatabaseUnusable
 
 from auth import require_login
@@ -45,9 +46,20 @@ def run() -> None:
             st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
             st.Page(VIEWS / "review.py", title="Review", icon=":material/fact_check:"),
             st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
+            *(
+                [
+                    st.Page(VIEWS / "users.py", title="Users", icon=":material/group:"),
+                    st.Page(VIEWS / "audit.py", title="Audit", icon=":material/policy:"),
+                ]
+                if access.may("users")
+                else []
+            ),
         ]
     )
-    page.run()
+    try:
+        page.run()
+    except access.NotAllowed as exc:  # fer_core's door refused: said in one line, nothing changed
+        st.error(f"Not done: {exc}.")
 
 
 run()

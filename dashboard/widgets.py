@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError, service
+from fer_core import MediaError, access, service
 from fer_core.constants import MODEL_NAMES
 from fer_core.exports import neutralise_formulas, to_csv
 from fer_core.storage.store import media_store
@@ -132,6 +132,9 @@ def play_from(media_id: int, t_s: float, section_key: str | None = None) -> None
 
 def video_player(row, *, start_s: float, autoplay: bool) -> None:
     """A kept video, playable in the browser (an H.264 copy is made once where its codec is not), from ``start_s``."""
+    if not access.can_see_faces():
+        st.info("Your account (viewer) does not show videos or face pictures; its results are below.")
+        return
     if not row.stored_path:
         st.info("This video itself was not kept (only its results, or its face pictures), so it cannot be played.")
         return

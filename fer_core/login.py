@@ -185,6 +185,12 @@ class Logins:
             db.execute(update(LoginSession).where(LoginSession.id == login_id).values(seen_at=now))
             return "active"
 
+    def who(self, login_id: str) -> tuple[str, str] | None:
+        """(who logged in, from which address), or None."""
+        with self.engine.connect() as db:
+            row = db.execute(select(LoginSession.who, LoginSession.client).where(LoginSession.id == login_id)).first()
+        return (row.who, row.client) if row else None
+
     def active(self, login_id: str) -> bool:
         """Whether the login has not ended (without marking it as used: the gate asks this on every message)."""
         with self.engine.connect() as db:

@@ -377,3 +377,57 @@ def test_the_agent_api_is_off(served):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code in (403, 404, 405, 501, 503)
+
+
+def _post_account(port: int, name: str, password: str) -> tuple[int, str, str | None]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = urllib.parse.urlencode({"name": name, "password": password})
+    conn.request("POST", "/_fer/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    page = response.read().decode()
+    cookie = next(
+        (v.split(";")[0] for k, v in response.getheaders() if k.lower() == "set-cookie" and v.startswith("fer_login=")),
+        None,
+    )
+    conn.close()
+    return response.status, page, cookie
+
+
+def test_personal_accounts_log_in_with_their_role_and_are_audited(tmp_path):
+    """With accounts and no shared password, the login asks for a name; a viewer's login acts as a viewer
+    (fer_core's door refuses it the rest: tests/test_accounts.py); logins and failures go to the audit trail."""
+    from fer_core import accounts, audit
+    from fer_core.storage.db import make_engine, upgrade
+
+    from served import RawTab, dashboard
+
+    env = _login_env(tmp_path, FER_DASHBOARD_PASSWORD_HASH="")
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    accounts.add(engine, "vic", "viewer", "viewer's password")
+    accounts.add(engine, "ada", "admin", "admin's password")
+    with dashboard(env) as (port, _):
+        assert 'name="name"' in _page_text(port)
+        assert _post_account(port, "vic", "not it")[0] == 401
+        assert _post_password(port, "no shared password is set")[0] == 401
+        status, _, cookie = _post_account(port, "vic", "viewer's password")
+        assert status == 303 and cookie
+        tab = RawTab(port, headers={"Cookie": cookie})
+        texts = tab.texts(tab.run())
+        assert _pages_shown(texts) and "Logged in as vic (viewer)" in texts
+        assert not any("Audit" == t for t in texts)
+        tab.close()
+        status, _, cookie = _post_account(port, "ada", "admin's password")
+        tab = RawTab(port, headers={"Cookie": cookie})
+        assert "Logged in as ada (admin)" in tab.texts(tab.run())
+        tab.close()
+    trail = [(e["who"], e["action"]) for e in audit.events(engine)]
+    assert trail == [("vic", "login failed"), ("shared password", "login failed"), ("vic", "login"), ("ada", "login")]
+
+
+def _page_text(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/_fer/login")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return text
