@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig, cleanup, service, settings
+from fer_core import Analyzer, AnalyzerConfig, access, cleanup, service, settings
 from fer_core.runner import LocalRunner
 from fer_core.storage.db import make_engine, upgrade
 
@@ -44,6 +44,11 @@ def warm_up() -> threading.Thread:
             cleanup.sweep(engine)  # what a killed dashboard left: temporary uploads, stray copies
         except Exception:
             logging.getLogger("dashboard").exception("could not clean up after an earlier run")
+        try:
+            with access.acting_as(access.Actor("retention", access.ADMIN, "dashboard start")):
+                service.apply_retention(engine=engine, why="dashboard start")
+        except Exception:
+            logging.getLogger("dashboard").exception("could not apply the retention period")
         try:
             analyzer.warm_up()
         except Exception:  # missing weights and the like: the Upload page says so when it needs them

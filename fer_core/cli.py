@@ -665,6 +665,31 @@ def cmd_erase(args) -> int:
     return 0
 
 
+def cmd_retention(args) -> int:
+    from fer_core import service
+    from fer_core.storage.db import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    if args.retention_command == "list":
+        for rule in service.retention_rules(engine=engine):
+            print(json.dumps(rule, ensure_ascii=False))
+        return 0
+    if args.retention_command == "apply":
+        print(json.dumps(service.apply_retention(engine=engine, why="command line")))
+        return 0
+    if (args.days is None) == (not args.off):
+        print("error: give --days N, or --off to remove the rule", file=sys.stderr)
+        return 2
+    try:
+        service.set_retention(engine=engine, days=args.days, tag=args.tag, keep_readings=not args.drop_readings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"tag": args.tag, "days": args.days, "keep_readings": not args.drop_readings}))
+    return 0
+
+
 EVERYONE_HELP = "count everyone seen (but excluded people), not only the participants"
 
 
@@ -840,6 +865,16 @@ def build_parser() -> argparse.ArgumentParser:
     er = sub.add_parser("erase", help="erase a participant everywhere, on request; prints a JSON receipt")
     er.add_argument("--participant", required=True, metavar="LABEL", help="the participant's label (name)")
     er.set_defaults(func=cmd_erase)
+    rt = sub.add_parser("retention", help="delete stored media and face pictures after a period (run `apply` daily)")
+    rt_sub = rt.add_subparsers(dest="retention_command", required=True)
+    rs_ = rt_sub.add_parser("set", help="the period for every session, or for those with --tag")
+    rs_.add_argument("--days", type=int, help="keep stored media and face pictures this many days after upload")
+    rs_.add_argument("--off", action="store_true", help="remove the rule")
+    rs_.add_argument("--tag", default=None, help="only the sessions with this tag (default: every session)")
+    rs_.add_argument("--drop-readings", action="store_true", help="delete the files' readings too")
+    rt_sub.add_parser("list", help="the rules as JSON lines")
+    rt_sub.add_parser("apply", help="delete what is past its period now; prints the counts (JSON)")
+    rt.set_defaults(func=cmd_retention)
     rv = sub.add_parser("review", help="the true expression of faces, and the models' accuracy on them")
     rv_sub = rv.add_subparsers(dest="review_command", required=True)
     rs = rv_sub.add_parser("set", help="set a face's true expression")

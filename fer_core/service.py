@@ -611,6 +611,26 @@ def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = 
     return erase.erase_participant(label, engine=engine, store=store)
 
 
+def retention_rules(*, engine: Engine) -> list[dict]:
+    from fer_core import retention
+
+    return retention.rules(engine)
+
+
+def set_retention(*, engine: Engine, days: int | None, tag: str | None = None, keep_readings: bool = True) -> None:
+    """``retention.set_rule``: the period for a tag's sessions (None: every session); ``days`` None removes it."""
+    from fer_core import retention
+
+    retention.set_rule(engine, days=days, tag=tag, keep_readings=keep_readings)
+
+
+def apply_retention(*, engine: Engine, store: MediaStore | None = None, why: str = "") -> dict:
+    """``retention.apply``: delete the stored media, face pictures (and readings, where so set) past their period."""
+    from fer_core import retention
+
+    return retention.apply(engine, store=store, why=why)
+
+
 def report(session_id: int, *, engine: Engine, fmt: str = "pdf") -> bytes:
     """``report.session_report``, recorded in the audit trail (face pictures left out for a viewer)."""
     from fer_core.report import session_report

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from fer_core import Analyzer, WeightsError, service
+from fer_core import Analyzer, WeightsError, access, service
 
 import reads
 import state
@@ -83,10 +83,52 @@ with st.form("rerun"):
 
 st.subheader("Delete")
 st.write("Deleting removes the session, every result of it and its stored photos and videos. This cannot be undone.")
-confirm = st.text_input("Type the session's name to confirm")
-if st.button("Delete session", type="primary", disabled=confirm.strip() != details["name"]):
+may_delete = access.may("delete")
+if not may_delete:
+    st.caption("Only an admin account may delete sessions.")
+confirm = st.text_input("Type the session's name to confirm", disabled=not may_delete)
+if st.button("Delete session", type="primary", disabled=confirm.strip() != details["name"] or not may_delete):
     service.delete_session(session_id, engine=engine)  # and its files, from FER_MEDIA_STORE
     reads.changed()
     st.session_state.pop(state.SELECTED_SESSION, None)
     st.success("Deleted.")
     st.rerun()
+
+st.subheader("Retention")
+rules = service.retention_rules(engine=engine)
+if rules:
+    table(
+        pd.DataFrame(
+            [
+                {
+                    "sessions": f"tagged {r['tag']}" if r["tag"] else "every session",
+                    "stored media and face pictures kept for": f"{r['days']} days after upload",
+                    "then the readings": "are kept" if r["keep_readings"] else "are deleted too",
+                }
+                for r in rules
+            ]
+        ),
+        hide_index=True,
+    )
+else:
+    st.caption("No retention period: stored media and face pictures stay until their session is deleted.")
+st.caption(
+    "Applied when the dashboard starts and by `python -m fer_core retention apply` (run it daily from cron); "
+    "each application is recorded in the audit trail."
+)
+if access.may("retention"):
+    with st.form("retention"):
+        c1, c2, c3 = st.columns(3)
+        days = c1.number_input("Days to keep stored media and face pictures", 1, 3650, 90)
+        tag = c2.text_input("Only sessions tagged", placeholder="empty: every session")
+        drop = c3.checkbox("Delete the readings too")
+        set_it, remove_it = st.columns(2)
+        try:
+            if set_it.form_submit_button("Set this period", icon=":material/auto_delete:"):
+                service.set_retention(engine=engine, days=int(days), tag=tag or None, keep_readings=not drop)
+                st.rerun()
+            if remove_it.form_submit_button("Remove the period for this tag (or for every session)"):
+                service.set_retention(engine=engine, days=None, tag=tag or None)
+                st.rerun()
+        except ValueError as exc:
+            st.error(plain(exc))

@@ -425,6 +425,17 @@ class AuditEvent(Base):
     client: Mapped[str | None] = mapped_column(String(100))
 
 
+class RetentionRule(Base):
+    """After ``days`` the stored media and face pictures of the sessions with ``tag`` ("" : every session) are
+    deleted, and their readings too unless ``keep_readings`` (``fer_core.retention``)."""
+
+    __tablename__ = "retention_rule"
+
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    keep_readings: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 CONFIDENCE_BINS = 20
 PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
 assert all(hasattr(Prediction, c) for c in PROB_COLUMNS)
