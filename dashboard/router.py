@@ -35,25 +35,25 @@ def run() -> None:
     if not require_login(engine):
         return
     warm_up()
+    pages = [
+        ("home.py", "Home", ":material/home:", "read"),
+        ("upload.py", "Upload", ":material/upload:", "upload"),
+        ("live.py", "Live", ":material/videocam:", "upload"),
+        ("jobs.py", "Jobs", ":material/work:", "read"),
+        ("session.py", "Session", ":material/movie:", "read"),
+        ("trends.py", "Trends", ":material/trending_up:", "read"),
+        ("compare.py", "Compare", ":material/compare:", "read"),
+        ("review.py", "Review", ":material/fact_check:", "review"),
+        ("manage.py", "Manage", ":material/settings:", "read"),
+        ("users.py", "Users", ":material/group:", "users"),
+        ("audit.py", "Audit", ":material/policy:", "audit"),
+    ]
+    # a page the account's role cannot use is not offered (fer_core's door refuses its actions anyway)
     page = st.navigation(
         [
-            st.Page(VIEWS / "home.py", title="Home", icon=":material/home:", default=True),
-            st.Page(VIEWS / "upload.py", title="Upload", icon=":material/upload:"),
-            st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:"),
-            st.Page(VIEWS / "jobs.py", title="Jobs", icon=":material/work:"),
-            st.Page(VIEWS / "session.py", title="Session", icon=":material/movie:"),
-            st.Page(VIEWS / "trends.py", title="Trends", icon=":material/trending_up:"),
-            st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:"),
-            st.Page(VIEWS / "review.py", title="Review", icon=":material/fact_check:"),
-            st.Page(VIEWS / "manage.py", title="Manage", icon=":material/settings:"),
-            *(
-                [
-                    st.Page(VIEWS / "users.py", title="Users", icon=":material/group:"),
-                    st.Page(VIEWS / "audit.py", title="Audit", icon=":material/policy:"),
-                ]
-                if access.may("users")
-                else []
-            ),
+            st.Page(VIEWS / file, title=title, icon=icon, default=file == "home.py")
+            for file, title, icon, action in pages
+            if access.may(action)
         ]
     )
     try:

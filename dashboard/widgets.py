@@ -87,7 +87,8 @@ def session_picker(label: str = "Session") -> int | None:
     sessions = reads.sessions_overview()
     if sessions.empty:
         st.info("No sessions yet: add one on the Upload page.")
-        st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload:")
+        if access.may("upload"):
+            st.page_link("views/upload.py", label="Go to Upload", icon=":material/upload:")
         return None
     ids = list(sessions["id"])
     names = dict(zip(sessions["id"], sessions["name"]))

@@ -1,5 +1,7 @@
 """Audit (admins): who did what, when, from where; filtered, and as CSV."""
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -32,7 +34,8 @@ if action:
 if session.strip().isdigit():
     shown = shown[shown["session"] == int(session)]
 shown = shown.iloc[::-1].assign(
-    detail=lambda d: d["detail"].map(lambda v: "" if v is None else str(v)),
+    at=lambda d: d["at"].str.replace("T", " ").str.replace("Z", " UTC"),
+    detail=lambda d: d["detail"].map(lambda v: "" if v is None else json.dumps(v, ensure_ascii=False)),
     session=lambda d: d["session"].map(lambda v: "" if pd.isna(v) else str(int(v))),
     target=lambda d: d["target"].fillna(""),
 )

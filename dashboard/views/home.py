@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from fer_core import access
 from fer_core.constants import MODEL_NAMES
 from fer_core.models.registry import spec
 from fer_core.wording import counted
@@ -21,8 +22,11 @@ st.write(
 
 totals = reads.totals()
 if not totals["sessions"]:
-    st.info("No sessions yet. Start by uploading a session's photos and videos.")
-    st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
+    if access.may("upload"):
+        st.info("No sessions yet. Start by uploading a session's photos and videos.")
+        st.page_link("views/upload.py", label="Upload your first session", icon=":material/upload:")
+    else:
+        st.info("No sessions yet: a researcher's account adds them.")
 else:
     cols = st.columns(4)
     cols[0].metric("Sessions", int(totals["sessions"]))
