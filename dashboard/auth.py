@@ -50,6 +50,8 @@ def require_login(engine: Engine) -> bool:
         access.act_as(access.Actor(who, role, client))
         st.sidebar.caption(f"Logged in as {who} ({role})")
         st.sidebar.html(f'<a href="{gate.LOGOUT_PATH}" target="_self">Log out</a>')
+        if who != gate.SHARED:
+            _change_password(engine, who)
         return True
     st.title("Feedback emotions")
     if status == "idle":
@@ -58,3 +60,23 @@ def require_login(engine: Engine) -> bool:
         st.info("You are logged out.")
     st.html(f'<a href="{gate.LOGIN_PATH}" target="_self">Log in again</a>')
     return False
+
+
+def _change_password(engine: Engine, who: str) -> None:
+    """The account's own password, changed after the current one is typed again."""
+    from fer_core import audit
+
+    with st.sidebar.popover("Change my password"), st.form("my-password", clear_on_submit=True):
+        old = st.text_input("Current password", type="password")
+        new = st.text_input("New password", type="password", help=f"At least {accounts.MIN_PASSWORD} characters")
+        if st.form_submit_button("Change"):
+            if accounts.verify(engine, who, old) is None:
+                st.error("The current password is not right.")
+                return
+            try:
+                accounts.set_password(engine, who, new)
+            except ValueError as exc:
+                st.error(str(exc).capitalize() + ".")
+                return
+            audit.record(engine, "account password", target=who)
+            st.success("Changed.")

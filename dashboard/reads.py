@@ -69,9 +69,12 @@ def _corrected(version: tuple, what: str, args: tuple) -> pd.DataFrame:
     return getattr(service, what)(get_engine(), **dict(args))
 
 
-def emotion_distribution(session_id: int | None = None, per: str = "reading", correct: bool = True) -> pd.DataFrame:
+def emotion_distribution(
+    session_id: int | None = None, per: str = "reading", correct: bool = True, everyone: bool = True
+) -> pd.DataFrame:
     """``service.distribution``: per session and model, with each session's corrected shares."""
-    return _corrected(_version(), "distribution", (("correct", correct), ("per", per), ("session_id", session_id)))
+    args = (("correct", correct), ("everyone", everyone), ("per", per), ("session_id", session_id))
+    return _corrected(_version(), "distribution", args)
 
 
 def distribution_over_time(**kwargs) -> pd.DataFrame:

@@ -83,6 +83,8 @@ def test_the_participant_counts_and_bystanders_only_when_asked(interview, capsys
     assert everyone["counts"] == "everyone" and everyone["people"] == len(people)
     assert everyone["readings"] == sum(p["readings"] for p in people)
     assert everyone["shares"] != alone["shares"]
+    assert _sql_people(engine, session_id, everyone=False) == 1  # the aggregates (Home, Trends) agree
+    assert _sql_people(engine, session_id, everyone=True) == len(people)
 
     # a face on a poster counts nowhere; the interviewer made a participant counts by default
     poster, interviewer = photo[0], next(p for p in people if p["file"] == "interview.mp4" and p["role"] == "other")
@@ -94,6 +96,15 @@ def test_the_participant_counts_and_bystanders_only_when_asked(interview, capsys
     assert after["people"] == len(people) - 1
     rc, (two,), _ = _cli(url, "summary", "--session", "P7 interview", "--by", "session", capsys=capsys)
     assert two["people"] == 2 and two["readings"] == 16 + interviewer["readings"]
+    assert _sql_people(engine, session_id, everyone=False) == 2
+    assert _sql_people(engine, session_id, everyone=True) == len(people) - 1
+    from fer_core.storage import queries
+
+    trend = queries.distribution_over_time(engine, per="person", everyone=False, model="ensemble")
+    happy = trend[trend.emotion == "happy"]
+    assert int(happy["people"].iloc[0]) == 2 and happy["share"].iloc[0] == pytest.approx(
+        two["shares"]["happy"], abs=1e-3
+    )
 
     rc, rows, err = _cli(url, "compare", "--sessions", "P7 interview", "P7 interview", capsys=capsys)
     assert rc == 0 and {r["counts"] for r in rows} == {"participants"} and rows[0]["people"] == [2, 2]
@@ -116,3 +127,10 @@ def test_the_participant_counts_and_bystanders_only_when_asked(interview, capsys
 
     html = session_report(engine, session_id, fmt="html").decode()
     assert "Participants counted" in html and "1 (others seen: " in html
+
+
+def _sql_people(engine, session_id, *, everyone):
+    from fer_core.storage import queries
+
+    dist = queries.emotion_distribution(engine, session_id=session_id, per="person", everyone=everyone)
+    return int(dist[dist.model == "ensemble"]["people"].sum())

@@ -34,13 +34,13 @@ else:
     cols[2].metric("People seen", int(totals["people"]), help=PEOPLE_HELP)
     cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
     st.caption(f"Recorded from {pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}.")
-    weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person")
+    weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person", everyone=False)
     if not weekly.empty:
         weekly = weekly[weekly["period"] >= weekly["period"].max() - pd.Timedelta(weeks=12)]
         sat = charts.satisfaction(weekly, by=["period"])
         said = weekly.attrs.get("correction", "raw mean probabilities")
         st.caption(
-            f"Satisfaction per week over the last 12 weeks (ensemble, per person; {plain(said)}). "
+            f"Satisfaction per week over the last 12 weeks (ensemble, per participant; {plain(said)}). "
             + charts.SATISFACTION_HELP
         )
         chart(

@@ -135,12 +135,16 @@ if section == "Overview":
     measures = {"share": "share", "raw mean probability": "mean_prob", "share by top emotion": "label_share"}
     measure = c1.radio("Measure", list(measures), horizontal=True, help=CORRECTION_HELP)
     unit = charts.UNIT_CHOICES[c2.radio("Count", list(charts.UNIT_CHOICES), horizontal=True)]
-    dist = reads.emotion_distribution(session_id=session_id, per=unit)
+    dist = reads.emotion_distribution(session_id=session_id, per=unit, everyone=everyone)
     said = dist.attrs.get("correction", {}).get(session_id, "raw mean probabilities")
     dist = dist.assign(share=dist["corrected_share"].fillna(dist["mean_prob"]))
     st.caption(
         charts.UNIT_HELP[unit]
-        + " Everyone seen counts here."
+        + (
+            " Everyone seen counts (but excluded people)."
+            if everyone or unit != "person"
+            else " Participants only, as in the line above."
+        )
         + (plain(f" Shares: {said}.") if measure == "share" else "")
     )
     chart(

@@ -8,7 +8,7 @@ from fer_core.constants import OPINIONS
 
 import charts
 import reads
-from widgets import chart, plain
+from widgets import chart, everyone_switch, plain
 
 st.title("Trends")
 sessions = reads.sessions_overview()
@@ -25,19 +25,28 @@ model = c2.selectbox("Model", OPINIONS, format_func=charts.MODEL_LABELS.get)
 tags = c3.multiselect("Tags (any of)", all_tags)
 dates = c4.date_input("Recorded between", value=(when.min().date(), when.max().date()))
 start, end = dates if isinstance(dates, tuple) and len(dates) == 2 else (when.min().date(), when.max().date())
+everyone = everyone_switch("everyone-trends") if unit == "person" else True
+who = (
+    " Per reading, everyone seen counts."
+    if unit != "person"
+    else " Everyone seen counts (but excluded people)."
+    if everyone
+    else " Participants only."
+)
 
 trend = reads.distribution_over_time(
     freq=freq,
     tags=tags or None,
     model=model,
     per=unit,
+    everyone=everyone,
     start=datetime.combine(start, time.min),
     end=datetime.combine(end, time.max),
 )
 if trend.empty:
     st.info("No faces in the sessions that match these filters.")
     st.stop()
-st.caption(charts.UNIT_HELP[unit] + plain(f" Shares: {trend.attrs.get('correction', 'raw mean probabilities')}."))
+st.caption(charts.UNIT_HELP[unit] + who + plain(f" Shares: {trend.attrs.get('correction', 'raw mean probabilities')}."))
 chart(
     charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"),
     trend,
@@ -48,6 +57,7 @@ all_models = reads.distribution_over_time(
     freq=freq,
     tags=tags or None,
     per=unit,
+    everyone=everyone,
     start=datetime.combine(start, time.min),
     end=datetime.combine(end, time.max),
 )
@@ -63,7 +73,7 @@ st.subheader("Sessions side by side")
 names = dict(zip(sessions["id"], sessions["name"]))
 picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
 if picked:
-    dist = reads.emotion_distribution(per=unit)
+    dist = reads.emotion_distribution(per=unit, everyone=everyone)
     said = dist.attrs.get("correction", {})
     dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
         session=lambda d: d.session_id.map(names), share=lambda d: d["corrected_share"].fillna(d["mean_prob"])

@@ -174,11 +174,19 @@ def _corrected_column(
     return out
 
 
-def distribution(engine: Engine, *, session_id: int | None = None, per: str = "reading", correct: bool = True):
-    """``queries.emotion_distribution`` with ``corrected_share``: each session's mean-probability shares
-    corrected with its own population's reviewed faces (NaN where there are too few, or ``correct`` is off);
-    ``attrs["correction"]`` maps each session to the words that say what was done."""
-    dist = queries.emotion_distribution(engine, session_id=session_id, per=per)
+def distribution(
+    engine: Engine,
+    *,
+    session_id: int | None = None,
+    per: str = "reading",
+    correct: bool = True,
+    everyone: bool = True,
+):
+    """``queries.emotion_distribution`` (per person: participants only unless ``everyone``) with
+    ``corrected_share``: each session's mean-probability shares corrected with its own population's reviewed
+    faces (NaN where there are too few, or ``correct`` is off); ``attrs["correction"]`` maps each session to
+    the words that say what was done."""
+    dist = queries.emotion_distribution(engine, session_id=session_id, per=per, everyone=everyone)
     dist["corrected_share"] = np.nan
     words = {}
     if dist.empty or not correct:
@@ -202,7 +210,7 @@ def distribution(engine: Engine, *, session_id: int | None = None, per: str = "r
 
 
 def over_time(engine: Engine, *, correct: bool = True, **filters) -> pd.DataFrame:
-    """``queries.distribution_over_time`` (same ``filters``) with ``share`` corrected with the reviewed faces of
+    """``queries.distribution_over_time`` (same ``filters``, ``everyone`` among them) with ``share`` corrected with the reviewed faces of
     the sessions it covers (their tags' populations), ``raw_mean_share`` the raw one and ``corrected`` saying
     which each row is; ``attrs["correction"]`` the words."""
     trend = queries.distribution_over_time(engine, **filters).rename(columns={"share": "raw_mean_share"})

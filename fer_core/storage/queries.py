@@ -76,6 +76,43 @@ def _tidy_probs(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     return out.sort_values(id_cols + ["emotion"]).reset_index(drop=True)
 
 
+def counted_people(everyone: bool):
+    """A condition on media_person's rows: the people a headline counts, as ``statistics.roles`` decides in
+    Python (participants; ``everyone``: all but the excluded), in SQL for the aggregates."""
+    named_row = and_(PersonLabel.media_id == MP.media_id, PersonLabel.person == MP.person)
+    role_set = select(PersonLabel.role).where(named_row).scalar_subquery()
+    named = select(PersonLabel.id).where(named_row, PersonLabel.label.is_not(None), PersonLabel.label != "").exists()
+    S2 = aliased(S)  # noqa: N806 (the outer query may join the sessions itself)
+    declared = (
+        select(S2.id)
+        .where(S2.id == MP.session_id, S2.participant.is_not(None), func.trim(S2.participant) != "")
+        .exists()
+    )
+    O = aliased(MP)  # noqa: N806
+    same = and_(O.media_id == MP.media_id, O.model == MP.model)
+    beaten = (
+        select(O.person)
+        .where(
+            same,
+            or_(
+                O.readings > MP.readings,
+                and_(
+                    O.readings == MP.readings,
+                    or_(O.t_first < MP.t_first, and_(O.t_first == MP.t_first, O.person < MP.person)),
+                ),
+            ),
+        )
+        .exists()
+    )
+    crowd = and_(
+        select(MediaFile.kind).where(MediaFile.id == MP.media_id).scalar_subquery() == "photo",
+        select(func.count()).select_from(O).where(same).scalar_subquery() > 1,
+    )
+    default = case((or_(~declared, named, and_(~beaten, ~crowd)), "participant"), else_="other")
+    role = func.coalesce(role_set, default)
+    return role != "excluded" if everyone else role == "participant"
+
+
 def _people_count(where=None):
     """People seen: each media file's rows of one model (every model of a file has the same people)."""
     other = aliased(MP)
@@ -102,19 +139,22 @@ def totals(bind) -> dict:
     return _frame(bind, stmt).iloc[0].to_dict()
 
 
-def emotion_distribution(bind, *, session_id: int | None = None, per: str = "reading") -> pd.DataFrame:
+def emotion_distribution(
+    bind, *, session_id: int | None = None, per: str = "reading", everyone: bool = True
+) -> pd.DataFrame:
     """Per session and model: the share of each emotion, by top label and by mean probability.
 
     ``per="reading"``: every face reading counts once (reads media_emotion_summary). Columns: session_id,
     model, emotion, faces (readings with that top label), label_share, mean_prob.
     ``per="person"``: each person's mean probability over their readings, then the mean over people; the
     label share is the share of people whose highest mean is that emotion (reads media_person). Columns:
-    session_id, model, emotion, people (with that top emotion), label_share, mean_prob.
+    session_id, model, emotion, people (with that top emotion), label_share, mean_prob; participants only
+    unless ``everyone`` (``counted_people``). Per reading, everyone seen counts.
     """
     if per not in UNITS:
         raise ValueError(f"per must be one of {UNITS}; received {per!r}")
     if per == "person":
-        return _people_distribution(bind, session_id=session_id)
+        return _people_distribution(bind, session_id=session_id, everyone=everyone)
     total = func.sum(M.faces)
     stmt = select(
         M.session_id,
@@ -128,14 +168,18 @@ def emotion_distribution(bind, *, session_id: int | None = None, per: str = "rea
     return _long_distribution(_frame(bind, stmt), count="faces")
 
 
-def _people_distribution(bind, *, session_id: int | None) -> pd.DataFrame:
-    stmt = select(
-        MP.session_id,
-        MP.model,
-        func.count().label("total"),
-        *[func.sum(case((MP.top_label == e, 1), else_=0)).label(f"n_{e}") for e in EMOTIONS],
-        *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS],
-    ).group_by(MP.session_id, MP.model)
+def _people_distribution(bind, *, session_id: int | None, everyone: bool = True) -> pd.DataFrame:
+    stmt = (
+        select(
+            MP.session_id,
+            MP.model,
+            func.count().label("total"),
+            *[func.sum(case((MP.top_label == e, 1), else_=0)).label(f"n_{e}") for e in EMOTIONS],
+            *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS],
+        )
+        .where(counted_people(everyone))
+        .group_by(MP.session_id, MP.model)
+    )
     if session_id is not None:
         stmt = stmt.where(MP.session_id == session_id)
     return _long_distribution(_frame(bind, stmt), count="people")
@@ -187,11 +231,12 @@ def distribution_over_time(
     end: datetime | None = None,
     model: str | None = None,
     per: str = "reading",
+    everyone: bool = True,
 ) -> pd.DataFrame:
     """Mean emotion probabilities per calendar period (session recording time) and model.
 
     Filters: sessions with any of ``tags``; recorded between ``start`` and ``end``; one ``model``.
-    ``per`` as in :func:`emotion_distribution`. Columns: period, model, faces (readings) or people,
+    ``per`` and ``everyone`` as in :func:`emotion_distribution`. Columns: period, model, faces (readings) or people,
     sessions, emotion, share.
     """
     if per not in UNITS:
@@ -207,7 +252,7 @@ def distribution_over_time(
             func.count().label(count),
             func.count(func.distinct(S.id)).label("sessions"),
             *[func.avg(getattr(MP, f"mean_{e}")).label(e) for e in EMOTIONS],
-        )
+        ).where(counted_people(everyone))
     else:
         T, count, total = M, "faces", func.sum(M.faces)
         stmt = select(
