@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
+from fer_core.wording import counted
 
 # Each model's name for users, the models first and the ensemble last in every chart's panels.
 MODEL_LABELS = {m: DISPLAY_NAMES[m] for m in MODEL_NAMES + (ENSEMBLE,)}
@@ -86,6 +87,11 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
     """Bars per emotion, one panel per model (df from queries.emotion_distribution, per person or reading)."""
     d = df.assign(model=df["model"].map(MODEL_LABELS).fillna(df["model"]))
     share = "share of people (top emotion)" if "people" in df.columns else "share of readings (top label)"
+    unit = "people" if "people" in df.columns else "faces"
+    if unit in d.columns and len(d):  # what each bar rests on, in its hover
+        keys = [k for k in ("session_id", "model") if k in d.columns]
+        totals = d.groupby(keys)[unit].transform("sum").astype(int)
+        d["rests on"] = [counted(n, "person" if unit == "people" else "reading") for n in totals]
     fig = px.bar(
         d,
         x="emotion",
@@ -93,6 +99,7 @@ def distribution_figure(df: pd.DataFrame, *, value: str = "mean_prob", title: st
         color="emotion",
         facet_col="model",
         title=title,
+        hover_data=["rests on"] if "rests on" in d.columns else None,
         labels={
             "share": "share",
             "mean_prob": "mean probability",
@@ -146,9 +153,16 @@ def track_timeline_figure(df: pd.DataFrame, *, title: str = "Emotions per face t
 
 
 def satisfaction(df: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
-    """Satisfaction index per group of a tidy (…, emotion, share) frame."""
+    """Satisfaction index per group of a tidy (…, emotion, share) frame, with the group's people, readings
+    ("faces") and sessions where the frame has them (what each point rests on)."""
     sign = df["emotion"].map(lambda e: 1 if e in POSITIVE else (-1 if e in NEGATIVE else 0))
-    return df.assign(v=sign * df["share"]).groupby(by, as_index=False)["v"].sum().rename(columns={"v": "satisfaction"})
+    grouped = df.assign(v=sign * df["share"]).groupby(by, as_index=False)
+    out = grouped["v"].sum().rename(columns={"v": "satisfaction"})
+    counts = [c for c in ("people", "faces", "sessions") if c in df.columns]
+    return out.merge(grouped[counts].first(), on=by) if counts else out
+
+
+THIN_PEOPLE = 3  # a point resting on fewer people is drawn open: too few to speak for a group
 
 
 @_figure
@@ -167,6 +181,25 @@ def satisfaction_figure(
     )
     fig.add_hline(y=0, line_dash="dot", line_color="#999")
     fig.update_layout(yaxis_range=[-1, 1])
+    counts = [c for c in ("people", "faces", "sessions") if c in df.columns]
+    if counts:
+        custom = df[counts].to_numpy()
+        lines = "".join(f"<br>{c if c != 'faces' else 'readings'}: %{{customdata[{i}]}}" for i, c in enumerate(counts))
+        fig.update_traces(customdata=custom, hovertemplate="%{x}<br>satisfaction %{y:+.2f}" + lines + "<extra></extra>")
+        if "people" in counts and color is None:
+            thin = (df["people"] < THIN_PEOPLE).to_numpy()
+            fig.update_traces(marker_symbol=["circle-open" if t else "circle" for t in thin], marker_size=9)
+            if thin.any():
+                fig.add_annotation(
+                    text=f"open points: fewer than {THIN_PEOPLE} people",
+                    xref="paper",
+                    yref="paper",
+                    x=1,
+                    y=1.02,
+                    showarrow=False,
+                    font_size=11,
+                    xanchor="right",
+                )
     return fig
 
 
@@ -517,9 +550,12 @@ def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: 
                     "high": high,
                     "plus": (high - v) if high is not None else 0.0,
                     "minus": (v - low) if low is not None else 0.0,
+                    "people": r.get("people"),
+                    "readings": r.get("readings"),
                 }
             )
-    df = pd.DataFrame(rows, columns=[key, "emotion", "value", "low", "high", "plus", "minus"])
+    columns = [key, "emotion", "value", "low", "high", "plus", "minus", "people", "readings"]
+    df = pd.DataFrame(rows, columns=columns)
     measure = "difference from baseline" if delta else "share (mean probability)"
     if df[key].nunique() > MANY_GROUPS:
         return _shares_heatmap(df, key=key, delta=delta, title=title, measure=measure)
@@ -532,6 +568,7 @@ def shares_figure(records: list[dict], *, key: str, delta: bool = False, title: 
         error_y="plus",
         error_y_minus="minus",
         title=title,
+        hover_data={"people": True, "readings": True, "plus": False, "minus": False},
         labels={"value": measure, "emotion": "emotion"},
         category_orders={"emotion": list(EMOTIONS)},
         template="plotly_white",

@@ -215,12 +215,20 @@ def say_counts(record: dict, *, everyone: bool, others: int) -> None:
     """One sentence: whom the numbers rest on."""
     who = "everyone seen but the excluded" if everyone else "participants only"
     rest = "" if everyone or not others else f"; {counted(others, 'other person', 'other people')} seen left out"
+    thin = ""
+    if record["readings"] < THIN_READINGS:
+        thin = " Thin evidence: a few readings are a snapshot, not a distribution."
+    elif record["people"] < charts.THIN_PEOPLE:
+        thin = f" Thin evidence: fewer than {charts.THIN_PEOPLE} people cannot speak for a group."
     st.caption(
         plain(
             f"Counts {who}: {counted(record['people'], 'person', 'people')}, "
-            f"{counted(record['readings'], 'reading')}{rest}."
+            f"{counted(record['readings'], 'reading')}{rest}.{thin}"
         )
     )
+
+
+THIN_READINGS = 10
 
 
 def say_correction(records: list[dict]) -> None:

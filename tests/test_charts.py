@@ -114,3 +114,33 @@ def test_adjacent_segments_stay_two_on_the_timeline():
     assert len(bands) == 2 and bands[0].fillcolor != bands[1].fillcolor  # two shades where they meet
     assert lines == [0.0, 7.0, 10.0]  # a line at each segment's start, and the point marker
     assert [a.text for a in fig.layout.annotations] == ["intro", "product", "logo"]
+
+
+def test_points_and_bars_say_what_they_rest_on():
+    """Issue 42, item 3: a week resting on one person is drawn open and says so; hovers carry the counts."""
+    import pandas as pd
+
+    import charts
+
+    weekly = pd.DataFrame(
+        [
+            {"period": p, "emotion": e, "share": s, "people": n, "sessions": 1}
+            for p, n in (("2026-11-23", 1), ("2026-11-30", 12))
+            for e, s in (("happy", 0.5), ("sad", 0.2), ("neutral", 0.3))
+        ]
+    )
+    sat = charts.satisfaction(weekly, by=["period"])
+    assert sat["people"].tolist() == [1, 12] and sat["satisfaction"].tolist() == pytest.approx([0.3, 0.3])
+    fig = charts.satisfaction_figure(sat, x="period")
+    assert list(fig.data[0].marker.symbol) == ["circle-open", "circle"]
+    assert "people: %{customdata[0]}" in fig.data[0].hovertemplate
+    assert any("fewer than 3 people" in a.text for a in fig.layout.annotations)
+
+    dist = pd.DataFrame(
+        [
+            {"session_id": 1, "model": "ensemble", "emotion": e, "people": n, "label_share": 0, "mean_prob": 0.5}
+            for e, n in (("happy", 1), ("sad", 0))
+        ]  # fmt: skip
+    )
+    bars = charts.distribution_figure(dist)
+    assert bars.data[0].customdata[0][0] == "1 person"
