@@ -343,8 +343,9 @@ class Analyzer:
             self._classify_found(result, found, crops, tta=self.config.video_tta, on_faces=on_faces, heads=heads)
             if on_progress and info.duration_s > 0:
                 on_progress(min(t_s / info.duration_s, 1.0), f"{Path(path).name}: {t_s:.0f} of {info.duration_s:.0f} s")
-        if not result.duration_s:  # the container did not say (or said the impossible): as far as it played
-            result.duration_s = round(last_t[0], 3)
+        # the container may not say, say the impossible, or (variable frame rate phones) say less than its frames
+        # run to: the video lasts at least as far as it played
+        result.duration_s = round(max(result.duration_s or 0.0, last_t[0]), 3)
         if not result.face_count:
             result.no_face = self._why_no_face(looks)
         if on_progress:
