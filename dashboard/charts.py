@@ -356,7 +356,8 @@ STATE_HELP = (
     "degrees below it (a screen under a camera on top; FER_LOOKING_CONE_DEG, FER_LOOKING_BELOW_DEG). Head turn: "
     "how far the face points away from the camera, in degrees. Eyes and mouth open: 0 (closed) to 1 (wide open). "
     "Brows raised or lowered: against the person's own typical brow height in this session. Blinks need video "
-    "analysed at 10 frames a second or more (FER_FPS=10). Values in [brackets]: 95% intervals."
+    "analysed at 10 frames a second or more (FER_FPS=10). Readings: those with facial states. Values in [brackets]: "
+    "95% intervals."
 )
 
 
@@ -389,7 +390,7 @@ def states_table(records: list[dict], *, key: str) -> pd.DataFrame:
     for r in records:
         s = r.get("states") or {}
         name = r.get(key) if key != "segment" else f"{r['segment']} ({r['start_s']:g}-{r['end_s']:g} s)"
-        row = {key: name, "readings with states": s.get("readings_with_states", 0)}
+        row = {key: name, "readings": s.get("readings_with_states", 0)}  # with states; short names fit 1400 px
         for m, unit in (("looking", "%"), ("head_turn", "°"), ("eyes_open", ""), ("mouth_open", ""),
                         ("brows_raised", "%"), ("brows_lowered", "%")):  # fmt: skip
             v, (low, high) = (s.get(m) or {}).get("value"), (s.get(m) or {}).get("ci95", [None, None])
@@ -400,7 +401,7 @@ def states_table(records: list[dict], *, key: str) -> pd.DataFrame:
                 else fmt.format(scale * v) + unit
                 + ("" if low is None else f" [{fmt.format(scale * low)}-{fmt.format(scale * high)}]")
             )  # fmt: skip
-        row["blinks per minute"] = "" if s.get("blinks_per_min") is None else f"{s['blinks_per_min']:.1f}"
+        row["blinks/min"] = "" if s.get("blinks_per_min") is None else f"{s['blinks_per_min']:.1f}"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -32,6 +32,11 @@ def job_table() -> None:
         st.info("No jobs yet: files uploaded on the Upload page appear here.")
         return
     rows = rows.fillna({"message": "", "worker": "", "error": ""})  # no "None" where nothing went wrong
+    # one column for what happened (the error where there is one), the time taken instead of a second date:
+    # every column fits a 1400 px page
+    rows["message"] = rows["error"].where(rows["error"] != "", rows["message"])
+    took = (rows["finished_at"] - rows["created_at"]).dt.total_seconds()
+    rows["took"] = [f"{t:.0f} s" if t == t else "" for t in took]
     table(
         rows[
             [
@@ -44,17 +49,17 @@ def job_table() -> None:
                 "worker",
                 "attempts",
                 "faces",
-                "error",
                 "created_at",
-                "finished_at",
+                "took",
             ]
         ],
         hide_index=True,
         width="stretch",
+        height=min(38 + 35 * len(rows), 700),
         column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-            "created_at": st.column_config.DatetimeColumn("submitted", format="YYYY-MM-DD HH:mm:ss"),
-            "finished_at": st.column_config.DatetimeColumn("finished", format="YYYY-MM-DD HH:mm:ss"),
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, width="small"),
+            "created_at": st.column_config.DatetimeColumn("submitted", format="MM-DD HH:mm"),
+            "message": st.column_config.TextColumn("message", width="medium"),
         },
     )
 
