@@ -173,19 +173,24 @@ def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled)
     assert markers["until (s)"].tolist() == ["1.5", ""] and markers["from (s)"].tolist() == ["0.0", "2.0"]  # no None
 
 
+def _true_labels(at):
+    return [s for s in at.selectbox if s.label == "True expression"]
+
+
 def test_review_page_stores_reviews_and_compare_scores_them(filled):
     at = page("review")
     assert not at.exception
-    assert len([s for s in at.selectbox if s.label.startswith("#")]) == 4  # the latest session's faces first
+    at.toggle(key="review-moments").set_value(False).run()  # one card per face
+    assert len(_true_labels(at)) == 4  # the latest session's faces first, each control under its picture
     at.selectbox(key="review-session").select(0).run()  # all sessions
     at.text_input(key="reviewer").input("Mia")
     # the first two faces of the page: one happy, one not a face
-    faces = [s for s in at.selectbox if s.label.startswith("#")]
+    faces = _true_labels(at)
     assert len(faces) == 12
     faces[0].select("happy")
     faces[1].select("not_a_face")
     button(at, "Save these reviews").click().run()
-    assert not at.exception and "2 reviews saved" in at.success[0].value
+    assert not at.exception and "2 faces reviewed" in at.success[0].value
     from fer_core.storage import queries as Q
 
     reviewed = Q.reviewed_faces(filled["engine"])
@@ -197,7 +202,7 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     assert scored["accuracy on your faces"].iloc[0].startswith(f"{100 * right:.1f}%")  # ensemble first, n = 1
     at.switch_page("views/review.py").run()
     at.text_input(key="reviewer").input("")
-    [s for s in at.selectbox if s.label.startswith("#")][-1].select("sad")  # reviewed faces are hidden now
+    _true_labels(at)[-1].select("sad")  # reviewed faces are hidden now
     button(at, "Save these reviews").click().run()
     assert at.error and "reviewer" in at.error[0].value  # a review needs a name; nothing saved
     assert sorted(Q.reviewed_faces(filled["engine"])["review"]) == ["happy", "not_a_face"]
@@ -208,6 +213,28 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     at.radio(key="adapt-method").set_value("finetune").run()  # fine-tuning needs pictures; these kept none
     button(at, "Adapt to this tag").click().run()
     assert not at.exception and at.error and "calibrate instead" in at.error[0].value
+
+
+def test_a_persons_consecutive_frames_are_reviewed_once(filled):
+    """Issue 42, item 6: a card per moment of a person; its label is stored for each of its faces."""
+    from fer_core.storage import queries as Q
+
+    at = page("review")
+    at.selectbox(key="review-session").select(0).run()  # all sessions
+    at.text_input(key="reviewer").input("Noor")
+    count = next(c.value for c in at.caption if " cards for " in c.value)  # "N cards for M faces."
+    cards, faces = int(count.split(" card")[0]), int(count.split(" for ")[1].split(" face")[0])
+    assert cards < faces
+    where = [c.value for c in at.caption if c.value.lstrip("\\").startswith("#")]  # one per card, in order
+    card = next((i for i, c in enumerate(where) if " frames" in c), None)
+    assert card is not None, (count, where)
+    frames = int(where[card].split(" frames")[0].split(", ")[-1])
+    before = len(Q.reviewed_faces(filled["engine"]))
+    _true_labels(at)[card].select("surprise")
+    button(at, "Save these reviews").click().run()
+    assert not at.exception and f"{frames} faces reviewed" in at.success[0].value
+    reviewed = Q.reviewed_faces(filled["engine"])
+    assert len(reviewed) == before + frames and (reviewed["review"] == "surprise").sum() == frames
 
 
 def test_trends_page(filled):

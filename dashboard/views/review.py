@@ -3,14 +3,16 @@ participants (Compare page)."""
 
 import streamlit as st
 
-from fer_core import WeightsError, service
+from fer_core import WeightsError, access, accounts, service
 from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
+from fer_core.review_groups import group_moments, moment_cards
+from fer_core.storage.store import media_store
 from fer_core.wording import counted
 
 import charts
 import reads
 from resources import get_analyzer, get_engine
-from widgets import face_gallery, paginate, plain, table
+from widgets import paginate, plain, table
 
 NOT_YET = "not reviewed"
 st.title("Review faces")
@@ -28,7 +30,12 @@ ALL = 0  # no session has id 0
 names = {**dict(zip(sessions["id"], sessions["name"])), ALL: "All sessions"}  # the latest first: all can be many
 session_id = c1.selectbox("Session", list(names), format_func=names.get, key="review-session") or None
 tag = c2.selectbox("Tag", [None, *reads.all_tags()], format_func=lambda t: "any" if t is None else t)
-reviewer = c3.text_input("Your name", key="reviewer", help="Stored with each review, with the time")
+me = access.current().name
+if accounts.role_of(get_engine(), me) is not None:  # an account's reviews carry its name, not a typed one
+    reviewer = me
+    c3.caption(plain(f"Reviews are stored under your account, {me}, with the time."))
+else:
+    reviewer = c3.text_input("Your name", key="reviewer", help="Stored with each review, with the time")
 c1, c2, c3, c4 = st.columns(4)
 model = c1.selectbox("Label of", OPINIONS, index=OPINIONS.index(ENSEMBLE), format_func=charts.MODEL_LABELS.get)
 label = c2.selectbox("Labelled", [None, *REVIEW_LABELS[:7]], format_func=lambda e: "any" if e is None else e)
@@ -51,35 +58,54 @@ if only == "not reviewed":
     faces = faces[faces["review"].isna()]
 elif only == "models disagree":
     faces = faces[faces["label_resnet50"] != faces["label_vgg16"]]
-st.caption(counted(len(faces), "face"))
 
 
 def gallery(faces) -> None:
-    page = paginate(faces.reset_index(drop=True), name="review", per_page=12)
-    face_gallery(
-        page,
-        lambda r: f"#{r.detection_id} · {r.t_s:.1f} s · {charts.MODEL_LABELS[model]}: {getattr(r, 'label_' + model)}",
+    """One card per face, or per moment (a person's consecutive frames that look alike), each with its true-label
+    control under its picture; a moment's label is stored for each of its faces."""
+    by_moment = st.toggle(
+        "One card per moment of a person",
+        value=True,
+        key="review-moments",
+        help="A person's consecutive frames in a video that the ensemble labels alike (at most 10 s, no gap over "
+        "1.5 s) are one card: label the moment once, and each of its faces gets that review.",
     )
+    if by_moment:
+        cards = moment_cards(group_moments(faces))
+    else:
+        cards = faces.assign(
+            faces=[[int(d)] for d in faces["detection_id"]], frames=1, t_first=faces["t_s"], t_last=faces["t_s"]
+        )
+    st.caption(f"{counted(len(cards), 'card')} for {counted(len(faces), 'face')}.")
+    page = paginate(cards.reset_index(drop=True), name="review", per_page=12)
+    blur, store = get_analyzer().config.blur_faces, media_store()
+    options = [NOT_YET, *REVIEW_LABELS]
     with st.form("reviews"):
-        choices = {}
-        cols = st.columns(6)
+        choices = []
+        cols = st.columns(4)
         for i, r in enumerate(page.itertuples()):
+            cell = cols[i % 4].container(border=True)
+            picture = service.face_picture(r, blur=blur, store=store)
+            if picture is not None:
+                cell.image(picture)
+            when = f"{r.t_first:.1f} s" if r.frames == 1 else f"{r.t_first:.1f}-{r.t_last:.1f} s, {r.frames} frames"
+            when = "photo" if r.kind == "photo" else when
+            cell.caption(plain(f"#{r.detection_id} · {r.file} · {when}"))
+            cell.caption(plain(f"{charts.MODEL_LABELS[model]}: {getattr(r, 'label_' + model)}"))
             current = r.review if isinstance(r.review, str) else NOT_YET
-            choices[int(r.detection_id)] = (
-                cols[i % 6].selectbox(
-                    f"#{r.detection_id}", [NOT_YET, *REVIEW_LABELS], index=[NOT_YET, *REVIEW_LABELS].index(current)
-                ),
-                current,
+            new = cell.selectbox(
+                "True expression", options, index=options.index(current), key=f"true-{r.detection_id}-{r.frames}"
             )
+            choices.append((new, current, r.faces))
         if st.form_submit_button("Save these reviews", icon=":material/done_all:"):
-            changed = [(face, new) for face, (new, old) in choices.items() if new != old and new != NOT_YET]
+            changed = [(face, new) for new, old, ids in choices if new != old and new != NOT_YET for face in ids]
             try:
                 saved = service.review_faces(changed, reviewer=reviewer, engine=get_engine())
             except ValueError as exc:
                 st.error(plain(exc))
             else:
                 reads.changed()
-                st.success(f"{counted(saved, 'review')} saved.")
+                st.success(f"{counted(saved, 'face')} reviewed.")
 
 
 if faces.empty:
