@@ -133,16 +133,19 @@ if agreement["faces"]:
     c2.metric("Same top label", f"{agreement['agreement']:.1%}")
     c3.metric("Cohen's kappa", f"{kappa:.2f}", help="Agreement beyond chance: 0 = chance, 1 = always the same.")
     cross = agreement["crosstab"]
-    chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
     per_class = agreement["per_class"]
     shown = per_class.assign(agreement=per_class["agreement"].map(lambda v: "" if v != v else f"{v:.1%}"))
     table(
         shown.rename(columns={"faces_a": "faces (ResNet50 label)", "agree": "VGG16 agrees", "agreement": "same label"}),
         hide_index=True,
     )
-    conf = reads.confidence_histogram(session_id=session_id)
-    fig = charts.confidence_bars_figure(conf)
-    chart(fig, conf, "confidence")
+    # charts on demand: each Plotly chart costs a new tab about 1.4 s here (benchmarks/pages.py)
+    shown_chart = st.segmented_control("Chart", ("ResNet50 against VGG16", "Confidence"), key="model-chart")
+    if shown_chart == "ResNet50 against VGG16":
+        chart(charts.crosstab_figure(cross), cross.reset_index(), "crosstab")
+    elif shown_chart == "Confidence":
+        conf = reads.confidence_histogram(session_id=session_id)
+        chart(charts.confidence_bars_figure(conf), conf, "confidence")
 else:
     st.info("No faces analysed yet: the live comparison appears after the first upload.")
 
@@ -165,7 +168,7 @@ for name in MODEL_NAMES:
         recall.append({"model": name, "emotion": e, "recall": (pt.get("per_class_recall") or {}).get(e)})
 table(pd.DataFrame(rows), hide_index=True)
 recall = pd.DataFrame(recall).dropna()
-if not recall.empty:
+if not recall.empty and st.toggle("Per-class recall chart", key="recall-chart"):
     chart(charts.recall_figure(recall), recall, "per-class-recall")
 
 st.subheader("Accuracy on your reviewed faces")
@@ -197,11 +200,14 @@ else:
         )
     st.caption("Per-class columns: the share of each true expression the model got right (recall).")
     table(pd.DataFrame(rows), hide_index=True)
-    which = st.radio("Confusion of", list(acc["models"]), format_func=charts.MODEL_LABELS.get, horizontal=True)
-    confusion = pd.DataFrame(acc["models"][which]["confusion"], index=list(EMOTIONS), columns=list(EMOTIONS))
-    confusion.index.name, confusion.columns.name = "true (review)", charts.MODEL_LABELS[which]
-    fig = charts.crosstab_figure(confusion, title=f"True expression against {charts.MODEL_LABELS[which]}")
-    chart(fig, confusion.reset_index(), f"review-confusion-{which}")
+    which = st.segmented_control(
+        "Confusion chart of", list(acc["models"]), format_func=charts.MODEL_LABELS.get, key="confusion-of"
+    )
+    if which is not None:
+        confusion = pd.DataFrame(acc["models"][which]["confusion"], index=list(EMOTIONS), columns=list(EMOTIONS))
+        confusion.index.name, confusion.columns.name = "true (review)", charts.MODEL_LABELS[which]
+        fig = charts.crosstab_figure(confusion, title=f"True expression against {charts.MODEL_LABELS[which]}")
+        chart(fig, confusion.reset_index(), f"review-confusion-{which}")
 
 st.subheader("Gallery of disagreements")
 dis = reads.disagreements(session_id=session_id, limit=18)

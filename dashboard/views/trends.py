@@ -46,44 +46,51 @@ trend = reads.distribution_over_time(
 if trend.empty:
     st.info("No faces in the sessions that match these filters.")
     st.stop()
-st.caption(charts.UNIT_HELP[unit] + who + plain(f" Shares: {trend.attrs.get('correction', 'raw mean probabilities')}."))
-chart(
-    charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"),
-    trend,
-    f"trend-{freq}-{model}-per-{unit}",
-)
-
-all_models = reads.distribution_over_time(
-    freq=freq,
-    tags=tags or None,
-    per=unit,
-    everyone=everyone,
-    start=datetime.combine(start, time.min),
-    end=datetime.combine(end, time.max),
-)
-sat = charts.satisfaction(all_models, by=["period", "model"])
-st.caption(charts.SATISFACTION_HELP)
-chart(
-    charts.satisfaction_figure(sat, x="period", color="model", title=f"Satisfaction index per {freq}", x_title=freq),
-    sat,
-    f"satisfaction-trend-{freq}",
-)
-
-st.subheader("Sessions side by side")
-names = dict(zip(sessions["id"], sessions["name"]))
-picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
-if picked:
-    dist = reads.emotion_distribution(per=unit, everyone=everyone)
-    said = dist.attrs.get("correction", {})
-    dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
-        session=lambda d: d.session_id.map(names), share=lambda d: d["corrected_share"].fillna(d["mean_prob"])
+# one chart at a time: each Plotly chart costs a new tab about 1.4 s here (benchmarks/pages.py)
+VIEWS = ("Emotion shares", "Satisfaction", "Sessions side by side")
+view = st.segmented_control("Chart", VIEWS, default=VIEWS[0], key="trends-view") or VIEWS[0]
+if view == "Emotion shares":
+    said = trend.attrs.get("correction", "raw mean probabilities")
+    st.caption(charts.UNIT_HELP[unit] + who + plain(f" Shares: {said}."))
+    chart(
+        charts.trend_figure(trend, title=f"Emotion shares per {freq} ({charts.MODEL_LABELS[model]}, {unit})"),
+        trend,
+        f"trend-{freq}-{model}-per-{unit}",
     )
-    fixed = [names[i] for i in picked if not str(said.get(i, "raw")).startswith("raw")]
-    st.caption(
-        plain(
-            "Each session's shares are corrected for the models' known confusions with its own population's "
-            f"reviewed faces where it has enough: here {', '.join(fixed) or 'none'}; the others show the raw mean."
+elif view == "Satisfaction":
+    all_models = reads.distribution_over_time(
+        freq=freq,
+        tags=tags or None,
+        per=unit,
+        everyone=everyone,
+        start=datetime.combine(start, time.min),
+        end=datetime.combine(end, time.max),
+    )
+    sat = charts.satisfaction(all_models, by=["period", "model"])
+    st.caption(charts.SATISFACTION_HELP + who)
+    chart(
+        charts.satisfaction_figure(
+            sat, x="period", color="model", title=f"Satisfaction index per {freq}", x_title=freq
+        ),
+        sat,
+        f"satisfaction-trend-{freq}",
+    )
+else:
+    names = dict(zip(sessions["id"], sessions["name"]))
+    picked = st.multiselect("Sessions", list(names), default=list(names)[:4], format_func=lambda i: names[i])
+    if picked:
+        dist = reads.emotion_distribution(per=unit, everyone=everyone)
+        said = dist.attrs.get("correction", {})
+        dist = dist[dist.session_id.isin(picked) & (dist.model == model)].assign(
+            session=lambda d: d.session_id.map(names), share=lambda d: d["corrected_share"].fillna(d["mean_prob"])
         )
-    )
-    export = dist.rename(columns={"mean_prob": "raw_mean_share"})
-    chart(charts.sessions_figure(dist), export, "sessions-side-by-side")
+        fixed = [names[i] for i in picked if not str(said.get(i, "raw")).startswith("raw")]
+        st.caption(
+            plain(
+                "Each session's shares are corrected for the models' known confusions with its own population's "
+                f"reviewed faces where it has enough: here {', '.join(fixed) or 'none'}; the others show the raw "
+                "mean." + who
+            )
+        )
+        export = dist.rename(columns={"mean_prob": "raw_mean_share"})
+        chart(charts.sessions_figure(dist), export, "sessions-side-by-side")
