@@ -14,7 +14,8 @@ import logging
 import streamlit as st
 from sqlalchemy import Engine
 
-from fer_core import access, accounts, login, settings
+from fer_core import settings
+from fer_core.trust import access, accounts, login
 
 import gate
 
@@ -28,7 +29,7 @@ def _warn_once(message: str) -> None:
 
 def require_login(engine: Engine) -> bool:
     """True when the pages may be shown: no password is set and no account exists, or this tab's login is
-    active. Sets the account acting in this run (``fer_core.access``), which fer_core's door checks."""
+    active. Sets the account acting in this run (``fer_core.trust.access``), which fer_core's door checks."""
     scrypt_hash, sha256_hex = gate.password_secrets()
     if not gate.login_required():
         return True
@@ -64,7 +65,7 @@ def require_login(engine: Engine) -> bool:
 
 def _change_password(engine: Engine, who: str) -> None:
     """The account's own password, changed after the current one is typed again."""
-    from fer_core import audit
+    from fer_core.trust import audit
 
     with st.sidebar.popover("Change my password"), st.form("my-password", clear_on_submit=True):
         old = st.text_input("Current password", type="password")

@@ -2,7 +2,7 @@
 
 Streamlit itself has no login, so ``dashboard/Home.py`` puts :class:`LoginGate` in front of it and serves the
 login form at ``/_fer/login`` (:data:`ROUTES`). A login is a random token in an HttpOnly, SameSite=Strict
-cookie (``fer_core.login.Logins`` keeps its SHA-256): the gate checks it on every HTTP request and when a tab's
+cookie (``fer_core.trust.login.Logins`` keeps its SHA-256): the gate checks it on every HTTP request and when a tab's
 WebSocket connects, and hands Streamlit the login's public id in the ``X-Fer-Login`` header (any such header a
 client sends is removed first). ``server.trustedUserHeaders`` makes that id the session's identity, so
 Streamlit resumes a session only for a connection with the same login: a tab's session id (which appears in
@@ -15,7 +15,7 @@ Without a valid cookie:
 A tab whose login ends (logged out in another tab, idle) has its messages dropped from then on, but the
 script runs that show the login link.
 
-Wrong passwords are throttled per client address and in total (``fer_core.login.Throttle``, in the database).
+Wrong passwords are throttled per client address and in total (``fer_core.trust.login.Throttle``, in the database).
 The address is the one the connection comes from; a reverse proxy's ``X-Forwarded-For`` is read only when the
 proxy is listed in ``FER_TRUSTED_PROXIES``.
 """
@@ -31,7 +31,8 @@ import time
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from fer_core import login, settings
+from fer_core import settings
+from fer_core.trust import login
 
 log = logging.getLogger("dashboard")
 
@@ -73,7 +74,7 @@ _accounts_seen: list = [0.0, False]  # (when asked, the answer): asked on every 
 
 
 def accounts_exist() -> bool:
-    from fer_core import accounts
+    from fer_core.trust import accounts
 
     now = time.monotonic()
     if _accounts_seen[1] or now - _accounts_seen[0] < 1.0:
@@ -280,7 +281,7 @@ SHARED = "shared password"  # who a login with the shared password is
 def _try_password(password: str, client: str, name: str = "") -> str | float:
     """The new login's token; or the seconds to wait, or "wrong" / "misconfigured". With ``name``, the
     account's own password; without, the shared one. Wrong tries count per address and per account."""
-    from fer_core import access, accounts, audit
+    from fer_core.trust import access, accounts, audit
 
     scrypt_hash, sha256_hex = password_secrets()
     throttle = login.Throttle(_engine(), base_s=settings.current().login_first_wait_s)

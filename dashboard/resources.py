@@ -7,9 +7,10 @@ import threading
 
 import streamlit as st
 
-from fer_core import Analyzer, AnalyzerConfig, access, cleanup, service, settings
+from fer_core import Analyzer, AnalyzerConfig, cleanup, service, settings
 from fer_core.runner import LocalRunner
 from fer_core.storage.db import make_engine, upgrade
+from fer_core.trust import access
 
 settings.mask_logs()  # no password of DATABASE_URL or BROKER_URL in the dashboard's logs
 

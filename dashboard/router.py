@@ -11,8 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core import access
 from fer_core.storage.db import DatabaseUnusable
+from fer_core.trust import access
 
 from auth import require_login
 from resources import get_engine, warm_up

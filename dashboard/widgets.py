@@ -7,10 +7,11 @@ import re
 import pandas as pd
 import streamlit as st
 
-from fer_core import MediaError, access, service
+from fer_core import MediaError, service
 from fer_core.constants import MODEL_NAMES
 from fer_core.exports import neutralise_formulas, to_csv
 from fer_core.storage.store import media_store
+from fer_core.trust import access
 from fer_core.wording import counted
 
 import charts

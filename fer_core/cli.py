@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from fer_core import settings
-from fer_core.access import ACCOUNT_ROLES
 from fer_core.constants import KEEP_CHOICES, MODEL_NAMES, MODELS, OPINIONS, REVIEW_LABELS, ROLES, JobStatus, Keep
+from fer_core.trust.access import ACCOUNT_ROLES
 
 # A CPU without bfloat16 instructions emulates it about 20 times slower than float32 (docs/training_log.md).
 
@@ -208,7 +208,7 @@ def cmd_ingest(args) -> int:
         keep=args.keep,
     )
     if jobs.broker_url():  # queue workers do the analysis
-        from fer_core import access, audit
+        from fer_core.trust import access, audit
 
         access.require("upload")
         session_id, job_ids = jobs.submit(args.files, engine=engine, **details)
@@ -276,7 +276,7 @@ def cmd_jobs(args) -> int:
     engine = make_engine()
     upgrade(engine)
     if args.retry:
-        from fer_core import access, audit
+        from fer_core.trust import access, audit
 
         access.require("analyse")
         queued = jobs.retry(args.retry, engine=engine)
@@ -500,7 +500,7 @@ def cmd_hash_password(args) -> int:
     """Ask for a password twice (or read one line from a pipe) and print the variable that sets it."""
     import getpass
 
-    from fer_core.login import hash_password
+    from fer_core.trust.login import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Dashboard password: ")
@@ -589,8 +589,8 @@ def _read_password(prompt: str = "Password: ") -> str | None:
 
 
 def cmd_users(args) -> int:
-    from fer_core import access, accounts, audit
     from fer_core.storage.db import make_engine, upgrade
+    from fer_core.trust import access, accounts, audit
 
     engine = make_engine()
     upgrade(engine)
@@ -624,8 +624,8 @@ def cmd_users(args) -> int:
 def cmd_audit(args) -> int:
     from datetime import datetime
 
-    from fer_core import access, audit
     from fer_core.storage.db import make_engine, upgrade
+    from fer_core.trust import access, audit
 
     engine = make_engine()
     upgrade(engine)
@@ -1006,8 +1006,8 @@ def _split_as(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _act_as(name: str) -> bool:
-    from fer_core import access, accounts
     from fer_core.storage.db import make_engine, upgrade
+    from fer_core.trust import access, accounts
 
     engine = make_engine()
     upgrade(engine)
@@ -1024,8 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
     settings.mask_logs()
     account, argv = _split_as(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    from fer_core.access import NotAllowed
     from fer_core.storage.db import DatabaseUnusable
+    from fer_core.trust.access import NotAllowed
 
     try:
         if account is not None and not _act_as(account):

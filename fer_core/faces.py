@@ -3,8 +3,8 @@ thumbnails to show (pixelated where asked) and the 48x48 grayscale crops the mod
 
 from __future__ import annotations
 
-from fer_core import access
 from fer_core.storage.store import MediaStore, face_key, media_store, store_for
+from fer_core.trust import access
 from fer_core.vision.media import MediaError
 from fer_core.vision.pictures import classifier_crop, face_thumbnail
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from fer_core import access, audit, jobs, live, pipeline, settings
-from fer_core.access import NotAllowed  # noqa: F401 (the pages and the CLI catch it)
+from fer_core import jobs, live, pipeline, settings
 from fer_core.adapt import heads_of, usable
 from fer_core.analyzer import Analyzer
 from fer_core.constants import KEEP_CHOICES, Keep, Outcome
@@ -33,6 +32,8 @@ from fer_core.statistics.groups import (  # noqa: F401 (the pages, the CLI and t
 from fer_core.storage import repository
 from fer_core.storage.db import session_factory
 from fer_core.storage.store import MediaStore, forget_playable, media_store, playable_dir  # noqa: F401
+from fer_core.trust import access, audit
+from fer_core.trust.access import NotAllowed  # noqa: F401 (the pages and the CLI catch it)
 
 
 def ingest(
@@ -495,7 +496,7 @@ def review_faces(reviews: list[tuple[int, str]], *, engine: Engine, reviewer: st
     or the machine's own user)."""
     from sqlalchemy.exc import IntegrityError
 
-    from fer_core import accounts
+    from fer_core.trust import accounts
 
     actor = access.require("review")
     if reviewer is None or accounts.role_of(engine, actor.name) is not None:
@@ -606,27 +607,27 @@ def choose_adapted(tag: str, version: str | None, *, engine: Engine) -> None:
 
 def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = None) -> dict:
     """``erase.erase_participant``: everything about one participant, everywhere; returns the receipt."""
-    from fer_core import erase
+    from fer_core.trust import erase
 
     return erase.erase_participant(label, engine=engine, store=store)
 
 
 def retention_rules(*, engine: Engine) -> list[dict]:
-    from fer_core import retention
+    from fer_core.trust import retention
 
     return retention.rules(engine)
 
 
 def set_retention(*, engine: Engine, days: int | None, tag: str | None = None, keep_readings: bool = True) -> None:
     """``retention.set_rule``: the period for a tag's sessions (None: every session); ``days`` None removes it."""
-    from fer_core import retention
+    from fer_core.trust import retention
 
     retention.set_rule(engine, days=days, tag=tag, keep_readings=keep_readings)
 
 
 def apply_retention(*, engine: Engine, store: MediaStore | None = None, why: str = "") -> dict:
     """``retention.apply``: delete the stored media, face pictures (and readings, where so set) past their period."""
-    from fer_core import retention
+    from fer_core.trust import retention
 
     return retention.apply(engine, store=store, why=why)
 

@@ -11,10 +11,11 @@ import cv2
 import pytest
 from sqlalchemy import String, Text, cast, select
 
-from fer_core import Analyzer, AnalyzerConfig, access, service
+from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.storage.db import make_engine, upgrade
 from fer_core.storage.orm import Base
+from fer_core.trust import access
 
 from conftest import background, needs_weights, paste, write_video
 

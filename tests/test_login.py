@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from fer_core import login
+from fer_core.trust import login
 
 from conftest import REPO
 
@@ -396,8 +396,8 @@ def _post_account(port: int, name: str, password: str) -> tuple[int, str, str | 
 def test_personal_accounts_log_in_with_their_role_and_are_audited(tmp_path):
     """With accounts and no shared password, the login asks for a name; a viewer's login acts as a viewer
     (fer_core's door refuses it the rest: tests/test_accounts.py); logins and failures go to the audit trail."""
-    from fer_core import accounts, audit
     from fer_core.storage.db import make_engine, upgrade
+    from fer_core.trust import accounts, audit
 
     from served import RawTab, dashboard
 

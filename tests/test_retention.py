@@ -10,11 +10,12 @@ from datetime import timedelta
 import cv2
 import pytest
 
-from fer_core import Analyzer, AnalyzerConfig, access, audit, retention, service
+from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.storage import queries
 from fer_core.storage.db import make_engine, upgrade
 from fer_core.storage.orm import utcnow
+from fer_core.trust import access, audit, retention
 
 from conftest import background, needs_weights, paste
 

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from fer_core import access, audit
 from fer_core.exports import to_csv
+from fer_core.trust import access, audit
 
 from resources import get_engine
 from widgets import table

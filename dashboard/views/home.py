@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from fer_core import access
 from fer_core.constants import MODEL_NAMES
 from fer_core.models.registry import spec
+from fer_core.trust import access
 from fer_core.wording import counted
 
 import charts

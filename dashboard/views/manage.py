@@ -5,7 +5,8 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from fer_core import Analyzer, WeightsError, access, service
+from fer_core import Analyzer, WeightsError, service
+from fer_core.trust import access
 
 import reads
 import state

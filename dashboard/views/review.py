@@ -3,10 +3,10 @@ participants (Compare page)."""
 
 import streamlit as st
 
-from fer_core import WeightsError, access, accounts, service
+from fer_core import WeightsError, service
 from fer_core.constants import ENSEMBLE, OPINIONS, REVIEW_LABELS
 from fer_core.review_groups import group_moments, moment_cards
-from fer_core.storage.store import media_store
+from fer_core.trust import access, accounts
 from fer_core.wording import counted
 
 import charts
@@ -78,14 +78,14 @@ def gallery(faces) -> None:
         )
     st.caption(f"{counted(len(cards), 'card')} for {counted(len(faces), 'face')}.")
     page = paginate(cards.reset_index(drop=True), name="review", per_page=12)
-    blur, store = get_analyzer().config.blur_faces, media_store()
+    blur = get_analyzer().config.blur_faces
     options = [NOT_YET, *REVIEW_LABELS]
     with st.form("reviews"):
         choices = []
         cols = st.columns(4)
         for i, r in enumerate(page.itertuples()):
             cell = cols[i % 4].container(border=True)
-            picture = service.face_picture(r, blur=blur, store=store)
+            picture = service.face_picture(r, blur=blur)
             if picture is not None:
                 cell.image(picture)
             when = f"{r.t_first:.1f} s" if r.frames == 1 else f"{r.t_first:.1f}-{r.t_last:.1f} s, {r.frames} frames"

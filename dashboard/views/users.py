@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from fer_core import access, accounts, audit
+from fer_core.trust import access, accounts, audit
 
 from resources import get_engine
 from widgets import plain, table

@@ -372,7 +372,7 @@ class AnalysisJob(Base):
 
 
 class LoginFailure(Base):
-    """A wrong password typed on the dashboard's login page, from one client address (``fer_core.login``)."""
+    """A wrong password typed on the dashboard's login page, from one client address (``fer_core.trust.login``)."""
 
     __tablename__ = "login_failure"
 
@@ -383,7 +383,7 @@ class LoginFailure(Base):
 
 class LoginSession(Base):
     """One login to the dashboard: the browser holds a random token in an HttpOnly cookie, the database its
-    SHA-256 (``fer_core.login.Logins``). Ended by logging out, or by being idle too long."""
+    SHA-256 (``fer_core.trust.login.Logins``). Ended by logging out, or by being idle too long."""
 
     __tablename__ = "login_session"
 
@@ -398,7 +398,7 @@ class LoginSession(Base):
 
 
 class UserAccount(Base):
-    """A personal login with a role (``fer_core.access``); the password as a salted scrypt hash."""
+    """A personal login with a role (``fer_core.trust.access``); the password as a salted scrypt hash."""
 
     __tablename__ = "user_account"
 
@@ -409,7 +409,7 @@ class UserAccount(Base):
 
 
 class AuditEvent(Base):
-    """One thing someone did (``fer_core.audit``): appended, never changed. No foreign keys: the trail outlives
+    """One thing someone did (``fer_core.trust.audit``): appended, never changed. No foreign keys: the trail outlives
     the sessions and accounts it names."""
 
     __tablename__ = "audit_event"
@@ -427,7 +427,7 @@ class AuditEvent(Base):
 
 class RetentionRule(Base):
     """After ``days`` the stored media and face pictures of the sessions with ``tag`` ("" : every session) are
-    deleted, and their readings too unless ``keep_readings`` (``fer_core.retention``)."""
+    deleted, and their readings too unless ``keep_readings`` (``fer_core.trust.retention``)."""
 
     __tablename__ = "retention_rule"
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select
 
-from fer_core import access
 from fer_core.storage.orm import AuditEvent
+from fer_core.trust import access
 
 
 def record(

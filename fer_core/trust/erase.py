@@ -16,7 +16,6 @@ import re
 
 from sqlalchemy import JSON, Engine, String, Text, cast, delete, select, update
 
-from fer_core import access, audit
 from fer_core.statistics import roles
 from fer_core.storage import queries, repository
 from fer_core.storage.db import session_factory
@@ -34,6 +33,7 @@ from fer_core.storage.orm import (
     TagAdaptation,
 )
 from fer_core.storage.store import MediaStore, face_key, forget_playable, media_store, store_for
+from fer_core.trust import access, audit
 
 ERASED = "[erased]"
 KEEP_TEXT = {"audit_event"}  # the trail keeps the receipt

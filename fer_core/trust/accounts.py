@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, func, select
 
-from fer_core import access, login
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import UserAccount
+from fer_core.trust import access, login
 
 MIN_PASSWORD = 8
 

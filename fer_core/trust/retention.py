@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select, update
 
-from fer_core import access, audit
 from fer_core.storage.db import session_factory
 from fer_core.storage.orm import (
     AnalysisJob,
@@ -22,6 +21,7 @@ from fer_core.storage.orm import (
     utcnow,
 )
 from fer_core.storage.store import MediaStore, face_key, forget_playable, media_store, store_for
+from fer_core.trust import access, audit
 
 EVERYTHING = ""
 
