@@ -10,7 +10,9 @@ from fer_core.vision.media import (
     video_info,
 )
 
-from conftest import background, write_vfr_video, write_video
+from conftest import REPO, background, write_vfr_video, write_video
+
+REPO_WEIGHTS = REPO / "weights"
 
 
 def _marked(h=60, w=80):
@@ -214,3 +216,36 @@ def test_blur_faces_hides_the_face_and_nothing_else():
     face = out[20:60, 10:50].astype(int)
     assert face.std() < image[20:60, 10:50].std() / 2  # detail gone
     assert not np.array_equal(out, image)
+
+
+@pytest.mark.skipif(not (REPO_WEIGHTS / "vgg16.npz").exists(), reason="trained weights are not in weights/ yet")
+def test_a_video_lasts_as_far_as_its_frames_run(tmp_path):
+    """Issue 42, item 4: a variable-frame-rate video whose container says 10.1 s while its frames run to 12 s
+    (as a phone's did) is stored as long as its frames run, not as the container says."""
+    import fractions
+    import struct
+
+    import av
+
+    from fer_core import Analyzer, AnalyzerConfig
+    from fer_core.vision.media import video_info
+
+    times = [i / 30 for i in range(60)] + [2 + i / 5 for i in range(45)] + [11 + i / 30 for i in range(30)]
+    path, tb = tmp_path / "phone.mkv", fractions.Fraction(1, 1000)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.codec_context.time_base = tb
+        for t in times:
+            frame = av.VideoFrame.from_ndarray(background(120, 160, seed=1), format="bgr24")
+            frame.pts, frame.time_base = int(round(t * 1000)), tb
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89\x88")  # Matroska's segment Duration (milliseconds, an 8-byte float)
+    assert at > 0 and struct.unpack(">d", bytes(data[at + 3 : at + 11]))[0] == pytest.approx(12000, abs=50)
+    data[at + 3 : at + 11] = struct.pack(">d", 10100.0)
+    path.write_bytes(bytes(data))
+    assert video_info(path).duration_s == pytest.approx(10.1)  # what the container now says
+    result = Analyzer(AnalyzerConfig(fps=2)).analyze_video(path)
+    assert result.duration_s == pytest.approx(11.5)  # the last frame analysed, at 2 a second
