@@ -79,6 +79,7 @@ class RawTab:
         )
         self.session_id: str | None = None
         self.widgets: dict[str, str] = {}  # label -> widget id, as the server named them
+        self.pages: dict[str, str] = {}  # page name -> script hash, as the navigation named them
 
     def close(self) -> None:
         self.ws.close()
@@ -113,7 +114,10 @@ class RawTab:
         for label, value in (values or {}).items():
             widget = client.widget_states.widgets.add()
             widget.id = self.widgets.get(label, label)  # an unknown label is sent as a made-up id
-            widget.string_value = value
+            if value is True:  # a button pressed
+                widget.trigger_value = True
+            else:
+                widget.string_value = value
         self.send(rerun_script=client)
         got, end = [], time.monotonic() + timeout
         while time.monotonic() < end:
@@ -122,6 +126,8 @@ class RawTab:
             got.append(msg)
             if msg.HasField("new_session"):
                 self.session_id = msg.new_session.initialize.session_id
+            if msg.HasField("navigation"):
+                self.pages = {p.page_name: p.page_script_hash for p in msg.navigation.app_pages}
             if msg.HasField("delta") and msg.delta.HasField("new_element"):
                 element = msg.delta.new_element
                 kind = element.WhichOneof("type")

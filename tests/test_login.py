@@ -431,3 +431,38 @@ def _page_text(port: int) -> str:
     text = conn.getresponse().read().decode()
     conn.close()
     return text
+
+
+def test_a_viewers_forged_button_press_changes_nothing(tmp_path):
+    """A viewer's tab sends the Manage page's disabled "Delete session" button as pressed, which no browser of
+    theirs would, and submits its edit form: nothing is deleted or renamed, and fer_core's door says why in one
+    line."""
+    from test_storage import _add_media, _fake_faces
+
+    from fer_core.storage.db import make_engine, session_factory, upgrade
+    from fer_core.storage.orm import FeedbackSession
+    from fer_core.trust import accounts, audit
+
+    from served import RawTab, dashboard
+
+    env = _login_env(tmp_path, FER_DASHBOARD_PASSWORD_HASH="")
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    with session_factory(engine)() as db:
+        session_id, _ = _add_media(db, "Kept", _fake_faces(3, label=3))
+    accounts.add(engine, "vic", "viewer", "viewer's password")
+    with dashboard(env) as (port, _):
+        _, _, cookie = _post_account(port, "vic", "viewer's password")
+        tab = RawTab(port, headers={"Cookie": cookie})
+        tab.run()
+        assert "Manage" in tab.pages and "Users" not in tab.pages and "Upload" not in tab.pages
+        texts = tab.texts(tab.run(page_script_hash=tab.pages["Manage"]))
+        assert "Only an admin account may delete sessions." in texts and "Delete session" in tab.widgets
+        manage = tab.pages["Manage"]
+        tab.run({"Type the session's name to confirm": "Kept", "Delete session": True}, page_script_hash=manage)
+        texts = tab.texts(tab.run({"Name": "Renamed by a viewer", "Save": True}, page_script_hash=manage))
+        assert any("vic is a viewer and may not edit sessions" in t for t in texts), texts[-8:]
+        tab.close()
+    with session_factory(engine)() as db:
+        assert db.get(FeedbackSession, session_id).name == "Kept"  # neither deleted nor renamed
+    assert not {"delete session", "edit session"} & {e["action"] for e in audit.events(engine)}
