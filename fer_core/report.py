@@ -24,6 +24,7 @@ from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE
 from fer_core.statistics import corrections, groups, roles, study
 from fer_core.storage import queries
 from fer_core.storage.repository import clean_text
+from fer_core.wording import counted
 
 FORMATS = ("pdf", "html")
 BIN_S = 2.0
@@ -100,6 +101,18 @@ def gather(engine: Engine, session_id: int) -> dict:
         "made_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "blurred": blur,
     }
+
+
+THIN_PEOPLE = 3
+
+
+def _rests_on(d: dict) -> str:
+    """Whom the shares count and how much they rest on, with a warning where that is thin."""
+    rest = f"They count participants only: {counted(d['people'], 'person', 'people')}, "
+    rest += f"{counted(d['readings'], 'reading')}."
+    if d["people"] < THIN_PEOPLE:
+        rest += f" Fewer than {THIN_PEOPLE} people cannot speak for a group."
+    return rest
 
 
 def _others(engine: Engine, session_id: int) -> int:
@@ -425,7 +438,7 @@ def to_pdf(d: dict) -> bytes:
             [["model", *EMOTIONS, "satisfaction"], *_share_rows(d)], [26 * mm] + [(width - 48 * mm) / 7] * 7 + [22 * mm]
         ),
         *_pdf_shares_drawing(d, width, regular),
-        Paragraph(esc(f"These shares are {d['correction']}. {METHOD}"), small),
+        Paragraph(esc(f"{_rests_on(d)} These shares are {d['correction']}. {METHOD}"), small),
         Spacer(1, 3 * mm),
         Paragraph("Agreement of the models", styles["Heading2"]),
         Paragraph(esc(_agreement_text(d)), body),
@@ -611,7 +624,7 @@ def to_html(d: dict) -> bytes:
         return f"<bdi>{html.escape(clean_text(str(text), lines=True) or '')}</bdi>"
 
     name = d["details"]["name"]
-    shares_note = f"These shares are {d['correction']}. {METHOD}"
+    shares_note = f"{_rests_on(d)} These shares are {d['correction']}. {METHOD}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Session report: {html.escape(clean_text(str(name)) or '')}</title><style>",

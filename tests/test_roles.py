@@ -127,6 +127,7 @@ def test_the_participant_counts_and_bystanders_only_when_asked(interview, capsys
 
     html = session_report(engine, session_id, fmt="html").decode()
     assert "Participants counted" in html and "1 (others seen: " in html
+    assert "They count participants only: 1 person, 16 readings. Fewer than 3 people cannot speak for a group." in html
 
 
 def _sql_people(engine, session_id, *, everyone):
