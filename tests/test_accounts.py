@@ -142,6 +142,10 @@ def test_roles_are_enforced_at_the_door_and_every_action_is_audited(study, capsy
     assert set(reviewed_faces(engine, session_id=sid)["reviewer"]) == {"rob"}  # the account, not a typed name
 
 
+# random salts and hashes, where "P7" may turn up by chance (base64)
+SECRETS = {("user_account", "password_hash"), ("login_session", "token_sha256")}
+
+
 def _a_face_row(engine, sid):
     from fer_core.storage import queries
 

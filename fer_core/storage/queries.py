@@ -81,11 +81,17 @@ def counted_people(everyone: bool):
     Python (participants; ``everyone``: all but the excluded), in SQL for the aggregates."""
     named_row = and_(PersonLabel.media_id == MP.media_id, PersonLabel.person == MP.person)
     role_set = select(PersonLabel.role).where(named_row).scalar_subquery()
-    named = select(PersonLabel.id).where(named_row, PersonLabel.label.is_not(None), PersonLabel.label != "").exists()
     S2 = aliased(S)  # noqa: N806 (the outer query may join the sessions itself)
     declared = (
         select(S2.id)
         .where(S2.id == MP.session_id, S2.participant.is_not(None), func.trim(S2.participant) != "")
+        .exists()
+    )
+    S3 = aliased(S)  # noqa: N806
+    named = (
+        select(PersonLabel.id)
+        .join(S3, S3.id == PersonLabel.session_id)
+        .where(named_row, func.trim(PersonLabel.label) == func.trim(S3.participant))
         .exists()
     )
     O = aliased(MP)  # noqa: N806

@@ -36,7 +36,8 @@ from fer_core.storage.store import MediaStore, face_key, forget_playable, media_
 from fer_core.trust import access, audit
 
 ERASED = "[erased]"
-KEEP_TEXT = {"audit_event"}  # the trail keeps the receipt
+# the trail keeps the receipt; the login tables hold no participant's data, and their hashes must never be rewritten
+KEEP_TEXT = {"audit_event", "user_account", "login_session", "login_failure"}
 
 
 def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = None) -> dict:
