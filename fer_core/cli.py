@@ -1005,7 +1005,8 @@ def _split_as(argv: list[str]) -> tuple[str | None, list[str]]:
     return name, rest
 
 
-def _act_as(name: str) -> bool:
+def _account(name: str):
+    """The ``access.Actor`` of the account ``name``, or None (said on stderr)."""
     from fer_core.storage.db import make_engine, upgrade
     from fer_core.trust import access, accounts
 
@@ -1014,9 +1015,8 @@ def _act_as(name: str) -> bool:
     role = accounts.role_of(engine, name)
     if role is None:
         print(f"error: no account named {name!r} (see `users list`)", file=sys.stderr)
-        return False
-    access.act_as(access.Actor(name=name, role=role, client="command line"))
-    return True
+        return None
+    return access.Actor(name=name, role=role, client="command line")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1024,13 +1024,17 @@ def main(argv: list[str] | None = None) -> int:
     settings.mask_logs()
     account, argv = _split_as(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    from contextlib import nullcontext
+
     from fer_core.storage.db import DatabaseUnusable
-    from fer_core.trust.access import NotAllowed
+    from fer_core.trust.access import NotAllowed, acting_as
 
     try:
-        if account is not None and not _act_as(account):
+        actor = _account(account) if account is not None else None
+        if account is not None and actor is None:
             return 2
-        return args.func(args)
+        with acting_as(actor) if actor else nullcontext():  # for this command only (tests call main repeatedly)
+            return args.func(args)
     except DatabaseUnusable as exc:  # one message, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 3

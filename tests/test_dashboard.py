@@ -304,7 +304,7 @@ def test_manage_renames_and_deletes(filled):
     at.selectbox[0].select(filled["a"]).run()
     delete = [b for b in at.button if b.label == "Delete session"][0]
     assert delete.disabled
-    at.text_input[-1].set_value("Renamed panel").run()
+    at.text_input(key="confirm-delete").set_value("Renamed panel").run()
     [b for b in at.button if b.label == "Delete session"][0].click().run()
     assert not at.exception
     with session_factory(filled["engine"])() as db:

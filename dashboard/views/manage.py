@@ -87,7 +87,7 @@ st.write("Deleting removes the session, every result of it and its stored photos
 may_delete = access.may("delete")
 if not may_delete:
     st.caption("Only an admin account may delete sessions.")
-confirm = st.text_input("Type the session's name to confirm", disabled=not may_delete)
+confirm = st.text_input("Type the session's name to confirm", disabled=not may_delete, key="confirm-delete")
 if st.button("Delete session", type="primary", disabled=confirm.strip() != details["name"] or not may_delete):
     service.delete_session(session_id, engine=engine)  # and its files, from FER_MEDIA_STORE
     reads.changed()
