@@ -170,6 +170,7 @@ def test_file_and_session_names_show_as_plain_text(group_photo, fresh_database):
     assert "(http://" not in caption
 
     at.switch_page("views/trends.py").run()
+    at.button_group(key="trends-view").set_value("Sessions side by side").run()
     assert not at.exception
     figure = json.loads(charts_of(at)[-1].proto.spec)  # sessions side by side: the session's name on the axis
     shown = {x for trace in figure["data"] for x in trace["x"]}

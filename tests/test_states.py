@@ -204,7 +204,7 @@ def test_states_are_stored_summarised_with_intervals_and_exported(session_with_s
     from fer_core.report import session_report
 
     html = session_report(engine, session, fmt="html").decode()
-    assert "Attention: head, eyes, mouth and brows" in html and "everyone" in html
+    assert "Attention: head, eyes, mouth and brows" in html and "all participants" in html
     assert session_report(engine, session, fmt="pdf").startswith(b"%PDF")
 
 
