@@ -77,6 +77,18 @@ def progress_of(bar):
     return lambda fraction, message: bar.progress(min(fraction, 1.0), text=plain(message))
 
 
+def as_me(make):
+    """``make`` to be called later (a download's data, made when clicked, outside this script run) as the
+    account acting now: its rights, its audit trail entry, its face-picture rule."""
+    actor = access.current()
+
+    def made():
+        with access.acting_as(actor):
+            return make()
+
+    return made
+
+
 def table(df: pd.DataFrame, **kwargs) -> None:
     """``st.dataframe`` for tables that may hold user text: what its own CSV download gives cannot run as a
     spreadsheet formula, while the product's own signed figures ("+53.5 pp", "-0.10") show as they are."""

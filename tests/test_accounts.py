@@ -118,7 +118,9 @@ def test_roles_are_enforced_at_the_door_and_every_action_is_audited(study, capsy
         with access.acting_as(viewer), pytest.raises(access.NotAllowed):
             call()
     with access.acting_as(viewer):
-        assert service.face_picture(next(iter([_a_face_row(engine, sid)])), blur=False) is None
+        assert service.face_picture(_a_face_row(engine, sid), blur=False) is None
+        assert "<img alt='face'" not in service.report(sid, engine=engine, fmt="html").decode()  # no face for a viewer
+    assert "<img alt='face'" in service.report(sid, engine=engine, fmt="html").decode()
     with access.acting_as(researcher):
         for action in ("delete", "erase"):
             with pytest.raises(access.NotAllowed):

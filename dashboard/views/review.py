@@ -12,7 +12,7 @@ from fer_core.wording import counted
 import charts
 import reads
 from resources import get_analyzer, get_engine
-from widgets import paginate, plain, table
+from widgets import as_me, paginate, plain, table
 
 NOT_YET = "not reviewed"
 st.title("Review faces")
@@ -44,7 +44,7 @@ only = c4.radio("Show", ["not reviewed", "all", "models disagree"], key="review-
 
 st.download_button(
     "Download the reviewed faces (ZIP: CSV and 48x48 face crops)",
-    data=lambda: service.export_reviews(engine=get_engine(), session_id=session_id, tag=tag),
+    data=as_me(lambda: service.export_reviews(engine=get_engine(), session_id=session_id, tag=tag)),
     file_name="reviewed-faces.zip",
     mime="application/zip",
     icon=":material/download:",

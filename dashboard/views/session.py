@@ -18,6 +18,7 @@ from resources import get_analyzer, get_engine
 from widgets import (
     CORRECTION_HELP,
     COUNTS_HELP,
+    as_me,
     chart,
     correction_switch,
     everyone_switch,
@@ -156,7 +157,7 @@ if section == "Overview":
     for fmt, mime, where in (("pdf", "application/pdf", c1), ("html", "text/html", c2)):
         where.download_button(
             f"Download the session report ({fmt.upper()})",
-            data=lambda fmt=fmt: service.report(session_id, engine=get_engine(), fmt=fmt),
+            data=as_me(lambda fmt=fmt: service.report(session_id, engine=get_engine(), fmt=fmt)),
             file_name=f"session-{session_id}-report.{fmt}",
             mime=mime,
             icon=":material/description:",
