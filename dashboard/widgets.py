@@ -146,7 +146,7 @@ def play_from(media_id: int, t_s: float, section_key: str | None = None) -> None
 
 def video_player(row, *, start_s: float, autoplay: bool) -> None:
     """A kept video, playable in the browser (an H.264 copy is made once where its codec is not), from ``start_s``."""
-    if not access.can_see_faces():
+    if not service.can_see_faces():
         st.info("Your account (viewer) does not show videos or face pictures; its results are below.")
         return
     if not row.stored_path:

@@ -605,6 +605,11 @@ def choose_adapted(tag: str, version: str | None, *, engine: Engine) -> None:
     audit.record(engine, "choose adapted version", target=tag, detail={"version": version})
 
 
+def can_see_faces() -> bool:
+    """Whether the acting account may see face pictures, photos and videos (``access.can_see_faces``)."""
+    return access.can_see_faces()
+
+
 def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = None) -> dict:
     """``erase.erase_participant``: everything about one participant, everywhere; returns the receipt."""
     from fer_core.trust import erase

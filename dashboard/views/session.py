@@ -273,6 +273,9 @@ elif section == "Photos":
     if photos.empty:
         st.info("This session has no analysed photo.")
         st.stop()
+    if not service.can_see_faces():
+        st.info("Your account (viewer) does not show photos or face pictures; the results are in the other sections.")
+        st.stop()
     shown = st.multiselect(
         "Labels of",
         OPINIONS,
