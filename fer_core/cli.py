@@ -655,12 +655,15 @@ def cmd_erase(args) -> int:
     engine = make_engine()
     upgrade(engine)
     try:
-        receipt = service.erase_participant(args.participant, engine=engine)
+        if args.person:
+            receipt = service.erase_person(*args.person, engine=engine)
+        else:
+            receipt = service.erase_participant(args.participant, engine=engine)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(receipt, ensure_ascii=False))
-    if not receipt["people"]:
+    if args.participant and not receipt["people"]:
         print(f"note: no person labelled {args.participant!r} was found; nothing but text mentions", file=sys.stderr)
     return 0
 
@@ -863,7 +866,9 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--limit", type=int, default=None, help="the newest N events only")
     au.set_defaults(func=cmd_audit)
     er = sub.add_parser("erase", help="erase a participant everywhere, on request; prints a JSON receipt")
-    er.add_argument("--participant", required=True, metavar="LABEL", help="the participant's label (name)")
+    who = er.add_mutually_exclusive_group(required=True)
+    who.add_argument("--participant", metavar="LABEL", help="the participant's label (name), across sessions")
+    who.add_argument("--person", nargs=2, type=int, metavar=("MEDIA_ID", "PERSON"), help="one person seen")
     er.set_defaults(func=cmd_erase)
     rt = sub.add_parser("retention", help="delete stored media and face pictures after a period (run `apply` daily)")
     rt_sub = rt.add_subparsers(dest="retention_command", required=True)

@@ -637,6 +637,13 @@ def apply_retention(*, engine: Engine, store: MediaStore | None = None, why: str
     return retention.apply(engine, store=store, why=why)
 
 
+def erase_person(media_id: int, person: int, *, engine: Engine, store: MediaStore | None = None) -> dict:
+    """``erase.erase_person``: one person seen, erased; returns the receipt."""
+    from fer_core.trust import erase
+
+    return erase.erase_person(media_id, person, engine=engine, store=store)
+
+
 def report(session_id: int, *, engine: Engine, fmt: str = "pdf") -> bytes:
     """``report.session_report``, recorded in the audit trail (face pictures left out for a viewer)."""
     from fer_core.report import session_report

@@ -190,3 +190,11 @@ def test_a_participant_erased_everywhere_with_a_receipt(study, capsys):
     assert len(service.people_roles(panel_sid, engine=engine)) == 2
     rc, trail, _ = _cli(url, media, "audit", "--action", "erase participant", capsys=capsys)
     assert trail[-1]["target"] == "P7" and trail[-1]["detail"]["readings"] == receipt["readings"]
+    # one person on request too: the interviewer, now alone in what is left of the interview
+    (left,) = after
+    rc, (gone,), err = _cli(url, media, "erase", "--person", left["media_id"], left["person"], capsys=capsys)
+    assert rc == 0, err
+    assert gone["people"] == 1 and gone["readings"] == left["readings"] and gone["files_deleted"] == 1
+    assert service.people_roles(sid, engine=engine) == []
+    rc, _, err = _cli(url, media, "erase", "--person", left["media_id"], left["person"], capsys=capsys)
+    assert rc == 1 and "no person" in err

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import JSON, Engine, String, Text, cast, delete, select, update
+from sqlalchemy import JSON, Engine, String, Text, cast, delete, func, select, update
 
 from fer_core.statistics import roles
 from fer_core.storage import queries, repository
@@ -46,8 +46,34 @@ def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = 
     label = (repository.clean_text(label) or "").strip()
     if not label:
         raise ValueError("give the participant's label")
+    return _erase(engine, _their_people(engine, label), label=label, store=store)
+
+
+def erase_person(media_id: int, person: int, *, engine: Engine, store: MediaStore | None = None) -> dict:
+    """Erase one person seen (a track, a photo's face: ``people list`` names them), and their name wherever it
+    is written if they had one; returns the receipt."""
+    access.require("erase")
+    with session_factory(engine)() as db:
+        media = db.get(MediaFile, media_id)
+        seen = db.scalar(
+            select(func.count())
+            .select_from(FaceDetection)
+            .where(FaceDetection.media_id == media_id, repository.person_key() == person)
+        )
+        name = db.scalar(
+            select(PersonLabel.label).where(PersonLabel.media_id == media_id, PersonLabel.person == person)
+        )
+        shared = name and db.scalar(
+            select(func.count()).select_from(PersonLabel).where(PersonLabel.label == name, PersonLabel.person != person)
+        )
+    if media is None or not seen:
+        raise ValueError(f"no person {person} in file {media_id} (see `people list`)")
+    # their name goes wherever it is written, unless it is also someone else's (a participant in other files)
+    return _erase(engine, [(media.session_id, media_id, person)], label=None if shared else name, store=store)
+
+
+def _erase(engine: Engine, people: list, *, label: str | None, store: MediaStore | None) -> dict:
     store = store or media_store()
-    people = _their_people(engine, label)
     receipt = {"participant": label, "sessions": sorted({s for s, _, _ in people}), "people": len(people)}
     files_gone, pictures, shas = [], [], set()
     with session_factory(engine)() as db:
@@ -89,11 +115,13 @@ def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = 
             db.execute(update(MediaFile).where(MediaFile.id == media_id).values(stored_path=None))
             repository.summarise_media(db, media_id=media_id)
             receipt["files_with_others"] = receipt.get("files_with_others", 0) + 1
-        db.execute(delete(PersonLabel).where(PersonLabel.label == label))  # names no file holds any more
+        if label:
+            db.execute(delete(PersonLabel).where(PersonLabel.label == label))  # names no file holds any more
         receipt["readings"] = detections
         receipt["adapted_versions"] = _drop_adapted(db, reviewed_sessions)
-        db.execute(update(FeedbackSession).where(FeedbackSession.participant == label).values(participant=None))
-        receipt["text_mentions"] = _scrub_text(db, label)
+        if label:
+            db.execute(update(FeedbackSession).where(FeedbackSession.participant == label).values(participant=None))
+        receipt["text_mentions"] = _scrub_text(db, label) if label else 0
         db.commit()
     kept_pictures = [loc for loc in map(store.location, pictures) if store.exists(loc)]
     for location in dict.fromkeys(files_gone + kept_pictures):
@@ -104,7 +132,7 @@ def erase_participant(label: str, *, engine: Engine, store: MediaStore | None = 
     receipt.setdefault("files_with_others", 0)
     receipt["stored_files_deleted"] = len(set(files_gone))
     receipt["face_pictures_deleted"] = len(kept_pictures)
-    audit.record(engine, "erase participant", target=label, detail={k: v for k, v in receipt.items()})
+    audit.record(engine, "erase participant" if label else "erase person", target=label, detail=dict(receipt))
     return receipt
 
 
