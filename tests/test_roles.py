@@ -12,11 +12,20 @@ from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.storage.db import make_engine, upgrade
 
-from conftest import background, needs_weights, paste, write_video
+from conftest import ScratchPostgres, background, needs_weights, paste, write_video
+
+PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(scope="module")
-def interview(tmp_path_factory, faces):
+def _backends():
+    yield "sqlite"
+    yield pytest.param(
+        "postgresql", marks=pytest.mark.skipif(not PG_URL and not os.environ.get("CI"), reason="no PostgreSQL")
+    )
+
+
+@pytest.fixture(scope="module", params=list(_backends()))
+def interview(request, tmp_path_factory, faces):
     """P7's interview (8 s: P7 on the left all along, an interviewer on the right for the last 3 s) and a
     panel photo of five strangers, analysed into a session whose participant is P7."""
     d = tmp_path_factory.mktemp("roles")
@@ -32,7 +41,12 @@ def interview(tmp_path_factory, faces):
     for k, x in enumerate((40, 340, 640, 940, 1240)):
         paste(photo, faces[10 + k], x, 300, 250)
     cv2.imwrite(str(d / "panel.jpg"), photo)
-    url = f"sqlite:///{d / 'fer.db'}"
+    pg = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{d / 'fer.db'}"
+    else:
+        pg = ScratchPostgres(PG_URL)
+        url = pg.url
     engine = make_engine(url)
     upgrade(engine)
     summary = service.ingest(
@@ -46,6 +60,8 @@ def interview(tmp_path_factory, faces):
     assert [f.status for f in summary.files] == ["done", "done"]
     yield engine, url, summary.session_id
     engine.dispose()
+    if pg:
+        pg.drop()
 
 
 def _cli(url, *argv, capsys):
