@@ -11,7 +11,7 @@ from fer_core.wording import counted
 import charts
 import reads
 from charts import PEOPLE_HELP, READINGS_HELP
-from widgets import chart, plain, table
+from widgets import chart, everyone_switch, plain, table
 
 st.title("Feedback emotions")
 st.write(
@@ -34,14 +34,15 @@ else:
     cols[2].metric("People seen", int(totals["people"]), help=PEOPLE_HELP)
     cols[3].metric("Face readings", int(totals["faces"]), help=READINGS_HELP)
     st.caption(f"Recorded from {pd.Timestamp(totals['first']):%Y-%m-%d} to {pd.Timestamp(totals['last']):%Y-%m-%d}.")
-    weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person", everyone=False)
+    everyone = everyone_switch("everyone-home")
+    weekly = reads.distribution_over_time(freq="week", model="ensemble", per="person", everyone=everyone)
     if not weekly.empty:
         weekly = weekly[weekly["period"] >= weekly["period"].max() - pd.Timedelta(weeks=12)]
         sat = charts.satisfaction(weekly, by=["period"])
         said = weekly.attrs.get("correction", "raw mean probabilities")
         st.caption(
-            f"Satisfaction per week over the last 12 weeks (ensemble, per participant; {plain(said)}). "
-            + charts.SATISFACTION_HELP
+            f"Satisfaction per week over the last 12 weeks (ensemble, per {'person seen' if everyone else 'participant'}"
+            f"; {plain(said)}). " + charts.SATISFACTION_HELP
         )
         chart(
             charts.weekly_ticks(charts.satisfaction_figure(sat, x="period", x_title="week")),
