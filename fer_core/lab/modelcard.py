@@ -38,6 +38,19 @@ def _probs(model, x: np.ndarray) -> np.ndarray:
     )
 
 
+def _new_version(card_file: Path, version: str) -> str:
+    """``version``, or with a letter added where the card it replaces already has it (two runs shipped on one
+    day, at the same epoch): every stored reading names the weights that made it, so no two share a version."""
+    try:
+        before = json.loads(card_file.read_text()).get("version")
+    except (OSError, ValueError):
+        return version
+    rest = before[len(version) :] if isinstance(before, str) and before.startswith(version) else None
+    if rest is None or not (rest == "" or (len(rest) == 1 and rest.islower())):
+        return version
+    return version + chr(max(ord(rest or "a"), ord("a")) + 1)
+
+
 def write_card(
     *,
     model: str,
@@ -100,11 +113,12 @@ def write_card(
             ]
 
     dest = out_dir / f"{model}.npz"
+    version = _new_version(out_dir / f"{model}.json", time.strftime("%Y.%m.%d") + f"-e{state.get('best_epoch', '?')}")
     if Path(weights).resolve() != dest.resolve():
         shutil.copyfile(weights, dest)
     card = {
         "name": model,
-        "version": time.strftime("%Y.%m.%d") + f"-e{state.get('best_epoch', '?')}",
+        "version": version,
         "architecture": f"keras.applications.{'ResNet50' if model == 'resnet50' else 'VGG16'}(weights=None, "
         "include_top=False) + GlobalAveragePooling2D + Dropout(0.2) + Dense(7, softmax)"
         + (
