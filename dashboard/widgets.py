@@ -11,27 +11,39 @@ from fer_core import MediaError, service
 from fer_core.constants import MODEL_NAMES
 from fer_core.exports import neutralise_formulas, to_csv
 from fer_core.storage.store import media_store
-from fer_core.trust import access
+from fer_core.trust import access, audit
 from fer_core.wording import counted
 
 import charts
 import reads
 import state
-from resources import get_analyzer
+from resources import get_analyzer, get_engine
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "chart"
 
 
+def _exported(slug: str, fmt: str, make):
+    """``make`` as a download's data, recorded in the audit trail as an export when it is made (clicked)."""
+    engine = get_engine()  # now, in the script run: the download is made outside it
+
+    def made():
+        audit.record(engine, "export chart", target=f"{slug}.{fmt}")
+        return make()
+
+    return as_me(made)
+
+
 def chart(fig, data: pd.DataFrame, name: str) -> None:
-    """Show a figure, with PNG, SVG, interactive HTML and CSV downloads (built only when clicked)."""
+    """Show a figure, with PNG, SVG, interactive HTML and CSV downloads (built only when clicked, each recorded
+    in the audit trail)."""
     st.plotly_chart(fig, width="stretch")
     slug = _slug(name)
     cols = st.columns(4)
     cols[0].download_button(
         "PNG",
-        data=lambda: charts.to_image(fig, "png"),
+        data=_exported(slug, "png", lambda: charts.to_image(fig, "png")),
         file_name=f"{slug}.png",
         mime="image/png",
         key=f"png-{slug}",
@@ -39,7 +51,7 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     )
     cols[1].download_button(
         "SVG",
-        data=lambda: charts.to_image(fig, "svg"),
+        data=_exported(slug, "svg", lambda: charts.to_image(fig, "svg")),
         file_name=f"{slug}.svg",
         mime="image/svg+xml",
         key=f"svg-{slug}",
@@ -47,7 +59,7 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     )
     cols[2].download_button(
         "HTML",
-        data=lambda: charts.to_html(fig),
+        data=_exported(slug, "html", lambda: charts.to_html(fig)),
         file_name=f"{slug}.html",
         mime="text/html",
         key=f"html-{slug}",
@@ -55,7 +67,7 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     )
     cols[3].download_button(
         "CSV",
-        data=to_csv(data),
+        data=_exported(slug, "csv", lambda: to_csv(data)),
         file_name=f"{slug}.csv",
         mime="text/csv",
         key=f"csv-{slug}",

@@ -127,7 +127,7 @@ def _start_at(page, t: float) -> None:
         pytest.fail(f"the video did not play from {t} s: {state}")
 
 
-def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo, two_face_video):
+def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo, two_face_video, e2e_home):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(300_000)
@@ -151,10 +151,15 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
     page.screenshot(path=str(SHOTS / "3-session.png"), full_page=True)
 
     with page.expect_download() as download:  # export the first chart as PNG, as a user would
-        page.get_by_role("button", name="PNG").first.click()
+        page.get_by_role("button", name="PNG", exact=True).first.click()  # ours, not Plotly's own
     png = Path(download.value.path()).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     (SHOTS / "exported-chart.png").write_bytes(png)
+    from fer_core.storage.db import make_engine
+    from fer_core.trust import audit
+
+    trail = audit.events(make_engine(f"sqlite:///{e2e_home / 'fer.db'}"), action="export chart")
+    assert [e["target"].rsplit(".", 1)[-1] for e in trail] == ["png"]  # the export is in the audit trail
 
     for name in ("trends", "compare", "review", "manage", ""):
         page.goto(f"{dashboard}/{name}")
