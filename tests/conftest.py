@@ -164,6 +164,17 @@ def upload(tmp_path_factory, faces, two_face_video):
     return [d / "one face.jpg", d / "broken.jpg", d / "two faces é.png", two_face_video]
 
 
+PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
+
+
+def db_backends():
+    """SQLite always; PostgreSQL where FER_TEST_POSTGRES_URL is set (CI always sets it: scripts/test.sh)."""
+    yield "sqlite"
+    yield pytest.param(
+        "postgresql", marks=pytest.mark.skipif(not PG_URL and not os.environ.get("CI"), reason="no PostgreSQL")
+    )
+
+
 class ScratchPostgres:
     """A fresh database on the test PostgreSQL server (FER_TEST_POSTGRES_URL), dropped by ``drop()``.
     Used by the storage and worker tests and by benchmarks/workers.py."""

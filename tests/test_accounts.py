@@ -17,19 +17,10 @@ from fer_core.storage.db import make_engine, upgrade
 from fer_core.storage.orm import Base
 from fer_core.trust import access
 
-from conftest import ScratchPostgres, background, needs_weights, paste, write_video
-
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
+from conftest import PG_URL, ScratchPostgres, background, db_backends, needs_weights, paste, write_video
 
 
-def _backends():
-    yield "sqlite"
-    yield pytest.param(
-        "postgresql", marks=pytest.mark.skipif(not PG_URL and not os.environ.get("CI"), reason="no PostgreSQL")
-    )
-
-
-@pytest.fixture(scope="module", params=list(_backends()))
+@pytest.fixture(scope="module", params=list(db_backends()))
 def study(request, tmp_path_factory, faces):
     """Two sessions with P7: an interview video (P7, and an interviewer for the last 3 s) and a photo of P7
     alone, kept as media; and a second session keeping face pictures, where P7 is named in a panel photo."""

@@ -12,19 +12,10 @@ from fer_core import Analyzer, AnalyzerConfig, service
 from fer_core.cli import main
 from fer_core.storage.db import make_engine, upgrade
 
-from conftest import ScratchPostgres, background, needs_weights, paste, write_video
-
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
+from conftest import PG_URL, ScratchPostgres, background, db_backends, needs_weights, paste, write_video
 
 
-def _backends():
-    yield "sqlite"
-    yield pytest.param(
-        "postgresql", marks=pytest.mark.skipif(not PG_URL and not os.environ.get("CI"), reason="no PostgreSQL")
-    )
-
-
-@pytest.fixture(scope="module", params=list(_backends()))
+@pytest.fixture(scope="module", params=list(db_backends()))
 def interview(request, tmp_path_factory, faces):
     """P7's interview (8 s: P7 on the left all along, an interviewer on the right for the last 3 s) and a
     panel photo of five strangers, analysed into a session whose participant is P7."""
