@@ -184,7 +184,6 @@ def cmd_ingest(args) -> int:
     from fer_core.config import AnalyzerConfig
     from fer_core.models.registry import WeightsError
     from fer_core.service import IngestSummary, ingest
-    from fer_core.storage.db import make_engine, upgrade
 
     try:
         recorded_at = datetime.fromisoformat(args.recorded_at) if args.recorded_at else None
@@ -196,8 +195,7 @@ def cmd_ingest(args) -> int:
         )
         return 2
     overrides = {"fps": args.fps} if args.fps else {}
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     details = dict(
         session_name=args.session,
         recorded_at=recorded_at,
@@ -270,11 +268,9 @@ def cmd_worker(args) -> int:
 
 def cmd_jobs(args) -> int:
     from fer_core import jobs, service
-    from fer_core.storage.db import make_engine, upgrade
     from fer_core.storage.queries import jobs_overview
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     if args.retry:
         from fer_core.trust import access, audit
 
@@ -292,36 +288,41 @@ def cmd_jobs(args) -> int:
 
 def cmd_delete_session(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     session_id = _session_id(engine, args.session)
-    if session_id is None:
-        print(f"error: no session named {args.session!r}", file=sys.stderr)
-        return 1
     service.delete_session(session_id, engine=engine)
     print(json.dumps({"deleted": args.session}, ensure_ascii=False))
     return 0
 
 
-def _session_id(engine, name: str) -> int | None:
-    from fer_core.storage.queries import sessions_overview
-
-    ids = sessions_overview(engine).set_index("name")["id"]
-    return int(ids[name]) if name in ids else None
+class CommandError(Exception):
+    """A mistake in what was typed: ``main`` prints it as one line and exits 1."""
 
 
-def cmd_markers(args) -> int:
-    from fer_core import service
+def _database():
+    """The configured database, its schema brought up to date."""
     from fer_core.storage.db import make_engine, upgrade
 
     engine = make_engine()
     upgrade(engine)
+    return engine
+
+
+def _session_id(engine, name: str) -> int:
+    from fer_core.storage.queries import sessions_overview
+
+    ids = sessions_overview(engine).set_index("name")["id"]
+    if name not in ids:
+        raise CommandError(f"no session named {name!r}")
+    return int(ids[name])
+
+
+def cmd_markers(args) -> int:
+    from fer_core import service
+
+    engine = _database()
     session_id = _session_id(engine, args.session)
-    if session_id is None:
-        print(f"error: no session named {args.session!r}", file=sys.stderr)
-        return 1
     try:
         result = service.import_markers(session_id, Path(args.file), engine=engine)
     except (OSError, ValueError) as exc:
@@ -336,14 +337,9 @@ def cmd_markers(args) -> int:
 def cmd_summary(args) -> int:
     from fer_core import service
     from fer_core.statistics.study import Baseline
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     session_id = _session_id(engine, args.session)
-    if session_id is None:
-        print(f"error: no session named {args.session!r}", file=sys.stderr)
-        return 1
     try:
         baseline = (
             Baseline(segment=args.baseline, first_s=args.baseline_first_s)
@@ -375,16 +371,11 @@ def cmd_summary(args) -> int:
 def cmd_compare(args) -> int:
     """Two sessions compared as the Compare page does: one JSON line per measure."""
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     ids = []
     for name in args.sessions:
         ids.append(_session_id(engine, name))
-        if ids[-1] is None:
-            print(f"error: no session named {name!r}", file=sys.stderr)
-            return 1
     table = service.compare_groups(
         "sessions", ids[0], ids[1], engine=engine, model=args.model, correct=not args.raw, everyone=args.everyone
     )
@@ -417,10 +408,8 @@ def cmd_review(args) -> int:
     import getpass
 
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     if args.review_command == "set":
         try:
             service.review_faces(
@@ -434,9 +423,6 @@ def cmd_review(args) -> int:
     session_id = None
     if args.session is not None:
         session_id = _session_id(engine, args.session)
-        if session_id is None:
-            print(f"error: no session named {args.session!r}", file=sys.stderr)
-            return 1
     if args.review_command == "list":
         for face in service.list_faces(engine=engine, session_id=session_id):
             print(json.dumps(face), flush=True)
@@ -452,14 +438,9 @@ def cmd_review(args) -> int:
 
 def cmd_report(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     session_id = _session_id(engine, args.session)
-    if session_id is None:
-        print(f"error: no session named {args.session!r}", file=sys.stderr)
-        return 1
     data = service.report(session_id, engine=engine, fmt=args.format)
     try:
         Path(args.out).write_bytes(data)
@@ -472,10 +453,8 @@ def cmd_report(args) -> int:
 
 def cmd_adapt(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     if args.use or args.original:
         try:
             service.choose_adapted(args.tag, None if args.original else args.use, engine=engine)
@@ -589,11 +568,9 @@ def _read_password(prompt: str = "Password: ") -> str | None:
 
 
 def cmd_users(args) -> int:
-    from fer_core.storage.db import make_engine, upgrade
     from fer_core.trust import access, accounts, audit
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     access.require("users")
     if args.users_command == "list":
         for account in accounts.listing(engine):
@@ -624,18 +601,13 @@ def cmd_users(args) -> int:
 def cmd_audit(args) -> int:
     from datetime import datetime
 
-    from fer_core.storage.db import make_engine, upgrade
     from fer_core.trust import access, audit
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     access.require("audit")
     session_id = None
     if args.session:
         session_id = _session_id(engine, args.session)
-        if session_id is None:
-            print(f"error: no session named {args.session!r}", file=sys.stderr)
-            return 1
     try:
         since = datetime.fromisoformat(args.since) if args.since else None
     except ValueError:
@@ -650,10 +622,8 @@ def cmd_audit(args) -> int:
 
 def cmd_erase(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     try:
         if args.person:
             receipt = service.erase_person(*args.person, engine=engine)
@@ -670,10 +640,8 @@ def cmd_erase(args) -> int:
 
 def cmd_retention(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     if args.retention_command == "list":
         for rule in service.retention_rules(engine=engine):
             print(json.dumps(rule, ensure_ascii=False))
@@ -698,14 +666,9 @@ EVERYONE_HELP = "count everyone seen (but excluded people), not only the partici
 
 def cmd_people(args) -> int:
     from fer_core import service
-    from fer_core.storage.db import make_engine, upgrade
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     session_id = _session_id(engine, args.session)
-    if session_id is None:
-        print(f"error: no session named {args.session!r}", file=sys.stderr)
-        return 1
     people = service.people_roles(session_id, engine=engine)
     if args.people_command == "list":
         for p in people:
@@ -1012,11 +975,9 @@ def _split_as(argv: list[str]) -> tuple[str | None, list[str]]:
 
 def _account(name: str):
     """The ``access.Actor`` of the account ``name``, or None (said on stderr)."""
-    from fer_core.storage.db import make_engine, upgrade
     from fer_core.trust import access, accounts
 
-    engine = make_engine()
-    upgrade(engine)
+    engine = _database()
     role = accounts.role_of(engine, name)
     if role is None:
         print(f"error: no account named {name!r} (see `users list`)", file=sys.stderr)
@@ -1046,3 +1007,6 @@ def main(argv: list[str] | None = None) -> int:
     except NotAllowed as exc:  # checked before anything changed
         print(f"error: {exc}", file=sys.stderr)
         return 4
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

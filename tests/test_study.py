@@ -19,9 +19,8 @@ from fer_core.statistics import stats, study
 from fer_core.storage import queries as Q
 from fer_core.storage.db import make_engine, upgrade
 
-from conftest import ScratchPostgres, background, needs_weights, paste, write_video
+from conftest import PG_URL, ScratchPostgres, background, db_backends, needs_weights, paste, write_video
 
-PG_URL = os.environ.get("FER_TEST_POSTGRES_URL")
 CLIP = "two people.mp4"
 
 
@@ -87,14 +86,6 @@ def test_one_person_is_resampled_by_blocks_of_consecutive_readings():
 
 
 # ----------------------------------------------------------------------------- the study on real media
-def _backends():
-    yield "sqlite"
-    yield pytest.param(
-        "postgresql",
-        marks=pytest.mark.skipif(not PG_URL and not os.environ.get("CI"), reason="no PostgreSQL"),
-    )
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, faces):
     """14 s at 10 fps: on the left one person all along (expression changes at 5 s and 10 s); on the right
@@ -123,7 +114,7 @@ def photos(tmp_path_factory, faces):
     return out
 
 
-@pytest.fixture(scope="module", params=list(_backends()))
+@pytest.fixture(scope="module", params=list(db_backends()))
 def analysed(request, tmp_path_factory, clip, photos):
     """A session "panel" with the clip and the two photos, analysed for real."""
     if request.param == "sqlite":
