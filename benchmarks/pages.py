@@ -10,9 +10,11 @@ charts included. ``first_s`` is the first time the page is opened after the serv
 yet cached, except those an earlier page shares); ``again_s`` the best of the later openings, each a new tab.
 ``server_s`` is the page's script run alone (Streamlit's AppTest, no browser) in a new session once its reads and
 charts are cached, as ``again_s`` finds them; ``server_first_s`` the same with a fresh cache.
-First the floor on this machine, in the same run: a bare Streamlit page, and one with a single Plotly chart,
-timed the same way. The criterion: every page opened in a new tab within ``--over-floor`` (0.5 s) of the bare
-page, and its own script under ``--script`` (0.3 s). One JSON line per page (``over_floor_s``, ``ok``), then
+First the floor on this machine, in the same run: a bare Streamlit page, one with a single Plotly chart (and
+that chart with one table of each kind: the grid of ``st.dataframe``, ``st.table``, a Markdown table), timed
+the same way. The criterion (issue 42): every page opened in a new tab within ``--over-floor`` (0.5 s) of the
+floor, the page with one Plotly chart for a page that draws one, else the bare page; and its own script under
+``--script`` (0.3 s). One JSON line per page (``over_floor_s``, ``ok``), then
 a table of both, side by side.
 """
 
@@ -59,6 +61,12 @@ import streamlit as st
 if st.query_params.get("chart"):
     import plotly.express as px
     st.plotly_chart(px.bar(x=list("abcdefg"), y=list(range(7))))
+if st.query_params.get("table"):
+    st.dataframe({"emotion": list("abcdefg"), "share": [0.1] * 7})
+if st.query_params.get("static"):
+    st.table({"emotion": list("abcdefg"), "share": [0.1] * 7})
+if st.query_params.get("md"):
+    st.markdown(chr(10).join(["| emotion | share |", "|---|---|"] + [f"| {e} | 0.1 |" for e in "abcdefg"]))
 if st.query_params.get("vega"):
     st.bar_chart({"x": list("abcdefg"), "y": list(range(7))}, x="x", y="y")
 st.title("Bare page")
@@ -157,7 +165,18 @@ def floor_times(db: Path, home: Path, repeat: int, chromium: str) -> dict[str, f
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             floor = {"bare": ("text=Bare page", 0), "one chart": ("text=Bare page", 1)}
             floor["one Vega-Lite chart"] = ("canvas, .vega-embed svg", 0)
-            for name, path in (("bare", ""), ("one chart", "?chart=1"), ("one Vega-Lite chart", "?vega=1")):
+            floor["one chart, one st.dataframe"] = ("text=Bare page", 1)
+            floor["one chart, one st.table"] = ("text=Bare page", 1)
+            floor["one chart, one Markdown table"] = ("text=Bare page", 1)
+            variants = (
+                ("bare", ""),
+                ("one chart", "?chart=1"),
+                ("one Vega-Lite chart", "?vega=1"),
+                ("one chart, one st.dataframe", "?chart=1&table=1"),
+                ("one chart, one st.table", "?chart=1&static=1"),
+                ("one chart, one Markdown table", "?chart=1&md=1"),
+            )
+            for name, path in variants:
                 open_page(browser, url, name, path, floor)  # the server's first run imports Plotly
                 out[name] = round(min(open_page(browser, url, name, path, floor) for _ in range(repeat)), 2)
             browser.close()
@@ -171,7 +190,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default="/tmp/fer_bench.db")
     ap.add_argument("--repeat", type=int, default=3, help="later openings of each page (best is reported)")
-    ap.add_argument("--over-floor", type=float, default=0.5, help="seconds a page may take over the bare page")
+    ap.add_argument("--over-floor", type=float, default=0.5, help="seconds a page may take over its floor")
     ap.add_argument("--script", type=float, default=0.3, help="seconds a page's own script may take")
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     ap.add_argument("--floor-only", action="store_true", help="time the bare pages only")
@@ -203,7 +222,8 @@ def main() -> None:
                 for name in PAGES:
                     first = open_page(browser, url, name)
                     again = min(open_page(browser, url, name) for _ in range(args.repeat))
-                    over = round(again - floor["bare"], 2)
+                    # a page that draws a chart is held to the page with one Plotly chart (issue 42), else to the bare one
+                    over = round(again - floor["one chart" if PAGES[name][1] else "bare"], 2)
                     script_first, script = server.get(name, (None, None))
                     ok = over <= args.over_floor and (script is None or script < args.script)
                     row = {"page": name, "first_s": round(first, 2), "again_s": round(again, 2), "over_floor_s": over}

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_core.constants import DISPLAY_NAMES, EMOTION_COLORS, EMOTIONS, ENSEMBLE, MODEL_NAMES, NEGATIVE, POSITIVE
-from fer_core.wording import counted
+from fer_core.wording import counted, signed
 
 # Each model's name for users, the models first and the ensemble last in every chart's panels.
 MODEL_LABELS = {m: DISPLAY_NAMES[m] for m in MODEL_NAMES + (ENSEMBLE,)}
@@ -480,15 +480,17 @@ def summary_table(records: list[dict], *, key: str, delta: bool = False) -> pd.D
             if v is None:
                 row[e] = "no reading"
             elif delta:
-                ci = f" [{100 * low:+.0f}, {100 * high:+.0f}]" if low is not None else ""
-                row[e] = f"{100 * v:+.0f} pp{ci}"
+                ci = f" [{signed(100 * low, 0)}, {signed(100 * high, 0)}]" if low is not None else ""
+                row[e] = f"{signed(100 * v, 0)} pp{ci}"
             else:
                 ci = f" [{100 * low:.0f}-{100 * high:.0f}]" if low is not None else ""
                 row[e] = f"{100 * v:.0f}%{ci}"
         s = r["satisfaction"]
         low, high = r["ci95"]["satisfaction"]
         row["satisfaction"] = (
-            "no reading" if s is None else f"{s:+.2f}" + (f" [{low:+.2f}, {high:+.2f}]" if low is not None else "")
+            "no reading"
+            if s is None
+            else signed(s, 2) + (f" [{signed(low, 2)}, {signed(high, 2)}]" if low is not None else "")
         )
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from fer_core.wording import counted
 import charts
 import reads
 import state
+import text_tables
 from resources import get_analyzer, get_engine
 
 
@@ -101,9 +102,14 @@ def as_me(make):
     return made
 
 
-def table(df: pd.DataFrame, **kwargs) -> None:
-    """``st.dataframe`` for tables that may hold user text: what its own CSV download gives cannot run as a
-    spreadsheet formula, while the product's own signed figures ("+53.5 pp", "-0.10") show as they are."""
+def table(df: pd.DataFrame, *, hide_index: bool = True) -> None:
+    """A table of figures as plain text (``text_tables.py``). User text that would run as a formula when pasted into
+    a spreadsheet is guarded; the product's own signed figures ("+53.5 pp", "-0.10") show as they are."""
+    st.html(text_tables.to_html(neutralise_formulas(df, figures_as_they_are=True), hide_index=hide_index))
+
+
+def long_table(df: pd.DataFrame, **kwargs) -> None:
+    """``st.dataframe`` for long lists that scroll and sort, with the same guard (also in its CSV download)."""
     st.dataframe(neutralise_formulas(df, figures_as_they_are=True), **kwargs)
 
 

@@ -13,3 +13,9 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
         or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s")
     )
     return f"{n:,} {noun if n == 1 else many}"
+
+
+def signed(value: float, digits: int = 1) -> str:
+    """``value`` with its sign ("+3.2", "-0.4"), and "0.0" rather than "-0.0" where it rounds to zero."""
+    text = f"{value:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import cv2
@@ -270,3 +271,43 @@ def run_live(page, url: str, *, session: str, seconds: float = 10.0, screenshot:
         page.screenshot(path=str(screenshot), full_page=True)
     camera.get_by_role("button", name="STOP").click()
     page.get_by_text("Saved to").wait_for(timeout=60_000)
+
+
+class _TableReader(HTMLParser):
+    """The cells of the plain tables a page drew (dashboard/text_tables.py), as the reader sees them."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._row, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._row is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def page_tables(at) -> list:
+    """Every table of figures on an AppTest page, in order, as DataFrames of the text shown."""
+    import pandas as pd
+
+    out = []
+    for element in at.get("html"):
+        reader = _TableReader()
+        reader.feed(element.proto.body)
+        out += [pd.DataFrame(rows[1:], columns=rows[0]) for rows in reader.tables if rows]
+    return out

@@ -144,3 +144,34 @@ def test_points_and_bars_say_what_they_rest_on():
     )
     bars = charts.distribution_figure(dist)
     assert bars.data[0].customdata[0][0] == "1 person"
+
+
+def test_plain_tables_show_figures_as_a_reader_expects_and_escape_text():
+    import text_tables
+    from conftest import _TableReader
+
+    df = pd.DataFrame(
+        {
+            "file": ["<img src=x onerror=alert(1)>.mp4", "b.jpg"],
+            "seconds": [45.50381234, np.nan],
+            "readings": [12345, 3],
+            "present": [True, False],
+            "when": [pd.Timestamp("2026-12-07 10:15:30"), None],
+            "happy": ["11% [10-12]", "+0.02 [-0.01, +0.05]"],
+        }
+    )
+    page = text_tables.to_html(df)
+    assert "<img" not in page and "&lt;img" in page
+    reader = _TableReader()
+    reader.feed(page)
+    (rows,) = reader.tables
+    assert rows[0] == list(df.columns)
+    assert rows[1] == ["<img src=x onerror=alert(1)>.mp4", "45.5", "12,345", "yes", "2026-12-07 10:15", "11% [10-12]"]
+    assert rows[2] == ["b.jpg", "", "3", "no", "", "+0.02 [-0.01, +0.05]"]  # blanks, not None or NaN
+    assert "<span class=nb>[-0.01, +0.05]</span>" in page  # an interval is never broken across lines
+
+
+def test_signed_figures_never_read_minus_zero():
+    from fer_core.wording import signed
+
+    assert [signed(-0.04), signed(0.04), signed(-0.4), signed(2, 2)] == ["0.0", "0.0", "-0.4", "+2.00"]

@@ -15,7 +15,7 @@ from fer_core.statistics import groups
 from fer_core.storage import queries
 from fer_core.storage.db import make_engine, upgrade
 
-from conftest import REPO, needs_data, needs_weights
+from conftest import REPO, needs_data, needs_weights, page_tables
 
 pytestmark = [needs_weights, needs_data]
 
@@ -92,7 +92,7 @@ def test_session_and_compare_pages_show_corrected_shares_and_switch_to_the_raw_m
     at.radio(key="group-kind").set_value("tags").run()
     assert not at.exception, at.exception
     assert "Shares: corrected for the models' known confusions" in _captions(at)
-    corrected = at.dataframe[0].value["A - B [95% interval]"].tolist()
+    corrected = page_tables(at)[0]["A - B [95% interval]"].tolist()
     at.toggle(key="correct-compare").set_value(False).run()
     assert "Shares: raw mean probabilities." in _captions(at)
-    assert at.dataframe[0].value["A - B [95% interval]"].tolist() != corrected
+    assert page_tables(at)[0]["A - B [95% interval]"].tolist() != corrected

@@ -14,7 +14,7 @@ from fer_core.constants import EMOTIONS
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import FeedbackSession, MediaFile
 
-from conftest import REPO, needs_weights
+from conftest import REPO, needs_weights, page_tables
 
 HOME = str(REPO / "dashboard" / "router.py")
 
@@ -71,7 +71,7 @@ def test_home_on_an_empty_database_leads_the_way():
     at = page()
     assert at.title[0].value == "Feedback emotions"
     assert "No sessions yet" in at.info[0].value
-    assert list(at.dataframe[-1].value["model"]) == ["resnet50", "vgg16"]
+    assert list(page_tables(at)[-1]["model"]) == ["resnet50", "vgg16"]
 
 
 def test_home_shows_sessions_ingested_elsewhere(filled):
@@ -106,7 +106,7 @@ def test_session_page(filled):
     at.selectbox[0].select(filled["a"]).run()
     assert not at.exception
     assert "tags\\: store\\-12" in at.caption[0].value  # the session's details at the top (Markdown-escaped)
-    assert at.dataframe[0].value["file"].tolist() == ["clip.mp4"]  # human names for columns
+    assert page_tables(at)[0]["file"].tolist() == ["clip.mp4"]  # human names for columns
     assert len(charts_of(at)) >= 1 and any("report" in b.label for b in at.get("download_button"))
     for name in ("Videos", "Photos", "People", "Segments", "Faces"):
         at.radio(key=f"section-{filled['a']}").set_value(name).run()
@@ -130,27 +130,27 @@ def test_session_page_markers_people_and_segments(filled):
 
     marks = Q.markers(filled["engine"], session_id=filled["a"])
     assert list(marks["label"]) == ["intro", "price shown"] and marks["end_s"].isna().tolist() == [False, True]
-    assert "intro" in at.dataframe[0].value["label"].tolist()  # listed under the charts
+    assert "intro" in page_tables(at)[0]["label"].tolist()  # listed under the charts
     shapes = [c.proto.spec for c in charts_of(at)]
     assert any("intro" in spec and "price shown" in spec for spec in shapes)  # shown on the timelines
 
     at.radio(key=f"section-{filled['a']}").set_value("People").run()
     assert not at.exception
-    people = at.dataframe[0].value
+    people = page_tables(at)[0]
     assert people["person"].tolist() == ["clip.mp4 #1"] and people["happy"].str.endswith("]").all()  # intervals
     at.multiselect[0].select("clip.mp4 #1")
     at.text_input[0].input("Anna")
     button(at, "Give them this name").click().run()
     assert not at.exception
-    assert at.dataframe[0].value["person"].tolist() == ["Anna"]
+    assert page_tables(at)[0]["person"].tolist() == ["Anna"]
 
     at.radio(key=f"section-{filled['a']}").set_value("Segments").run()
     assert not at.exception
-    seg = at.dataframe[0].value
-    assert seg["segment"].tolist() == ["intro (0.5-2 s)"] and seg["people"].tolist() == [1]
+    seg = page_tables(at)[0]
+    assert seg["segment"].tolist() == ["intro (0.5-2 s)"] and seg["people"].tolist() == ["1"]
     at.toggle(key=f"baseline-{filled['a']}").set_value(True).run()
     assert not at.exception
-    assert "not shares" in at.info[0].value and at.dataframe[0].value["happy"].str.contains("pp").all()
+    assert "not shares" in at.info[0].value and page_tables(at)[0]["happy"].str.contains("pp").all()
     button(at, "Play this segment").click().run()  # the player is in Videos: the page goes there, at 0.5 s
     assert not at.exception and at.radio(key=f"section-{filled['a']}").value == "Videos"
     assert at.session_state["play_from"][1] == 0.5
@@ -168,7 +168,7 @@ def test_session_page_imports_markers_from_csv_and_says_what_it_left_out(filled)
     assert "2 markers imported" in at.success[0].value
     assert len(at.warning) == 1 and "elsewhere" in at.warning[0].value
     at.run()
-    markers = at.dataframe[0].value
+    markers = page_tables(at)[0]
     assert markers["label"].tolist() == ["intro", "logo"]
     assert markers["until (s)"].tolist() == ["1.5", ""] and markers["from (s)"].tolist() == ["0.0", "2.0"]  # no None
 
@@ -197,7 +197,7 @@ def test_review_page_stores_reviews_and_compare_scores_them(filled):
     assert sorted(reviewed["review"]) == ["happy", "not_a_face"] and set(reviewed["reviewer"]) == {"Mia"}
     at.switch_page("views/compare.py").run()
     assert not at.exception
-    scored = next(d.value for d in at.dataframe if "accuracy on your faces" in d.value.columns)
+    scored = next(d for d in page_tables(at) if "accuracy on your faces" in d.columns)
     right = int((reviewed[reviewed.review == "happy"]["label_ensemble"] == "happy").sum())
     assert scored["accuracy on your faces"].iloc[0].startswith(f"{100 * right:.1f}%")  # ensemble first, n = 1
     at.switch_page("views/review.py").run()
@@ -266,7 +266,7 @@ def test_compare_page(filled, capsys):
     at.button_group(key="model-chart").set_value("ResNet50 against VGG16").run()
     assert not at.exception and len(charts_of(at)) == 2
     # two sessions side by side: one person each, so units are blocks of readings; every measure has a row
-    compared = at.dataframe[0].value
+    compared = page_tables(at)[0]
     assert compared["measure"].tolist() == [*EMOTIONS, "satisfaction"]
     assert compared["A - B [95% interval]"].str.contains("pp").sum() == 7
     assert not compared["A - B [95% interval]"].str.startswith("'").any()  # the CSV guard stays in CSV files
@@ -287,7 +287,7 @@ def test_compare_page(filled, capsys):
         low, high = r["ci95"]
         assert r["p"] is None or (r["p"] < 0.05) == (low > 0 or high < 0)
     at.radio(key="group-kind").set_value("tags").run()
-    assert not at.exception and at.dataframe[0].value["measure"].tolist()[-1] == "satisfaction"
+    assert not at.exception and page_tables(at)[0]["measure"].tolist()[-1] == "satisfaction"
     at.radio(key="group-kind").set_value("segments").run()
     assert not at.exception and "needs at least two" in at.info[0].value
 
@@ -321,10 +321,10 @@ def test_upload_page_analyses_photos_and_reports_a_broken_file(group_photo, fres
     at.file_uploader[0].upload("broken.png", b"not really a png", mime_type="image/png")
     [b for b in at.button if b.label == "Analyse"][0].click().run()
     assert not at.exception
-    outcome = at.dataframe[0].value
+    outcome = page_tables(at)[0]
     assert outcome["file"].tolist() == [path.name, "broken.png"]
     assert outcome["status"].tolist() == ["done", "failed"]
-    assert outcome["faces"].iloc[0] >= len(spots)
+    assert int(outcome["face readings"].iloc[0]) >= len(spots)
     assert at.warning and "1 file" in at.warning[0].value
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
     # each file was a job: the Jobs page lists both, and offers the failed one for a retry
@@ -356,9 +356,9 @@ def test_upload_page_takes_an_iphone_heic_close_up(faces, fresh_database, tmp_pa
     at.file_uploader[0].upload(path.name, path.read_bytes(), mime_type="image/heic")
     [b for b in at.button if b.label == "Analyse"][0].click().run()
     assert not at.exception
-    outcome = at.dataframe[0].value
-    assert outcome["status"].tolist() == ["done"] and outcome["faces"].tolist() == [1]
-    assert outcome["people"].tolist() == [1]
+    outcome = page_tables(at)[0]
+    assert outcome["status"].tolist() == ["done"] and outcome["face readings"].tolist() == ["1"]
+    assert outcome["people seen"].tolist() == ["1"]
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1  # shown with its box
 
 
@@ -380,6 +380,6 @@ def test_photo_rows_show_blanks_not_none(fresh_database):
         _, photo = _add_media(db, "Photos", _fake_faces(2, label=3))
         db.execute(update(MediaFile).where(MediaFile.id == photo).values(kind="photo", duration_s=None, error=None))
         db.commit()
-    files = page("session").dataframe[0].value
+    files = page_tables(page("session"))[0]
     assert files["duration (s)"].tolist() == [""] and files["problem"].tolist() == [""]
     assert "None" not in files.astype(str).to_numpy().ravel().tolist()

@@ -117,7 +117,11 @@ def _check_page(at) -> int:
         spec = json.loads(chart.proto.spec)
         for shape in ("<script>", "<b>b</b>", "<img src=x", "<i>tag</i>"):
             assert shape not in json.dumps(spec, ensure_ascii=False), shape
-    return sum("javascript" in b for b in bodies)
+    tables = [element.proto.body for element in at.get("html")]  # dashboard/text_tables.py: every cell escaped
+    for body in tables:
+        for shape in ("<script>", "<b>b</b>", "<img src=x", "<i>tag</i>"):
+            assert shape not in body, shape
+    return sum("javascript" in b for b in bodies + tables)
 
 
 def test_every_page_shows_it_as_text(hostile, monkeypatch):

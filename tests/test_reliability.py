@@ -24,7 +24,7 @@ from fer_core.service import ingest
 from fer_core.storage.db import make_engine, session_factory, upgrade
 from fer_core.storage.orm import AnalysisJob, FeedbackSession, SessionTag
 
-from conftest import needs_weights
+from conftest import needs_weights, page_tables
 
 
 # ----------------------------------------------------------------------------- the same bytes twice
@@ -105,7 +105,7 @@ def test_tables_on_the_pages_hold_no_formula(fresh_database):
     service.name_people([(media_id, 0)], "=cmd|' /C calc'!A0", engine=eng)  # a person named by a user
     at = page("session")
     at.radio(key=f"section-{sid}").set_value("People").run()
-    assert list(at.dataframe[0].value["person"]) == ["'=cmd|' /C calc'!A0"]
+    assert list(page_tables(at)[0]["person"]) == ["'=cmd|' /C calc'!A0"]
 
 
 # ----------------------------------------------------------------------------- secrets
@@ -164,7 +164,7 @@ def test_file_and_session_names_show_as_plain_text(group_photo, fresh_database):
     at.text_input[0].set_value("<a href='http://evil.example'>click</a>")
     at.file_uploader[0].upload(name, path.read_bytes(), mime_type="image/jpeg")
     [b for b in at.button if b.label == "Analyse"][0].click().run()
-    assert not at.exception and at.dataframe[0].value["file"].tolist() == [name]
+    assert not at.exception and page_tables(at)[0]["file"].tolist() == [name]
     [caption] = [img.caption for e in at.get("image") for img in e.proto.imgs]
     assert caption.startswith(r"\[x\]\(http\://evil\.example\) \:red\[y\] \$x\$\.jpg")  # no link, colour, LaTeX
     assert "(http://" not in caption

@@ -12,7 +12,7 @@ import pytest
 from fer_core.vision.detection import FaceDetector
 from fer_core.vision.states import FaceCut, StateReader
 
-from conftest import DATA_DIR, REPO, background, needs_data, needs_weights, paste, write_video
+from conftest import DATA_DIR, REPO, background, needs_data, needs_weights, page_tables, paste, write_video
 
 FACES = 24  # real movie frames (SFEW test) read whole, mirrored and turned
 
@@ -227,7 +227,7 @@ def test_session_page_attention_section_and_video_head_chart(session_with_states
     at.switch_page("views/session.py").run()
     at.radio(key=f"section-{session}").set_value("Attention").run()
     assert not at.exception, at.exception
-    per_person, per_segment = at.dataframe[0].value, at.dataframe[1].value
+    per_person, per_segment = page_tables(at)[0], page_tables(at)[1]
     assert len(per_person) == 2 and per_person["looking"].str.endswith("]").all()
     assert per_segment["segment"].tolist() == ["price shown (1-3 s)"]
     assert any(b.label == "CSV" for b in at.get("download_button"))

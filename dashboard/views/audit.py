@@ -9,7 +9,7 @@ from fer_core.exports import to_csv
 from fer_core.trust import access, audit
 
 from resources import get_engine
-from widgets import table
+from widgets import long_table
 
 st.title("Audit trail")
 access.require("audit")
@@ -39,5 +39,5 @@ shown = shown.iloc[::-1].assign(
     session=lambda d: d["session"].map(lambda v: "" if pd.isna(v) else str(int(v))),
     target=lambda d: d["target"].fillna(""),
 )
-table(shown, hide_index=True)
+long_table(shown, hide_index=True)
 st.download_button("Download as CSV", to_csv(shown), file_name="audit.csv", mime="text/csv", icon=":material/download:")

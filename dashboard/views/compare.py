@@ -8,7 +8,7 @@ from fer_core.constants import EMOTIONS, ENSEMBLE, MODEL_NAMES, OPINIONS
 from fer_core.exports import to_csv
 from fer_core.models.registry import spec
 from fer_core.statistics import study
-from fer_core.wording import counted
+from fer_core.wording import counted, signed
 
 import charts
 import reads
@@ -21,12 +21,12 @@ def _pct(v: float, measure: str) -> str:
 
 def _diff(d: float, low: float, high: float, measure: str) -> str:
     scale, unit, digits = (1, "", 2) if measure == "satisfaction" else (100, " pp", 1)
-    shown = f"{scale * d:+.{digits}f}{unit}"
+    shown = f"{signed(scale * d, digits)}{unit}"
     if low != low:
         return shown
     if abs(low) == float("inf"):
         return f"{shown} (no interval: too few people)"
-    return f"{shown} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
+    return f"{shown} [{signed(scale * low, digits)}, {signed(scale * high, digits)}]"
 
 
 st.title("Compare")
@@ -129,7 +129,7 @@ agreement = reads.model_agreement(session_id=session_id)
 if agreement["faces"]:
     kappa = agreement["kappa"]
     c1, c2, c3 = st.columns(3)
-    c1.metric("Faces seen by both models", agreement["faces"])
+    c1.metric("Faces seen by both models", f"{agreement['faces']:,}")
     c2.metric("Same top label", f"{agreement['agreement']:.1%}")
     c3.metric("Cohen's kappa", f"{kappa:.2f}", help="Agreement beyond chance: 0 = chance, 1 = always the same.")
     cross = agreement["crosstab"]

@@ -8,7 +8,7 @@ from fer_core.wording import counted
 
 import reads
 from resources import get_analyzer, get_engine, get_runner
-from widgets import plain, progress_of, table
+from widgets import long_table, plain, progress_of
 
 st.title("Jobs")
 engine = get_engine()
@@ -37,7 +37,7 @@ def job_table() -> None:
     rows["message"] = rows["error"].where(rows["error"] != "", rows["message"])
     took = (rows["finished_at"] - rows["created_at"]).dt.total_seconds()
     rows["took"] = [f"{t:.0f} s" if t == t else "" for t in took]
-    table(
+    long_table(
         rows[
             [
                 "id",

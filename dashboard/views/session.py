@@ -73,9 +73,9 @@ st.caption(plain(" · ".join(f for f in facts if f)))
 if details.get("notes"):
     st.caption(plain(details["notes"]))
 c1, c2, c3 = st.columns(3)
-c1.metric("Files", int((media["status"] == Outcome.DONE).sum()))
-c2.metric("People seen", int(media["people"].sum()), help=charts.PEOPLE_HELP)
-c3.metric("Face readings", int(media["faces"].sum()), help=charts.READINGS_HELP)
+c1.metric("Files", f"{int((media['status'] == Outcome.DONE).sum()):,}")
+c2.metric("People seen", f"{int(media['people'].sum()):,}", help=charts.PEOPLE_HELP)
+c3.metric("Face readings", f"{int(media['faces'].sum()):,}", help=charts.READINGS_HELP)
 
 SECTION = f"section-{session_id}"
 section = st.radio("Show", SECTIONS, horizontal=True, label_visibility="collapsed", key=SECTION)

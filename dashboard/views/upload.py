@@ -98,7 +98,7 @@ if submitted:
                     for o in results
                 ]
             )
-            table(outcome, hide_index=True, column_config={"people": "people seen", "faces": "face readings"})
+            table(outcome.rename(columns={"people": "people seen", "faces": "face readings"}))
             failed = outcome[outcome.status == Outcome.FAILED]
             if len(failed):
                 st.warning(f"{counted(len(failed), 'file')} could not be analysed; the others were stored.")
