@@ -61,6 +61,12 @@ def rss_mb(pid: int) -> float:
 
 BARE_APP = """
 import streamlit as st
+if st.query_params.get("nav"):  # the dashboard's frame: eleven pages with icons in the sidebar
+    def bare():
+        st.title("Bare page")
+    others = [st.Page(lambda: None, title=f"Page {i}", icon=":material/movie:", url_path=f"p{i}") for i in range(10)]
+    st.navigation([st.Page(bare, title="Bare", icon=":material/home:", default=True), *others]).run()
+    st.stop()
 if st.query_params.get("chart"):
     import plotly.express as px
     st.plotly_chart(px.bar(x=list("abcdefg"), y=list(range(7))))
@@ -162,6 +168,7 @@ FLOOR = {
     "one chart, one st.dataframe": ("text=Bare page", 1, "?chart=1&table=1"),
     "one chart, one st.table": ("text=Bare page", 1, "?chart=1&static=1"),
     "one chart, one Markdown table": ("text=Bare page", 1, "?chart=1&md=1"),
+    "eleven pages in the sidebar": ("text=Bare page", 0, "?nav=1"),
 }
 FLOOR_PAGES = {name: (selector, charts) for name, (selector, charts, _) in FLOOR.items()}
 
