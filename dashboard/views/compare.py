@@ -131,7 +131,11 @@ if agreement["faces"]:
     c1, c2, c3 = st.columns(3)
     c1.metric("Faces seen by both models", f"{agreement['faces']:,}")
     c2.metric("Same top label", f"{agreement['agreement']:.1%}")
-    c3.metric("Cohen's kappa", f"{round(kappa, 2) + 0.0:.2f}", help="Agreement beyond chance: 0 = chance, 1 = always the same.")
+    c3.metric(
+        "Cohen's kappa",
+        f"{round(kappa, 2) + 0.0:.2f}",
+        help="Agreement beyond chance: 0 = chance, 1 = always the same.",
+    )
     cross = agreement["crosstab"]
     per_class = agreement["per_class"]
     shown = per_class.assign(agreement=per_class["agreement"].map(lambda v: "" if v != v else f"{v:.1%}"))
