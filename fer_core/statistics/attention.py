@@ -37,8 +37,10 @@ def with_measures(rows: pd.DataFrame) -> pd.DataFrame:
     brow = out["brow_height"].astype(float)
     typical = out.groupby("participant")["brow_height"].transform("median")
     known = out.groupby("participant")["brow_height"].transform("count") >= BROW_MIN_READINGS
-    out["brows_raised"] = np.where(known & brow.notna(), (brow > typical + BROW_STEP).astype(float), np.nan)
-    out["brows_lowered"] = np.where(known & brow.notna(), (brow < typical - BROW_STEP).astype(float), np.nan)
+    with np.errstate(invalid="ignore"):  # a missing brow compares as False here and is blanked just below
+        raised, lowered = brow > typical + BROW_STEP, brow < typical - BROW_STEP
+    out["brows_raised"] = np.where(known & brow.notna(), raised.astype(float), np.nan)
+    out["brows_lowered"] = np.where(known & brow.notna(), lowered.astype(float), np.nan)
     return out
 
 
