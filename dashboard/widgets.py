@@ -41,39 +41,21 @@ def chart(fig, data: pd.DataFrame, name: str) -> None:
     in the audit trail)."""
     st.plotly_chart(fig, width="stretch")
     slug = _slug(name)
-    cols = st.columns(4)
-    cols[0].download_button(
-        "PNG",
-        data=_exported(slug, "png", lambda: charts.to_image(fig, "png")),
-        file_name=f"{slug}.png",
-        mime="image/png",
-        key=f"png-{slug}",
-        icon=":material/image:",
+    exports = (
+        ("png", "image/png", ":material/image:", lambda: charts.to_image(fig, "png")),
+        ("svg", "image/svg+xml", ":material/draw:", lambda: charts.to_image(fig, "svg")),
+        ("html", "text/html", ":material/public:", lambda: charts.to_html(fig)),
+        ("csv", "text/csv", ":material/table:", lambda: to_csv(data)),
     )
-    cols[1].download_button(
-        "SVG",
-        data=_exported(slug, "svg", lambda: charts.to_image(fig, "svg")),
-        file_name=f"{slug}.svg",
-        mime="image/svg+xml",
-        key=f"svg-{slug}",
-        icon=":material/draw:",
-    )
-    cols[2].download_button(
-        "HTML",
-        data=_exported(slug, "html", lambda: charts.to_html(fig)),
-        file_name=f"{slug}.html",
-        mime="text/html",
-        key=f"html-{slug}",
-        icon=":material/public:",
-    )
-    cols[3].download_button(
-        "CSV",
-        data=_exported(slug, "csv", lambda: to_csv(data)),
-        file_name=f"{slug}.csv",
-        mime="text/csv",
-        key=f"csv-{slug}",
-        icon=":material/table:",
-    )
+    for col, (fmt, mime, icon, make) in zip(st.columns(len(exports)), exports):
+        col.download_button(
+            fmt.upper(),
+            data=_exported(slug, fmt, make),
+            file_name=f"{slug}.{fmt}",
+            mime=mime,
+            key=f"{fmt}-{slug}",
+            icon=icon,
+        )
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")

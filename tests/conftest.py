@@ -301,13 +301,15 @@ class _TableReader(HTMLParser):
             self._cell += data
 
 
-def page_tables(at) -> list:
-    """Every table of figures on an AppTest page, in order, as DataFrames of the text shown."""
+def html_tables(body: str) -> list:
+    """The tables in an HTML text, in order, as DataFrames of the text shown (header row as columns)."""
     import pandas as pd
 
-    out = []
-    for element in at.get("html"):
-        reader = _TableReader()
-        reader.feed(element.proto.body)
-        out += [pd.DataFrame(rows[1:], columns=rows[0]) for rows in reader.tables if rows]
-    return out
+    reader = _TableReader()
+    reader.feed(body)
+    return [pd.DataFrame(rows[1:], columns=rows[0]) for rows in reader.tables if rows]
+
+
+def page_tables(at) -> list:
+    """Every table of figures on an AppTest page, in order."""
+    return [table for element in at.get("html") for table in html_tables(element.proto.body)]
