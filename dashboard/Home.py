@@ -8,5 +8,6 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from gate import LoginGate, routes
+from preload import Preload
 
-app = st.App("router.py", routes=routes(), middleware=[Middleware(LoginGate)])
+app = st.App("router.py", routes=routes(), middleware=[Middleware(LoginGate), Middleware(Preload)])

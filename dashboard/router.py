@@ -18,10 +18,13 @@ from auth import require_login
 from resources import get_engine, warm_up
 
 VIEWS = Path(__file__).parent / "views"
+# A file, not a ":material/...:" icon: Streamlit has the browser fetch those as favicons from fonts.gstatic.com,
+# a request to Google from every tab (and a failed one where the dashboard has no internet).
+ICON = str(Path(__file__).parent / "assets" / "favicon.png")
 
 
 def run() -> None:
-    st.set_page_config(page_title="Feedback emotions", page_icon=":material/mood:", layout="wide")
+    st.set_page_config(page_title="Feedback emotions", page_icon=ICON, layout="wide")
     try:
         engine = get_engine()  # the login's throttle counts wrong passwords in the database
     except DatabaseUnusable as exc:  # every page needs it: say so once, instead of a traceback
