@@ -158,6 +158,7 @@ def write_card(
                 "photometric",
                 "select",
                 "limit_train",
+                "head_refit",  # only the final layer refitted on frozen features (fer_core/lab/head_refit.py)
             )
         },
         "epochs_trained": state.get("last_epoch"),
