@@ -84,9 +84,17 @@ def as_me(make):
     return made
 
 
+# Longer than this, a table scrolls inside its own frame (an upload of hundreds of files lists each one).
+PLAIN_ROWS = 30
+
+
 def table(df: pd.DataFrame, *, hide_index: bool = True) -> None:
-    """A table of figures as plain text (``text_tables.py``). User text that would run as a formula when pasted into
-    a spreadsheet is guarded; the product's own signed figures ("+53.5 pp", "-0.10") show as they are."""
+    """A table of figures as plain text (``text_tables.py``), or a scrolling one past ``PLAIN_ROWS`` rows.
+    User text that would run as a formula when pasted into a spreadsheet is guarded; the product's own signed
+    figures ("+53.5 pp", "-0.10") show as they are."""
+    if len(df) > PLAIN_ROWS:
+        long_table(df, hide_index=hide_index)
+        return
     st.html(text_tables.to_html(neutralise_formulas(df, figures_as_they_are=True), hide_index=hide_index))
 
 

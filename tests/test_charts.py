@@ -174,3 +174,21 @@ def test_signed_figures_never_read_minus_zero():
     from fer_core.wording import signed
 
     assert [signed(-0.04), signed(0.04), signed(-0.4), signed(2, 2)] == ["0.0", "0.0", "-0.4", "+2.00"]
+
+
+def test_a_long_table_scrolls_in_its_own_frame_and_a_short_one_stays_text():
+    from streamlit.testing.v1 import AppTest
+
+    def page(rows):
+        import pandas as pd
+
+        import widgets
+
+        widgets.table(pd.DataFrame({"file": [f"f{i}.jpg" for i in range(rows)], "faces": range(rows)}))
+
+    for rows, grids in ((5, 0), (31, 1)):
+        at = AppTest.from_function(page, args=(rows,)).run()
+        assert not at.exception
+        assert len(at.dataframe) == grids
+        if grids:
+            assert len(at.dataframe[0].value) == rows
