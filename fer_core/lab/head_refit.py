@@ -31,7 +31,7 @@ from fer_core.lab.training import (
 )
 from fer_core.lab.web_faces import WEB_FILES
 
-PENALTIES = (1e-2, 1e-3, 1e-4, 1e-5)
+PENALTIES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 VALIDATION_SETS = ("publictest", "expw", "sfew", "rafdb", "affectnet")
 
 
