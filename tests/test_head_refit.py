@@ -42,6 +42,10 @@ def test_a_tiny_refit_ships_the_backbone_unchanged_with_its_card(tmp_path):
     )
     assert set(report["shipped"]) == {"publictest", "expw", "sfew"} and len(report["fits"]) == 2
     assert json.loads((tmp_path / "vgg16" / "refit.json").read_text())["fits"] == report["fits"]
+    from fer_core.models.registry import sha256
+
+    with np.load(tmp_path / "vgg16" / "train_features.npz") as kept:  # reused only for the same weights
+        assert str(kept["weights_sha256"]) == sha256(shipped) and "fm" not in kept.files
     # shipped only where a fit beats the shipped head on the validation sets' mean
     assert (tmp_path / "vgg16" / "best.npz").exists() == (report["chosen"] is not None)
     assert report["chosen"] is None or report["chosen"]["mean"] > report["shipped_mean"]

@@ -1,7 +1,8 @@
 """Refit a model's classifier head (its last Dense layer) on frozen pooled features of the whole training mix.
 
 The backbone stays as shipped, so speed cannot change and only 7 x (D + 1) numbers move.  Each training and
-validation face and its mirror image go through the backbone once (features cached in ``cache_dir``); the
+validation face and its mirror image go through the backbone once (features kept in the output folder, for
+the weights file they came from); the
 head is then fitted by L-BFGS on the same loss as training (FER+ vote mix, AffectNet's neutral masked,
 sqrt-balanced classes, sources weighed as ``mix`` says) plus ``penalty`` times its squared distance from the
 shipped head, for each penalty in a list, strongest first, each started from the one before.  The penalty is
@@ -30,9 +31,9 @@ from fer_core.lab.training import (
     log,
 )
 from fer_core.lab.web_faces import WEB_FILES
+from fer_core.models.registry import sha256
 
 PENALTIES = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-VALIDATION_SETS = ("publictest", "expw", "sfew", "rafdb", "affectnet")
 
 
 def pooled_features(model, x: np.ndarray, *, batch: int = 256, mirrored: bool = True):
@@ -53,14 +54,17 @@ def pooled_features(model, x: np.ndarray, *, batch: int = 256, mirrored: bool = 
     return out[0], out[1] if mirrored else None
 
 
-def cached_features(model, x: np.ndarray, path: Path, *, mirrored: bool = True):
+def cached_features(model, x: np.ndarray, path: Path, *, weights_hash: str, mirrored: bool = True):
+    """``pooled_features``, read back from ``path`` when it holds them for these weights and as many faces."""
     if path.exists():
         with np.load(path) as d:
-            if d["f"].shape[0] == len(x) and ("fm" in d.files or not mirrored):
+            same = str(d["weights_sha256"]) == weights_hash if "weights_sha256" in d.files else False
+            if same and d["f"].shape[0] == len(x) and ("fm" in d.files or not mirrored):
                 return d["f"], d["fm"] if mirrored else None
     f, fm = pooled_features(model, x, mirrored=mirrored)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, f=f.astype(np.float16), **({"fm": fm.astype(np.float16)} if mirrored else {}))
+    kept = {"f": f.astype(np.float16), "weights_sha256": np.array(weights_hash)}
+    np.savez(path, **kept, **({"fm": fm.astype(np.float16)} if mirrored else {}))
     return f, fm
 
 
@@ -162,12 +166,15 @@ def refit(
         pick = np.random.default_rng(seed).permutation(len(x))[:limit]
         x, targets, w = x[pick], targets[pick], w[pick]
     log(f"{model_name}: {len(x)} training faces{' (each with its mirror image)' if mirrored else ''}")
-    f, fm = cached_features(model, x, out / "train_features.npz", mirrored=mirrored)
+    digest = sha256(weights)
+    f, fm = cached_features(model, x, out / "train_features.npz", weights_hash=digest, mirrored=mirrored)
     val = {"publictest": load_validation_data(data_dir)}
     val.update(load_wild_validation(data_dir, cache_dir=crops_cache, web=bool(set(mix) & set(WEB_FILES))))
     if limit:
         val = {k: (xv[:limit], yv[:limit]) for k, (xv, yv) in val.items()}
-    val_features = {k: cached_features(model, xv, out / f"val_{k}_features.npz") for k, (xv, _) in val.items()}
+    val_features = {
+        k: cached_features(model, xv, out / f"val_{k}_features.npz", weights_hash=digest) for k, (xv, _) in val.items()
+    }
 
     def scores(kernel, bias):
         acc = {
