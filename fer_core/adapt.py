@@ -213,14 +213,21 @@ def cross_validate_heads(data: dict[str, HeadData], y: np.ndarray, groups: np.nd
     }
 
 
-def shipped_head(weights_file: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """The classifier head (kernel (D, 7), bias (7,)) of a shipped weights file: its only arrays of those
-    shapes (the final Dense layer)."""
+def head_names(weights_file: str | Path) -> tuple[str, str]:
+    """Names of the classifier head's kernel (D, 7) and bias (7,) in a compact weights file: its only arrays of
+    those shapes (the final Dense layer)."""
     with np.load(weights_file) as data:
-        arrays = [data[k] for k in sorted(data.files)]
-    kernel = next(a for a in arrays if a.ndim == 2 and a.shape[1] == NUM_CLASSES)
-    bias = next(a for a in arrays if a.shape == (NUM_CLASSES,))
-    return kernel.astype(np.float64), bias.astype(np.float64)
+        names = sorted(data.files)
+        kernel = next(k for k in names if data[k].ndim == 2 and data[k].shape[1] == NUM_CLASSES)
+        bias = next(k for k in names if data[k].shape == (NUM_CLASSES,))
+    return kernel, bias
+
+
+def shipped_head(weights_file: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier head (kernel (D, 7), bias (7,)) of a shipped weights file."""
+    kernel, bias = head_names(weights_file)
+    with np.load(weights_file) as data:
+        return data[kernel].astype(np.float64), data[bias].astype(np.float64)
 
 
 def adapted_dir() -> Path:

@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 
+from fer_core.adapt import head_names
 from fer_core.constants import NUM_CLASSES
-from fer_core.lab.head_refit import fit_head, head_arrays, refit, ship_head
+from fer_core.lab.head_refit import fit_head, refit, ship_head
 
 from conftest import DATA_DIR, REPO, needs_data
 
@@ -61,7 +62,7 @@ def test_a_tiny_refit_ships_the_backbone_unchanged_with_its_card(tmp_path):
             penalty=0.01,
             mirrored=False,
         )
-    kernel_name, bias_name = head_arrays(shipped)
+    kernel_name, bias_name = head_names(shipped)
     with np.load(shipped) as old, np.load(tmp_path / "vgg16" / "best.npz") as new:
         assert sorted(old.files) == sorted(new.files)
         assert all(new[k].dtype == np.float16 for k in new.files)

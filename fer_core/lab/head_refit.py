@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
+from fer_core.adapt import head_names, shipped_head
 from fer_core.constants import NUM_CLASSES
 from fer_core.lab.training import (
     BEST_FLOAT32,
@@ -123,13 +124,16 @@ def tta_probs(f, fm, kernel, bias) -> np.ndarray:
     return (p + pm) / 2
 
 
-def head_arrays(weights_file: Path) -> tuple[str, str]:
-    """Names of the kernel and bias arrays of the final Dense layer in a compact weights file (the last ones)."""
-    with np.load(weights_file) as data:
-        names = sorted(data.files)
-        kernel = [k for k in names if data[k].ndim == 2 and data[k].shape[1] == NUM_CLASSES][-1]
-        bias = [k for k in names if data[k].shape == (NUM_CLASSES,)][-1]
-    return kernel, bias
+def load_shipped(model_name: str, weights: Path):
+    """(its card, the Keras model with these weights) for a compact weights file and the card beside it."""
+    from fer_core.lab.training import load_compact
+    from fer_core.models.nets import build_classifier
+
+    card_file = Path(weights).with_suffix(".json")
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    model = build_classifier(backbone=model_name, backbone_size=int(card.get("backbone_size") or 48))
+    load_compact(model, weights)
+    return card, model
 
 
 def refit(
@@ -147,19 +151,12 @@ def refit(
 ) -> dict:
     """Fit the head for each penalty; write ``out_dir/<model>/best.npz`` (the shipped weights with the chosen
     head) and ``refit.json`` (every penalty's five validation accuracies). Returns that report."""
-    from fer_core.lab.training import load_compact
-    from fer_core.models.nets import build_classifier
-
     out = Path(out_dir) / model_name
     out.mkdir(parents=True, exist_ok=True)
     crops_cache = Path(out_dir) / "crops"
     weights = Path(weights)
-    card = json.loads(weights.with_suffix(".json").read_text()) if weights.with_suffix(".json").exists() else {}
-    model = build_classifier(backbone=model_name, backbone_size=int(card.get("backbone_size") or 48))
-    load_compact(model, weights)
-    kernel_name, bias_name = head_arrays(weights)
-    with np.load(weights) as data:
-        kernel0, bias0 = data[kernel_name].astype(np.float64), data[bias_name].astype(np.float64)
+    _, model = load_shipped(model_name, weights)
+    kernel0, bias0 = shipped_head(weights)
 
     x, targets, w = training_set(data_dir, mix, ferplus_mix=ferplus_mix, seed=seed, cache_dir=crops_cache)
     if limit:  # tests: a few faces of each kind
@@ -216,15 +213,10 @@ def refit(
 def ship_head(model_name: str, weights: Path, out: Path, kernel, bias, *, mix, ferplus_mix, penalty, mirrored) -> None:
     """Write ``out/best.npz`` (the shipped weights with this head) and what ``fer_core card`` reads from a run
     folder: the float32 twin (to measure what float16 storage costs), the recipe, the backbone's epoch."""
-    from fer_core.lab.training import load_compact
-    from fer_core.models.nets import build_classifier
-
     weights = Path(weights)
-    card = json.loads(weights.with_suffix(".json").read_text()) if weights.with_suffix(".json").exists() else {}
-    kernel_name, bias_name = head_arrays(weights)
+    kernel_name, bias_name = head_names(weights)
     write_weights(weights, out / "best.npz", {kernel_name: kernel, bias_name: bias})
-    model = build_classifier(backbone=model_name, backbone_size=int(card.get("backbone_size") or 48))
-    load_compact(model, weights)
+    card, model = load_shipped(model_name, weights)
     model.get_layer("emotion").set_weights([np.asarray(kernel, np.float32), np.asarray(bias, np.float32)])
     model.save_weights(str(out / BEST_FLOAT32))
     recipe = {**card.get("training", {}), "init_weights": f"{weights} ({card.get('version')})"}
