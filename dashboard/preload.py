@@ -26,6 +26,10 @@ PAGE_ELEMENTS = {
     "trends": ("PlotlyChart", "Multiselect", "DateInput", "ButtonGroup", *_FILTERS),
     "compare": ("PlotlyChart", "Metric", "Html", "ButtonGroup", *_FILTERS),
 }
+# Pages whose chart comes after few other elements: Plotly's code (4.6 MB) is also evaluated as soon as the
+# page loads, while the tab waits for the server, instead of when the chart arrives. Not Session: there it held
+# up the drawing of the many elements that come before its chart (benchmarks/pages.py, docs/storage.md).
+EAGER_PLOTLY = {"trends", "compare"}
 _IMPORT = re.compile(rb'(?:from|import)\s*"\./([\w.\-]+\.js)"')
 
 
@@ -58,11 +62,15 @@ def links(page: str) -> bytes:
     if not elements:
         return b""
     loaded = set(files_for(("index",)))  # Streamlit's own bundle, which its page loads anyway
-    return b"".join(
+    tags = b"".join(
         b'<link rel="modulepreload" crossorigin href="./static/js/%s">' % name.encode()
         for name in files_for(elements)
         if name not in loaded
     )
+    plotly = [n for n in files_for(("PlotlyChart",)) if n.startswith("PlotlyChart.")]
+    if page in EAGER_PLOTLY and plotly:
+        tags += b'<script type="module">import("./static/js/%s")</script>' % plotly[0].encode()
+    return tags
 
 
 class Preload:

@@ -41,6 +41,12 @@ def test_every_element_a_page_preloads_is_in_the_installed_streamlit():
         for element in elements:
             assert any(re.fullmatch(rf"{element}\.[\w\-]+\.js", f) for f in files), (page, element)
         assert preload.links(page).count(b"modulepreload") >= len(elements) - 1  # one may be in Streamlit's bundle
+    for page in preload.PAGE_ELEMENTS:
+        eager = re.search(
+            rb'<script type="module">import\("\./static/js/(PlotlyChart\.[\w\-]+\.js)"\)</script>', preload.links(page)
+        )
+        assert bool(eager) == (page in preload.EAGER_PLOTLY), page
+        assert eager is None or (preload.static_js_dir() / eager[1].decode()).is_file()
 
 
 def test_a_page_opened_in_a_new_tab_names_its_elements_code_and_each_file_answers(port):
