@@ -8,6 +8,12 @@ elements the requested page shows at once (and the files they import) to the HTM
 fetches start with Streamlit's own. Pages opened from the sidebar are unaffected: the tab has the code by then,
 or fetches it as before.
 
+Every page's HTML also tells Streamlit's browser code where the server is. Left to guess, a tab opened at
+``/trends`` first asks ``/trends/_stcore/health``, gets a 404, and asks ``/_stcore/health`` only after a
+back-off that a busy tab stretches to a second (Streamlit issue 7074); :func:`base_script` sets
+``window.__streamlit.BACKEND_BASE_URL``, Streamlit's own setting for that, to the page's address less its
+name, so the first question is the right one.
+
 The file names carry Streamlit's build hashes, so they are looked up in the installed Streamlit; an element not
 found there is left out (the page loads as it would without this; ``tests/test_page_loading.py`` says so).
 """
@@ -26,10 +32,11 @@ PAGE_ELEMENTS = {
     "trends": ("PlotlyChart", "Multiselect", "DateInput", "ButtonGroup", *_FILTERS),
     "compare": ("PlotlyChart", "Metric", "Html", "ButtonGroup", *_FILTERS),
 }
-# Pages whose chart comes after few other elements: Plotly's code (4.6 MB) is also evaluated as soon as the
-# page loads, while the tab waits for the server, instead of when the chart arrives. Not Session: there it held
-# up the drawing of the many elements that come before its chart (benchmarks/pages.py, docs/storage.md).
-EAGER_PLOTLY = {"trends", "compare"}
+# Pages with a chart at once: Plotly's code (4.6 MB) is also evaluated as soon as the page loads, while the tab
+# waits for the server, instead of when the chart arrives (benchmarks/pages.py, docs/storage.md).
+EAGER_PLOTLY = {"session", "trends", "compare"}
+# Every page's address: Streamlit names a page by its file (views/trends.py is /trends); Home is "/".
+PAGES = frozenset(p.stem for p in (Path(__file__).parent / "views").glob("*.py")) - {"home"}
 _IMPORT = re.compile(rb'(?:from|import)\s*"\./([\w.\-]+\.js)"')
 
 
@@ -73,15 +80,28 @@ def links(page: str) -> bytes:
     return tags
 
 
+def base_script(page: str) -> bytes:
+    """A script for the page's ``<head>``: the server's base URL, the page's address less its name (behind a
+    proxy that adds a prefix too), set before Streamlit's code reads it; b"" for Home, whose address is the base."""
+    if page not in PAGES:
+        return b""
+    return (
+        b'<script>(function(s){var p=location.pathname.replace(/\\/+$/,"");'
+        b'if(!window.__streamlit&&p.endsWith("/"+s))window.__streamlit={BACKEND_BASE_URL:location.origin+p.slice(0,-s.length)}'
+        b'})("%s")</script>' % page.encode()
+    )
+
+
 class Preload:
-    """ASGI middleware: the preload tags go into the ``<head>`` of the HTML page Streamlit serves for a page."""
+    """ASGI middleware: the base URL and the preload tags go into the ``<head>`` of the HTML Streamlit serves
+    for a page."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
         page = scope.get("path", "").strip("/") if scope["type"] == "http" and scope.get("method") == "GET" else None
-        tags = links(page) if page is not None else b""
+        tags = base_script(page) + links(page) if page is not None else b""
         if not tags:
             await self.app(scope, receive, send)
             return

@@ -161,12 +161,16 @@ def test_upload_photo_and_video_then_see_charts(dashboard, browser, group_photo,
     trail = audit.events(make_engine(f"sqlite:///{e2e_home / 'fer.db'}"), action="export chart")
     assert [e["target"].rsplit(".", 1)[-1] for e in trail] == ["png"]  # the export is in the audit trail
 
+    asked = []  # a page opened by its address asks the server at the right place first (preload.base_script)
+    page.on("request", lambda r: asked.append(r.url) if "/_stcore/" in r.url else None)
     for name in ("trends", "compare", "review", "manage", ""):
         page.goto(f"{dashboard}/{name}")
         page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for()
         page.wait_for_timeout(1500)
         no_error_on(page)
         page.screenshot(path=str(SHOTS / f"4-{name or 'home'}.png"), full_page=True)
+    assert any(u.endswith("/_stcore/health") for u in asked)
+    assert not [u for u in asked if any(f"/{n}/_stcore/" in u for n in ("trends", "compare", "review", "manage"))]
     assert page.locator('[data-testid="stMetric"]').count() >= 3  # home totals after the upload
 
 

@@ -64,6 +64,9 @@ def test_a_page_opened_in_a_new_tab_names_its_elements_code_and_each_file_answer
             status, headers, code = get(f"{base}/static/js/{name.decode()}")
             assert status == 200 and code, name
     assert b"Selectbox." not in plain  # only the pages listed get tags
+    assert b"BACKEND_BASE_URL" in plain and b'"jobs"' in plain  # every page says where the server is
+    _, _, home = get(f"{base}/")
+    assert b"BACKEND_BASE_URL" not in home  # Home's address is the server's
     status, _, health = get(f"{base}/_stcore/health")
     assert (status, health) == (200, b"ok")
 
