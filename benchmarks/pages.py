@@ -2,6 +2,7 @@
 
     python benchmarks/queries.py              # builds /tmp/fer_bench.db once
     python benchmarks/pages.py [--db /tmp/fer_bench.db] [--repeat 3] [--out FILE.jsonl]
+    python benchmarks/pages.py --against /tmp/other/dashboard/Home.py   # A/B: each opening paired with the other's
 
 Starts the dashboard on that database, waits until its models are loaded (the dashboard loads them in the
 background at its first page), then opens each page by its address in a fresh headless Chromium context (a
@@ -18,6 +19,9 @@ the same way. The criterion (issue 42): every page opened in a new tab within ``
 floor, the page with one Plotly chart for a page that draws one, else the bare page; and its own script under
 ``--script`` (0.3 s). One JSON line per page (``over_floor_s``, ``ok``), then
 a table of both, side by side.
+``--against`` serves a second copy of the dashboard (another commit's ``dashboard/``, or one with a setting
+changed) beside this one and opens each page on both in turn, each after its own floor opening: runs of the same
+code differ by up to 0.3 s on this machine, pairs within one run far less. Its figure is ``against_over_floor_s``.
 """
 
 from __future__ import annotations
@@ -190,6 +194,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     ap.add_argument("--floor-only", action="store_true", help="time the bare pages only")
     ap.add_argument("--pages", default=",".join(PAGES), help="which pages, comma-separated (default: all)")
+    ap.add_argument("--against", default=None, help="another dashboard's Home.py, timed in pairs with this one")
     args = ap.parse_args()
     chosen = [name for name in args.pages.split(",") if name in PAGES]
     db = Path(args.db)
@@ -216,25 +221,40 @@ def main() -> None:
                 return
             proc, url = start_dashboard(db, Path(home))
             procs.append(proc)
-            page = browser.new_page()
-            page.goto(f"{url}/upload")  # any page starts the model load; Upload reads little
-            page.locator(PAGES["upload"][0]).first.wait_for(timeout=120_000)
-            page.close()
-            rss = wait_for_models(proc)
+            other_url = None
+            if args.against:
+                other, other_url = start_dashboard(db, Path(home), script=args.against)
+                procs.append(other)
+            rss = {}
+            for started, address in ((proc, url), (procs[-1], other_url)):
+                if address is None:
+                    continue
+                page = browser.new_page()
+                page.goto(f"{address}/upload")  # any page starts the model load; Upload reads little
+                page.locator(PAGES["upload"][0]).first.wait_for(timeout=120_000)
+                page.close()
+                rss[address] = wait_for_models(started)
             for name in chosen:
                 # each opening right after one of its floor page: the machine's slow spells hit both alike
                 base = "one chart" if PAGES[name][1] else "bare"
                 first = open_page(browser, url, name)
-                times, over = [], []
+                if other_url:
+                    open_page(browser, other_url, name)
+                times, over, other_over = [], [], []
                 for _ in range(args.repeat):
                     t_floor = open_floor(browser, floor_url, base)
                     times.append(open_page(browser, url, name))
                     over.append(times[-1] - t_floor)
+                    if other_url:
+                        t_floor = open_floor(browser, floor_url, base)
+                        other_over.append(open_page(browser, other_url, name) - t_floor)
                 script_first, script = server.get(name, (None, None))
                 ok = median(over) <= args.over_floor and (script is None or script < args.script)
                 row = {"page": name, "floor": base, "first_s": round(first, 2), "median_s": median(times)}
                 row.update(over_floor_s=median(over), server_first_s=script_first, server_s=script)
-                rows.append({**row, "server_rss_mb": round(rss), "ok": ok})
+                if other_over:
+                    row.update(against=args.against, against_over_floor_s=median(other_over))
+                rows.append({**row, "server_rss_mb": round(rss[url]), "ok": ok})
                 print(json.dumps(rows[-1]), flush=True)
             browser.close()
         finally:
