@@ -129,6 +129,29 @@ def test_openvino_gives_the_litert_numbers(faces):
 
 
 @needs_weights
+def test_the_converted_model_is_kept_per_input_size(tmp_path):
+    """The same weights with a card that enlarges the face to another size inside the net are another model:
+    they must not be served the converted file of the first size."""
+    import json
+    import shutil
+
+    from fer_core.models.engines import cached_file
+    from fer_core.models.registry import sha256, spec
+
+    from conftest import REPO
+
+    for suffix in (".npz", ".json"):
+        shutil.copy(REPO / "weights" / f"vgg16{suffix}", tmp_path / f"vgg16{suffix}")
+    digest = sha256(tmp_path / "vgg16.npz")
+    at_48 = cached_file(spec("vgg16", tmp_path), digest)
+    card = json.loads((tmp_path / "vgg16.json").read_text())
+    (tmp_path / "vgg16.json").write_text(json.dumps({**card, "backbone_size": 64}))
+    at_64 = cached_file(spec("vgg16", tmp_path), digest)
+    assert at_48 != at_64 and at_48.parent == at_64.parent
+    assert cached_file(spec("vgg16", tmp_path), digest, int8=True) not in (at_48, at_64)
+
+
+@needs_weights
 def test_int8_engine_stays_close_to_keras():
     """The opt-in int8 engine (FER_ENGINE=litert-int8) really is quantized, and on 600 labelled PublicTest
     faces it gives the Keras models' label on almost every face and the same accuracy within a point."""

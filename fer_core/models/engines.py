@@ -160,20 +160,31 @@ def lite_file(name: str, weights_dir: str | Path | None = None, *, int8: bool = 
             f"{s.weights_file} does not match the sha256 in its model card {s.card_file}: "
             "the file is corrupt or was replaced without a new card"
         )
-    target = s.weights_file.parent / ".cache" / f"{name}-{digest[:16]}-{FORMAT}{'-int8' if int8 else ''}.tflite"
+    target = cached_file(s, digest, int8=int8)
     if not target.is_file():
         _convert(s, target, int8=int8)
-        _remove_stale(target.parent, name, digest)
+        _remove_stale(target.parent, name, digest, _kind(s))
     return target
 
 
-def _remove_stale(cache: Path, name: str, digest: str) -> None:
+def _kind(s: ModelSpec) -> str:
+    # the net's input size is in the card, not the weights: the same weights enlarged to another size inside
+    # the net are another model
+    return f"{FORMAT}x{s.backbone_size}"
+
+
+def cached_file(s: ModelSpec, digest: str, *, int8: bool = False) -> Path:
+    """Where the converted file of these weights (sha256 ``digest``), as the card builds them, is kept."""
+    return s.weights_file.parent / ".cache" / f"{s.name}-{digest[:16]}-{_kind(s)}{'-int8' if int8 else ''}.tflite"
+
+
+def _remove_stale(cache: Path, name: str, digest: str, kind: str) -> None:
     # Files made from earlier weights of this model, or in an earlier format, are never read again (94 MB
     # each for ResNet50).
     pattern = re.compile(rf"{re.escape(name)}-([0-9a-f]{{16}})(-[a-z0-9]+)?(-int8)?\.tflite")
     for old in cache.glob(f"{name}-*.tflite"):
         match = pattern.fullmatch(old.name)
-        if match and (match.group(1) != digest[:16] or match.group(2) != f"-{FORMAT}"):
+        if match and (match.group(1) != digest[:16] or match.group(2) != f"-{kind}"):
             old.unlink(missing_ok=True)
 
 
