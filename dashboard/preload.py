@@ -62,12 +62,15 @@ def files_for(elements: tuple[str, ...], js_dir: Path | None = None) -> tuple[st
     return tuple(sorted(seen))
 
 
-@functools.cache
 def links(page: str) -> bytes:
     """The ``<link rel="modulepreload">`` tags for a page (its path without slashes), or b"" for other pages."""
-    elements = PAGE_ELEMENTS.get(page)
-    if not elements:
-        return b""
+    # checked before the cache, which would otherwise keep an entry for every path any client asks for
+    return _links(page) if page in PAGE_ELEMENTS else b""
+
+
+@functools.cache
+def _links(page: str) -> bytes:
+    elements = PAGE_ELEMENTS[page]
     loaded = set(files_for(("index",)))  # Streamlit's own bundle, which its page loads anyway
     tags = b"".join(
         b'<link rel="modulepreload" crossorigin href="./static/js/%s">' % name.encode()
